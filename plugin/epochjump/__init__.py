@@ -1,0 +1,23 @@
+"""epochjump: see why Keras metrics jump between epochs.
+
+Record with `EpochJumpCallback` (Keras) or `Writer` (any training loop), then
+open TensorBoard's "Epoch Jump" tab or run `epochjump explain RUN_DIR`.
+"""
+
+from epochjump.analysis import explain
+from epochjump.reader import read_run
+from epochjump.reader import RunData
+from epochjump.writer import Writer
+
+__all__ = ["EpochJumpCallback", "RunData", "Writer", "explain", "read_run"]
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Keras is imported only when the callback is used, so TensorBoard can load
+    # the plugin (which imports this package) without Keras or TensorFlow.
+    if name == "EpochJumpCallback":
+        from epochjump.callback import EpochJumpCallback
+
+        return EpochJumpCallback
+    raise AttributeError(f"module 'epochjump' has no attribute {name!r}")

@@ -1,0 +1,195 @@
+"""Decomposes each epoch-boundary jump of a metric (pure numpy, no I/O).
+
+For the boundary after epoch `e` of a metric:
+
+- `reported`: the running mean at the epoch's last batch, which is what Keras
+  printed for the epoch.
+- `level_at_end`: the model's raw level at the end of the epoch, estimated as
+  the plain mean of the batch values over the last `LEVEL_FRACTION` of the
+  epoch's batches (at least one batch).
+- `first_next`: the first value recorded in epoch `e + 1` (its first batch;
+  running mean and batch value are equal there).
+- `jump = first_next - reported`, split into `lag = level_at_end - reported`
+  (the running mean trailing the model) and `progress = first_next -
+  level_at_end` (the model changing, plus batch-to-batch noise), so
+  `jump == lag + progress` exactly.
+- `train_eval` / `mode_gap = train_eval - level_at_end`: the fixed training
+  subset evaluated in inference mode after the epoch, against the level in
+  training mode (dropout, batch-norm statistics, regularisation terms).
+- `val`: the validation value after the epoch.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+LEVEL_FRACTION = 0.1
+ESTIMATOR = (
+    "level_at_end: mean batch value over the last 10% of the epoch's batches "
+    "(at least 1)"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Jump:
+    """The decomposition of one epoch-boundary jump; see the module docstring.
+
+    Attributes:
+      metric: str, the metric name.
+      epoch: int, 0-based ordinal of the epoch that ends (Keras prints it as
+        `epoch + 1`).
+      last_step: int, global step of that epoch's last batch.
+      first_next_step: int, global step of the next epoch's first batch.
+      level_batches: int, how many batches `level_at_end` averages.
+      reported, level_at_end, first_next, jump, lag, progress, train_eval,
+        mode_gap, val: float; NaN where not recorded.
+    """
+
+    metric: str
+    epoch: int
+    last_step: int
+    first_next_step: int
+    level_batches: int
+    reported: float
+    level_at_end: float
+    first_next: float
+    jump: float
+    lag: float
+    progress: float
+    train_eval: float
+    mode_gap: float
+    val: float
+
+    @property
+    def lag_share(self):
+        """`lag / jump`, or NaN when the jump is zero or not finite."""
+        if self.jump == 0 or not math.isfinite(self.jump):
+            return math.nan
+        return self.lag / self.jump
+
+    @property
+    def sentence(self):
+        """The jump explained in one or two plain sentences."""
+        return describe(self)
+
+    def as_dict(self):
+        """A JSON-ready dict of the fields, `lag_share` and `sentence`."""
+        record = dataclasses.asdict(self)
+        record["lag_share"] = self.lag_share
+        record["sentence"] = self.sentence
+        return record
+
+
+def explain(run, metric, level_fraction=LEVEL_FRACTION):
+    """Decomposes the jump at every epoch boundary of one metric.
+
+    Args:
+      run: `epochjump.RunData`, from `epochjump.read_run`.
+      metric: str, a name in `run.metrics` (without `val_`).
+      level_fraction: float in (0, 1], default 0.1: the share of an epoch's
+        last batches averaged for `level_at_end`.
+
+    Returns:
+      A list of `Jump`, one per boundary between two consecutive recorded
+      epochs, in order.
+
+    Raises:
+      KeyError: if the run has no such metric.
+      ValueError: for a bad `level_fraction`.
+    """
+    if not 0 < level_fraction <= 1:
+        raise ValueError(
+            f"`level_fraction` must be in (0, 1]. Received: {level_fraction!r}"
+        )
+    series = run[metric]
+    if len(series) == 0:
+        return []
+    epochs, first_index = np.unique(series.epoch, return_index=True)
+    last_index = np.append(first_index[1:], len(series)) - 1
+    jumps = []
+    for i in range(len(epochs) - 1):
+        epoch = int(epochs[i])
+        if epochs[i + 1] != epoch + 1:
+            continue
+        first, last, nxt = first_index[i], last_index[i], first_index[i + 1]
+        window = max(1, math.ceil(level_fraction * (last - first + 1)))
+        reported = float(series.running_mean[last])
+        level = float(np.mean(series.batch_value[last - window + 1 : last + 1]))
+        first_next = float(series.running_mean[nxt])
+        train_eval = _value_for_epoch(series.train_eval, epoch)
+        jumps.append(
+            Jump(
+                metric=metric,
+                epoch=epoch,
+                last_step=int(series.step[last]),
+                first_next_step=int(series.step[nxt]),
+                level_batches=window,
+                reported=reported,
+                level_at_end=level,
+                first_next=first_next,
+                jump=first_next - reported,
+                lag=level - reported,
+                progress=first_next - level,
+                train_eval=train_eval,
+                mode_gap=train_eval - level,
+                val=_value_for_epoch(series.val, epoch),
+            )
+        )
+    return jumps
+
+
+def describe(jump):
+    """Explains one `Jump` in plain language.
+
+    Args:
+      jump: a `Jump`.
+
+    Returns:
+      str, e.g. "Keras printed 0.8918 for epoch 1, the average over the epoch;
+      the model was already at 0.931 at its end, so 81% of the jump to 0.9424
+      is averaging lag."
+    """
+    n = jump.epoch + 1
+    text = (
+        f"Keras printed {_num(jump.reported)} for epoch {n}, the average over "
+        f"the epoch; the model was already at {_num(jump.level_at_end)} at its end"
+    )
+    share = jump.lag_share
+    if math.isfinite(share) and not 0 <= share <= 1:
+        text += (
+            f" (a lag of {_signed(jump.lag)}); the jump to "
+            f"{_num(jump.first_next)} is {_signed(jump.jump)}, so progress and "
+            f"batch-to-batch noise at the start of epoch {n + 1} contribute "
+            f"{_signed(jump.progress)}."
+        )
+    elif math.isfinite(share):
+        text += (
+            f", so {share:.0%} of the jump to {_num(jump.first_next)} is "
+            f"averaging lag; the rest ({_signed(jump.progress)}) is progress "
+            f"and batch-to-batch noise at the start of epoch {n + 1}."
+        )
+    else:
+        text += f", and epoch {n + 1} started at {_num(jump.first_next)}."
+    if math.isfinite(jump.train_eval):
+        text += (
+            f" Evaluated in inference mode after epoch {n}, the training subset "
+            f"scores {_num(jump.train_eval)} ({_signed(jump.mode_gap)} against "
+            f"the training-mode level)."
+        )
+    return text
+
+
+def _value_for_epoch(evals, epoch):
+    matches = np.flatnonzero(evals.epoch == epoch)
+    if len(matches) == 0:
+        return math.nan
+    return float(evals.value[matches[-1]])
+
+
+def _num(value):
+    return f"{value:.4g}"
+
+
+def _signed(value):
+    return f"{value:+.4g}"

@@ -1,0 +1,111 @@
+"""The on-disk contract between epochjump's writer and its readers.
+
+Every epochjump summary carries `SummaryMetadata` with plugin name `epochjump`
+and a small JSON `content` naming the format version, the kind of series and
+the metric. See `docs/format.md` for the full description.
+"""
+
+import json
+
+from tensorboard.compat.proto import summary_pb2
+
+PLUGIN_NAME = "epochjump"
+
+# Bump when a reader of the previous version could misread new data.
+FORMAT_VERSION = 1
+
+# Kinds of series. Batch kinds are written in chunks: one event per flush,
+# whose tensor holds one entry per batch; all chunks of one flush share the
+# event step (the last batch step in the chunk).
+BATCH_STEPS = "batch_steps"  # int32/int64 [n]: last_step - step for each batch.
+BATCH_TIMES = "batch_times"  # float32 [n]: wall time - event wall time (s).
+BATCH_VALUE = "batch_value"  # float32/float64 [n]: value of each batch alone.
+RUNNING_MEAN = "running_mean"  # float32/float64 [n]: what Keras reported.
+# Per-epoch kinds: one scalar event per epoch.
+EPOCH_START = "epoch_start"  # int64 scalar: global step of the first batch.
+TRAIN_EVAL = "train_eval"  # float64 scalar at the epoch's last step.
+VAL = "val"  # float64 scalar at the epoch's last step.
+
+BATCH_KINDS = (BATCH_STEPS, BATCH_TIMES)
+METRIC_BATCH_KINDS = (BATCH_VALUE, RUNNING_MEAN)
+EVAL_KINDS = (TRAIN_EVAL, VAL)
+ALL_KINDS = BATCH_KINDS + METRIC_BATCH_KINDS + (EPOCH_START,) + EVAL_KINDS
+
+
+class FormatError(ValueError):
+    """Raised when epochjump data cannot be understood by this reader."""
+
+
+def tag_for(kind, metric=None):
+    """Returns the summary tag used for a kind of series.
+
+    Args:
+      kind: one of `ALL_KINDS`.
+      metric: str, the metric name for per-metric kinds, else None.
+    """
+    if metric is None:
+        return f"epochjump/{kind}"
+    return f"epochjump/{kind}/{metric}"
+
+
+def create_summary_metadata(kind, metric=None):
+    """Creates the `SummaryMetadata` for one epochjump series.
+
+    Args:
+      kind: one of `ALL_KINDS`.
+      metric: str, the metric name for per-metric kinds, else None.
+
+    Returns:
+      A `summary_pb2.SummaryMetadata` proto.
+    """
+    if kind not in ALL_KINDS:
+        raise ValueError(f"Unknown epochjump series kind. Received: kind={kind!r}")
+    content = {"version": FORMAT_VERSION, "kind": kind}
+    if metric is not None:
+        content["metric"] = metric
+    return summary_pb2.SummaryMetadata(
+        display_name=metric or kind,
+        summary_description=f"epochjump {kind}",
+        data_class=summary_pb2.DATA_CLASS_TENSOR,
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(
+            plugin_name=PLUGIN_NAME,
+            content=json.dumps(content, sort_keys=True).encode("utf-8"),
+        ),
+    )
+
+
+def parse_plugin_metadata(content):
+    """Parses the plugin `content` of an epochjump summary.
+
+    Args:
+      content: bytes, `SummaryMetadata.plugin_data.content`.
+
+    Returns:
+      A `(kind, metric)` tuple; `metric` is None for run-level kinds.
+
+    Raises:
+      FormatError: if the content is not epochjump metadata this version of
+        epochjump can read (for example data written by a newer version).
+    """
+    try:
+        parsed = json.loads(bytes(content).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, TypeError) as e:
+        raise FormatError(f"Unreadable epochjump metadata {content[:80]!r}: {e}")
+    if not isinstance(parsed, dict):
+        raise FormatError(f"Unreadable epochjump metadata {content[:80]!r}")
+    version = parsed.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise FormatError(f"Missing or invalid format version: {version!r}")
+    if version > FORMAT_VERSION:
+        raise FormatError(
+            f"Data written in epochjump format version {version}; this "
+            f"epochjump reads up to version {FORMAT_VERSION}. Upgrade epochjump."
+        )
+    kind = parsed.get("kind")
+    if kind not in ALL_KINDS:
+        raise FormatError(f"Unknown epochjump series kind: {kind!r}")
+    metric = parsed.get("metric")
+    needs_metric = kind in METRIC_BATCH_KINDS or kind in EVAL_KINDS
+    if needs_metric != isinstance(metric, str):
+        raise FormatError(f"Bad metric {metric!r} for series kind {kind!r}")
+    return kind, metric

@@ -1,0 +1,63 @@
+"""Installs epochjump and builds its TensorBoard frontend with npm + esbuild."""
+
+import os
+import shutil
+import subprocess
+
+import setuptools
+from setuptools.command.build_py import build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FRONTEND = os.path.join(HERE, "frontend")
+BUNDLE = os.path.join(HERE, "plugin", "epochjump", "static", "index.js")
+
+
+class BuildPyWithFrontend(build_py):
+    """Runs `npm ci && npm run build` in frontend/ before copying the package."""
+
+    def run(self):
+        if os.path.isdir(FRONTEND):
+            npm = shutil.which("npm")
+            if npm is None:
+                raise RuntimeError(
+                    "npm is required to build the epochjump frontend "
+                    "(install Node.js 20+ and npm)."
+                )
+            if not os.path.isdir(os.path.join(FRONTEND, "node_modules")):
+                subprocess.check_call([npm, "ci", "--no-audit", "--no-fund"], cwd=FRONTEND)
+            subprocess.check_call([npm, "run", "build"], cwd=FRONTEND)
+        if not os.path.isfile(BUNDLE):
+            raise RuntimeError(f"Frontend bundle missing after build: {BUNDLE}")
+        super().run()
+
+
+setuptools.setup(
+    name="epochjump",
+    version="0.1.0",
+    description="See why Keras metrics jump between epochs: a TensorBoard plugin.",
+    long_description=open(os.path.join(HERE, "README.md"), encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.9",
+    package_dir={"": "plugin"},
+    packages=setuptools.find_packages("plugin"),
+    package_data={"epochjump": ["static/*"]},
+    install_requires=["numpy>=1.23", "tensorboard>=2.16"],
+    extras_require={
+        "keras": ["keras>=3.0"],
+        "demo": ["tensorflow-cpu>=2.16", "scikit-learn>=1.2"],
+        "test": [
+            "tensorflow-cpu>=2.16",
+            "scikit-learn>=1.2",
+            "pytest>=7",
+            "playwright>=1.40",
+            "werkzeug>=2",
+            "ruff>=0.5",
+        ],
+    },
+    entry_points={
+        "tensorboard_plugins": ["epochjump = epochjump.loader:EpochJumpLoader"],
+        "console_scripts": ["epochjump = epochjump.cli:main"],
+    },
+    cmdclass={"build_py": BuildPyWithFrontend},
+)
