@@ -1,0 +1,240 @@
+"""`EpochJumpCallback`: records what Keras hides behind its epoch averages."""
+
+import functools
+import os
+import time
+import warnings
+
+import keras
+import numpy as np
+
+from epochjump import capture
+from epochjump.writer import Writer
+
+
+def _never_raises(hook):
+    """Turns a failure during training into one warning: logging must never
+    end a user's training run."""
+
+    @functools.wraps(hook)
+    def guarded(self, *args, **kwargs):
+        try:
+            return hook(self, *args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - anything but a crash.
+            self._warn_once(f"{hook.__name__} failed: {type(e).__name__}: {e}")
+
+    return guarded
+
+
+class EpochJumpCallback(keras.callbacks.Callback):
+    """Records why Keras metrics jump between epochs, for TensorBoard.
+
+    Per batch it records each metric's value for that batch alone and the
+    running mean Keras reports; per epoch, where it starts, the validation
+    values, and (with `train_eval_data`) the metrics of a fixed training subset
+    evaluated in inference mode after the epoch. Open TensorBoard's
+    "Epoch Jump" tab, or run `epochjump explain LOG_DIR`.
+
+    ```python
+    cb = epochjump.EpochJumpCallback(
+        "logs/run1", train_eval_data=(x_train[:2048], y_train[:2048])
+    )
+    model.fit(x_train, y_train, epochs=10, validation_data=(x_val, y_val),
+              callbacks=[cb])
+    ```
+
+    Steps are the optimizer's iteration count, so repeated `fit()` calls (with
+    this callback or a new one on the same `log_dir`) continue one timeline.
+
+    Args:
+      log_dir: str or os.PathLike, the run directory (TensorBoard shows it as
+        one run).
+      train_eval_data: optional data evaluated with `model.evaluate` after
+        every epoch: a tuple `(x, y)` or `(x, y, sample_weight)`, a
+        `tf.data.Dataset`, or a `keras.utils.PyDataset`. Use the same data
+        every epoch (a fixed subset of the training data).
+      train_eval_steps: optional int, passed to `evaluate(steps=...)`.
+      train_eval_batch_size: optional int, passed to
+        `evaluate(batch_size=...)` for array data; default Keras's 32.
+      flush_secs: float, default 10. Batch data reaches the event file at
+        most this many seconds after the batch, and at every epoch end.
+    """
+
+    # Our batch hook is on_train_batch_begin, which Keras calls synchronously
+    # and which does not turn off Keras's asynchronous batch-end dispatch.
+    async_safe = True
+
+    def __init__(
+        self,
+        log_dir,
+        train_eval_data=None,
+        train_eval_steps=None,
+        train_eval_batch_size=None,
+        flush_secs=10.0,
+    ):
+        super().__init__()
+        if not isinstance(log_dir, (str, os.PathLike)) or not os.fspath(log_dir):
+            raise ValueError(
+                f"`log_dir` must be a non-empty path. Received: log_dir={log_dir!r}"
+            )
+        if not isinstance(flush_secs, (int, float)) or not flush_secs > 0:
+            raise ValueError(
+                f"`flush_secs` must be a positive number. "
+                f"Received: flush_secs={flush_secs!r}"
+            )
+        for name, value in (
+            ("train_eval_steps", train_eval_steps),
+            ("train_eval_batch_size", train_eval_batch_size),
+        ):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ValueError(
+                    f"`{name}` must be a positive int or None. "
+                    f"Received: {name}={value!r}"
+                )
+        self.log_dir = os.fspath(log_dir)
+        self.train_eval_data = _check_train_eval_data(train_eval_data)
+        self.train_eval_steps = train_eval_steps
+        self.train_eval_batch_size = train_eval_batch_size
+        self.flush_secs = float(flush_secs)
+        self._writer = None
+        self._recorder = None
+        self._warned = set()
+        self._call_begins = []  # (batch index in epoch, time) per train call
+        self._last_flush = 0.0
+
+    def on_train_begin(self, logs=None):
+        # Errors here (unwritable log_dir, unsupported model) stop `fit`
+        # before the first batch, which is when they are cheapest to fix.
+        backend = keras.backend.backend()
+        if backend != "tensorflow":
+            raise NotImplementedError(
+                "EpochJumpCallback records exact batch values on the TensorFlow "
+                f"backend. Received: KERAS_BACKEND={backend!r}"
+            )
+        self._writer = Writer(self.log_dir, flush_secs=self.flush_secs)
+        self._writer.open()
+        self._recorder = capture.BatchRecorder.for_model(self.model)
+        self._recorder.read()  # Skip rows recorded outside this callback.
+        self._last_flush = time.monotonic()
+
+    @_never_raises
+    def on_epoch_begin(self, epoch, logs=None):
+        self._call_begins = []
+        self._writer.start_epoch(self._iterations() + 1)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        now = time.monotonic()
+        self._call_begins.append((batch, time.time()))
+        steps_per_call = getattr(self.model, "steps_per_execution", 1) or 1
+        if (
+            now - self._last_flush >= self.flush_secs
+            or (len(self._call_begins) + 1) * steps_per_call
+            > self._recorder.capacity
+        ):
+            self._flush_batches(now_is_call_begin=True)
+
+    @_never_raises
+    def on_epoch_end(self, epoch, logs=None):
+        self._flush_batches()
+        step = self._iterations()
+        logs = logs or {}
+        val = {k[4:]: v for k, v in logs.items() if k.startswith("val_") and _is_scalar(v)}
+        if val:
+            self._writer.log_eval("val", step, val)
+        if self.train_eval_data is not None:
+            self._writer.log_eval("train_eval", step, self._evaluate_train_subset())
+        self._writer.flush()
+
+    @_never_raises
+    def on_train_end(self, logs=None):
+        if self._writer is None:
+            return
+        try:
+            self._flush_batches()
+        finally:
+            self._writer.close()
+            self._writer = None
+
+    def _flush_batches(self, now_is_call_begin=False):
+        """Moves the recorded batches from the device buffer to the writer."""
+        try:
+            steps, batch_values, running_means, lost = self._recorder.read()
+            if lost:
+                self._warn_once(f"{lost} batches were overwritten before being read")
+            if len(steps):
+                wall_times = self._batch_wall_times(len(steps), now_is_call_begin)
+                self._writer.log_batches(steps, batch_values, running_means, wall_times)
+                self._writer.flush()
+        except Exception as e:  # noqa: BLE001 - keep training.
+            self._warn_once(f"writing batches failed: {type(e).__name__}: {e}")
+        finally:
+            self._last_flush = time.monotonic()
+
+    def _batch_wall_times(self, n, now_is_call_begin):
+        """Wall time of each of the last `n` batches: the end of its train call,
+        i.e. when the next call began (or now, for the last one)."""
+        calls, now = self._call_begins, time.time()
+        if now_is_call_begin:
+            # The newest entry is the call about to start: not recorded yet.
+            ends = [t for _, t in calls[1:]]
+            calls, self._call_begins = calls[:-1], calls[-1:]
+        else:
+            ends = [t for _, t in calls[1:]] + [now]
+            self._call_begins = []
+        if len(calls) == n:
+            return np.array(ends, np.float64)
+        # Several batches per call (steps_per_execution): a call's batches all
+        # get its end time; call sizes come from Keras's batch indices.
+        begins = [b for b, _ in calls]
+        sizes = np.diff(begins).tolist() + [n - (begins[-1] - begins[0])] if calls else []
+        if not calls or min(sizes) < 0 or sum(sizes) != n:
+            return np.full(n, now)
+        return np.repeat(np.array(ends, np.float64), sizes)
+
+    def _evaluate_train_subset(self):
+        data = self.train_eval_data
+        kwargs = dict(verbose=0, return_dict=True, steps=self.train_eval_steps)
+        if isinstance(data, tuple):
+            x, y, *rest = data
+            results = self.model.evaluate(
+                x, y, sample_weight=rest[0] if rest else None,
+                batch_size=self.train_eval_batch_size, **kwargs
+            )
+        else:
+            results = self.model.evaluate(data, **kwargs)
+        return {k: float(v) for k, v in results.items() if _is_scalar(v)}
+
+    def _iterations(self):
+        return int(self.model.optimizer.iterations.numpy())
+
+    def _warn_once(self, message):
+        if message not in self._warned:
+            self._warned.add(message)
+            warnings.warn(f"epochjump ({self.log_dir}): {message}", stacklevel=2)
+
+
+def _is_scalar(value):
+    return np.ndim(value) == 0
+
+
+def _check_train_eval_data(data):
+    if data is None:
+        return None
+    if isinstance(data, tuple):
+        if len(data) not in (2, 3):
+            raise ValueError(
+                "`train_eval_data` as a tuple must be (x, y) or "
+                f"(x, y, sample_weight). Received a tuple of length {len(data)}"
+            )
+        return data
+    if isinstance(data, keras.utils.PyDataset):
+        return data
+    if type(data).__module__.startswith("tensorflow") and hasattr(data, "element_spec"):
+        return data
+    raise ValueError(
+        "`train_eval_data` must be a tuple (x, y) or (x, y, sample_weight), a "
+        "tf.data.Dataset or a keras.utils.PyDataset. "
+        f"Received: train_eval_data of type {type(data).__name__}"
+    )
