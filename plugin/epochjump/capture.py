@@ -96,17 +96,21 @@ class BatchRecorder:
         model._symbolic_build(data_batch=data)
         additive = additive_metric_classes()
         self._swapped = []
-        exact = set()
+        inexact = set()
         for metric in leaf_metrics(model):
             if isinstance(metric, additive):
                 self._swapped.extend(metric.variables)
-                exact.add(metric.name)
+            else:
+                # Keras may report a compiled weighted metric with a prefix.
+                inexact.update((metric.name, f"weighted_{metric.name}"))
         results = model.get_metrics_result()
         self.metric_names = tuple(
             name for name, value in results.items() if len(value.shape) == 0
         )
-        self.exact_batch_values = tuple(n for n in self.metric_names if n in exact)
-        self._exact_mask = [n in exact for n in self.metric_names]
+        self._exact_mask = [n not in inexact for n in self.metric_names]
+        self.exact_batch_values = tuple(
+            n for n, exact in zip(self.metric_names, self._exact_mask) if exact
+        )
         with tf.init_scope():
             width = 2 * len(self.metric_names)
             self._values = tf.Variable(

@@ -442,3 +442,23 @@ def _decode_evals(data, epoch_starts, restarts):
     # started strictly before it.
     epochs = epoch_of(steps, epoch_starts)
     return EvalSeries(steps, epochs, walls, values)
+
+
+def find_runs(logdir):
+    """Lists the directories under `logdir` (itself included) holding event files.
+
+    Args:
+      logdir: str or os.PathLike, a local directory.
+
+    Returns:
+      A sorted list of directory paths.
+    """
+    logdir = os.fspath(logdir)
+    if not os.path.isdir(logdir):
+        raise FileNotFoundError(f"No such directory: {logdir!r}")
+    found = []
+    for root, dirs, files in os.walk(logdir):
+        dirs.sort()
+        if any(f.startswith("events.out.tfevents.") for f in files):
+            found.append(root)
+    return sorted(found)

@@ -1,0 +1,187 @@
+"""The `epochjump` command: `explain` a run, or run the `demo`."""
+
+import argparse
+import math
+import os
+import socket
+import sys
+
+from epochjump import analysis
+from epochjump import reader
+
+_COLUMNS = (
+    ("epoch", "epoch"),
+    ("reported", "reported"),
+    ("level_at_end", "level@end"),
+    ("first_next", "first next"),
+    ("jump", "jump"),
+    ("lag", "lag"),
+    ("progress", "progress"),
+    ("train_eval", "train eval"),
+    ("mode_gap", "mode gap"),
+    ("val", "val"),
+)
+
+
+def format_table(jumps):
+    """Formats `Jump` records as an aligned text table.
+
+    Args:
+      jumps: list of `analysis.Jump`.
+
+    Returns:
+      str, one header line and one line per boundary (epochs numbered from 1,
+      as Keras prints them).
+    """
+    rows = [[title for _, title in _COLUMNS]]
+    for jump in jumps:
+        row = [str(jump.epoch + 1)]
+        for field, _ in _COLUMNS[1:]:
+            row.append(_format_number(getattr(jump, field)))
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    return "\n".join(
+        "  ".join(cell.rjust(width) for cell, width in zip(row, widths))
+        for row in rows
+    )
+
+
+def explain_text(run, metrics=None):
+    """The `explain` report of a run.
+
+    Args:
+      run: `reader.RunData`.
+      metrics: list of metric names, default all of the run's.
+
+    Returns:
+      str.
+    """
+    lines = [f"Run {run.name}: {len(run.epoch_starts)} epochs, "
+             f"{run.num_batches} batches"]
+    if not run.has_train_eval:
+        lines.append(
+            "  (no train_eval recorded: pass train_eval_data= to "
+            "EpochJumpCallback to measure the train-vs-inference mode gap)"
+        )
+    for problem in run.problems:
+        lines.append(f"  problem: {problem}")
+    for metric in metrics or run.metrics:
+        jumps = analysis.explain(run, metric)
+        lines.append("")
+        lines.append(f"== {metric} ==")
+        if not jumps:
+            lines.append("No epoch boundary recorded yet (needs two epochs).")
+            continue
+        lines.append(format_table(jumps))
+        lines.append("")
+        lines.extend(f"- {jump.sentence}" for jump in jumps)
+    lines.append("")
+    lines.append(f"({analysis.ESTIMATOR}; jump = lag + progress; "
+                 "mode gap = train eval - level@end)")
+    return "\n".join(lines)
+
+
+def _format_number(value):
+    if math.isnan(value):
+        return "-"
+    return f"{value:.4g}"
+
+
+def _explain(args):
+    try:
+        run_dirs = [args.run_dir]
+        runs = [reader.read_run(args.run_dir)]
+    except ValueError:
+        # A log directory holding several runs: explain each.
+        run_dirs = reader.find_runs(args.run_dir)
+        runs = []
+        for run_dir in run_dirs:
+            try:
+                runs.append(reader.read_run(run_dir))
+            except ValueError:
+                continue
+        if not runs:
+            raise
+    reports = []
+    for run in runs:
+        if args.metric and args.metric not in run:
+            raise SystemExit(
+                f"epochjump: no metric {args.metric!r} in run {run.name!r}; "
+                f"it has {', '.join(run.metrics)}"
+            )
+        reports.append(explain_text(run, [args.metric] if args.metric else None))
+    print("\n\n".join(reports))
+
+
+def _demo(args):
+    from epochjump import demo
+
+    print(f"Training the demo model on scikit-learn's digits into {args.logdir} ...")
+    run_dir = demo.train_demo(args.logdir, epochs=args.epochs)
+    print(explain_text(reader.read_run(run_dir)))
+    if args.no_serve:
+        return
+    from tensorboard import program
+
+    port = args.port or _free_port()
+    board = program.TensorBoard()
+    board.configure(argv=[None, "--logdir", args.logdir, "--port", str(port),
+                          "--host", args.host])
+    url = board.launch()
+    print(f"\nTensorBoard with the Epoch Jump tab: {url}#epochjump")
+    print("Press Ctrl-C to stop.")
+    try:
+        import time
+
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build_parser():
+    """The argument parser of the `epochjump` command."""
+    parser = argparse.ArgumentParser(
+        prog="epochjump",
+        description="See why Keras metrics jump between epochs.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    explain = commands.add_parser(
+        "explain", help="explain every epoch-boundary jump of a run"
+    )
+    explain.add_argument("run_dir", help="a run directory, or a logdir of runs")
+    explain.add_argument("--metric", help="only this metric (e.g. accuracy)")
+    explain.set_defaults(handler=_explain)
+    demo_parser = commands.add_parser(
+        "demo", help="train a small model on the digits data, then open TensorBoard"
+    )
+    demo_parser.add_argument("--logdir", default=os.path.join("logs", "demo"))
+    demo_parser.add_argument("--epochs", type=int, default=6)
+    demo_parser.add_argument("--port", type=int, default=0,
+                             help="TensorBoard port (default: a free one)")
+    demo_parser.add_argument("--host", default="localhost")
+    demo_parser.add_argument("--no-serve", action="store_true",
+                             help="only write the logs and print the explanation")
+    demo_parser.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the `epochjump` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"epochjump: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Small real Keras fits for the tests, and an independent recomputation.
+
+The recomputation never goes through epochjump: it snapshots the weights
+before every batch and evaluates a clone of the model on that batch alone with
+Keras's own `evaluate`, which is what "the metric of that batch alone" means.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def digits(n=600, seed=0):
+    """Returns `(x, y)`: scikit-learn's bundled digits, scaled to [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    order = np.random.default_rng(seed).permutation(len(x))[:n]
+    return (x[order] / 16.0).astype("float32"), y[order].astype("int64")
+
+
+def dense_model(metrics=("accuracy",), weighted_metrics=None, dropout=0.0, seed=0,
+                **compile_kwargs):
+    """A 64-16-10 MLP; with `dropout`, a Dropout layer between."""
+    keras.utils.set_random_seed(seed)
+    layers = [keras.Input((64,)), keras.layers.Dense(16, activation="relu")]
+    if dropout:
+        layers.append(keras.layers.Dropout(dropout))
+    layers.append(keras.layers.Dense(10, activation="softmax"))
+    model = keras.Sequential(layers)
+    model.compile(
+        keras.optimizers.SGD(0.1),
+        "sparse_categorical_crossentropy",
+        metrics=list(metrics),
+        weighted_metrics=weighted_metrics,
+        **compile_kwargs,
+    )
+    return model
+
+
+class KerasLogRecorder(keras.callbacks.Callback):
+    """Keeps what Keras passes to callbacks, and weights before each batch."""
+
+    def __init__(self, snapshot_weights=False):
+        super().__init__()
+        self.snapshot_weights = snapshot_weights
+        self.batch_logs = []
+        self.weights_before_batch = []
+        self.weights_at_epoch_end = []
+        self.iterations_at_epoch_end = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.snapshot_weights:
+            self.weights_before_batch.append(self.model.get_weights())
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batch_logs.append(dict(logs))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights_at_epoch_end.append(self.model.get_weights())
+        self.iterations_at_epoch_end.append(int(self.model.optimizer.iterations))
+
+
+def evaluate_with_weights(model, weights, x, y, sample_weight=None, batch_size=None):
+    """Keras's own metrics of `model` with `weights` on `(x, y)`, in one batch.
+
+    A fresh clone compiled like `model` evaluates the data, so no metric state
+    or code path is shared with the training run.
+    """
+    clone = keras.models.clone_model(model)
+    clone.set_weights(weights)
+    clone.compile(
+        loss=model.loss,
+        metrics=_metric_configs(model, "_user_metrics"),
+        weighted_metrics=_metric_configs(model, "_user_weighted_metrics"),
+    )
+    return clone.evaluate(
+        x, y, sample_weight=sample_weight, batch_size=batch_size or len(x),
+        verbose=0, return_dict=True,
+    )
+
+
+def _metric_configs(model, attribute):
+    metrics = getattr(model._compile_metrics, attribute, None)
+    if not metrics:
+        return None
+    return [
+        m if isinstance(m, str) else m.__class__.from_config(m.get_config())
+        for m in metrics
+    ]
