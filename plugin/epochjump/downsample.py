@@ -43,7 +43,7 @@ def downsample_indices(steps, epoch, batch_value, max_points):
         num_buckets = (budget - num_nan) // 2
     else:
         num_buckets = budget // 3
-    return select(steps, epoch_change, batch_value, max(1, num_buckets))
+    return select(steps, epoch_change, batch_value, num_buckets)
 
 
 def select(steps, epoch_change, batch_value, num_buckets):
@@ -54,8 +54,9 @@ def select(steps, epoch_change, batch_value, num_buckets):
       epoch_change: 1-D int array, the indices `i` where batch `i + 1` starts
         a new epoch.
       batch_value: 1-D float64 array.
-      num_buckets: int >= 1. Bucket `b` holds the steps `s` with
-        `(s - steps[0]) * num_buckets // (steps[-1] - steps[0] + 1) == b`.
+      num_buckets: int. Bucket `b` holds the steps `s` with
+        `(s - steps[0]) * num_buckets // (steps[-1] - steps[0] + 1) == b`;
+        with 0 or less, only the first and last batch of each epoch are kept.
 
     Returns:
       A sorted int64 array of unique indices: the first and last batch of
@@ -63,18 +64,20 @@ def select(steps, epoch_change, batch_value, num_buckets):
       of its maximum `batch_value` (ignoring NaN) and its first NaN, if any.
     """
     n = len(steps)
+    keep = np.zeros(n, bool)
+    keep[[0, n - 1]] = True
+    keep[epoch_change] = True
+    keep[np.asarray(epoch_change) + 1] = True
+    if num_buckets < 1:
+        return np.flatnonzero(keep)
     starts = _bucket_starts(steps, num_buckets)
     counts = np.diff(np.append(starts, n))
     bucket_min = np.repeat(np.fmin.reduceat(batch_value, starts), counts)
     bucket_max = np.repeat(np.fmax.reduceat(batch_value, starts), counts)
-    keep = np.zeros(n, bool)
     keep[_first_per_bucket(np.flatnonzero(batch_value == bucket_min), starts)] = True
     keep[_first_per_bucket(np.flatnonzero(batch_value == bucket_max), starts)] = True
     keep[_first_per_bucket(np.flatnonzero(np.isnan(batch_value)), starts)] = True
-    keep[[0, n - 1]] = True
-    keep[epoch_change] = True
-    keep[np.asarray(epoch_change) + 1] = True
-    return np.flatnonzero(keep).astype(np.int64)
+    return np.flatnonzero(keep)
 
 
 def _bucket_starts(steps, num_buckets):
@@ -87,8 +90,9 @@ def _bucket_starts(steps, num_buckets):
     quotient, remainder = divmod(span, num_buckets)
     edges = steps[0] + b * quotient + -(-(b * remainder) // num_buckets)
     starts = np.searchsorted(steps, edges, side="left")
-    # Empty buckets share their start with the next bucket.
-    return starts[np.concatenate((starts[1:] != starts[:-1], [True]))]
+    # An empty bucket starts where the next one does (or at len(steps)).
+    starts = starts[starts < len(steps)]
+    return starts[np.concatenate(([True], starts[1:] != starts[:-1]))]
 
 
 def _first_per_bucket(indices, starts):

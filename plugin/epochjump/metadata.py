@@ -18,7 +18,7 @@ FORMAT_VERSION = 1
 # whose tensor holds one entry per batch; all chunks of one flush share the
 # event step (the last batch step in the chunk).
 BATCH_STEPS = "batch_steps"  # int32/int64 [n]: last_step - step for each batch.
-BATCH_TIMES = "batch_times"  # float32 [n]: wall time - event wall time (s).
+BATCH_TIMES = "batch_times"  # float32/64 [n]: wall time - event wall time (s).
 BATCH_VALUE = "batch_value"  # float32/float64 [n]: value of each batch alone.
 RUNNING_MEAN = "running_mean"  # float32/float64 [n]: what Keras reported.
 # Per-epoch kinds: one scalar event per epoch.

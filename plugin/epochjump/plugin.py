@@ -16,18 +16,13 @@ import urllib.parse
 from collections.abc import Mapping
 
 import numpy as np
-from werkzeug import wrappers
-
-from tensorboard import errors
-from tensorboard import plugin_util
+from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util
 from tensorboard.data import provider
 from tensorboard.plugins import base_plugin
+from werkzeug import wrappers
 
-from epochjump import analysis
-from epochjump import downsample
-from epochjump import metadata
-from epochjump import reader
+from epochjump import analysis, downsample, metadata, reader
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +201,7 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
     def _summarize(self, ctx, experiment, run, listing):
         try:
             data = self._runs.get(ctx, experiment, run, listing.get(run))
-        except Exception as e:  # noqa: BLE001 - one bad run must not hide the rest.
+        except Exception as e:  # One bad run must not hide the others.
             logger.exception("Could not read epochjump run %r", run)
             return _empty_summary(run, f"Could not read this run: {e}")
         if data is None:

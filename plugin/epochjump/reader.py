@@ -241,8 +241,8 @@ def decode_run(name, series):
         key=_keras_order,
     )
     if batches is not None:
-        steps, wall_times, order, values = batches
-        keep = restarts.keep(steps, wall_times)
+        steps, wall_times, written_at, values = batches
+        keep = restarts.keep(steps, written_at)
         steps, wall_times = steps[keep], wall_times[keep]
         values = {k: v[keep] for k, v in values.items()}
         # Among surviving duplicates of a step (none in a well-formed run),
@@ -344,8 +344,9 @@ def _decode_batches(by_kind, problems):
     """Joins the batch chunks of all tags, in the order they were written.
 
     Returns:
-      `(steps, wall_times, chunk_order, values)` with `values` a dict from
-      `(kind, metric)` to float64 arrays, or None when there are no batches.
+      `(steps, wall_times, written_at, values)`: per batch its step, its own
+      wall time and the time its chunk was written, and a dict from
+      `(kind, metric)` to float64 arrays; or None when there are no batches.
     """
     step_chunks = by_kind[metadata.BATCH_STEPS].get(None, [])
     time_chunks = _index_chunks(by_kind[metadata.BATCH_TIMES].get(None, []))
@@ -357,9 +358,9 @@ def _decode_batches(by_kind, problems):
             metric_chunks[(kind, metric)] = _index_chunks(data)
 
     seen = {}
-    steps, walls, orders = [], [], []
+    steps, walls, written_at = [], [], []
     values = {key: [] for key in metric_chunks}
-    for order, chunk in enumerate(step_chunks):
+    for chunk in step_chunks:
         offsets = np.asarray(chunk.value).reshape(-1).astype(np.int64)
         n = len(offsets)
         occurrence = seen.get(chunk.step, 0)
@@ -374,7 +375,7 @@ def _decode_batches(by_kind, problems):
             )
         else:
             walls.append(np.full(n, chunk.wall_time))
-        orders.append(np.full(n, order))
+        written_at.append(np.full(n, chunk.wall_time))
         for series_key, chunks in metric_chunks.items():
             metric_chunk = chunks.get(key)
             if metric_chunk is None:
@@ -392,7 +393,7 @@ def _decode_batches(by_kind, problems):
     return (
         np.concatenate(steps),
         np.concatenate(walls),
-        np.concatenate(orders),
+        np.concatenate(written_at),
         {key: np.concatenate(v) for key, v in values.items()},
     )
 

@@ -1,0 +1,112 @@
+"""epochjump.explain and the `epochjump` command."""
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import epochjump
+from epochjump import cli
+
+
+@pytest.fixture
+def known_run(tmp_path):
+    """Two epochs of 20 batches whose numbers are easy to check by hand."""
+    path = tmp_path / "known"
+    with epochjump.Writer(path) as writer:
+        step = 0
+        for epoch in range(3):
+            writer.start_epoch(step + 1)
+            for b in range(20):
+                step += 1
+                value = epoch + b / 20  # Rises through each epoch.
+                writer.log_batch(step, {"accuracy": value})
+            writer.log_eval("train_eval", step, {"accuracy": epoch + 1.5})
+            if epoch != 1:
+                writer.log_eval("val", step, {"accuracy": epoch + 0.75})
+    return epochjump.read_run(path)
+
+
+def test_explain_matches_a_hand_computation(known_run):
+    jumps = epochjump.explain(known_run, "accuracy")
+    assert [j.epoch for j in jumps] == [0, 1]
+    for j, epoch in zip(jumps, (0, 1)):
+        values = [epoch + b / 20 for b in range(20)]
+        reported = sum(values) / 20  # Equal weights: the plain epoch mean.
+        level = sum(values[-2:]) / 2  # 10% of 20 batches.
+        first_next = epoch + 1.0
+        assert j.reported == pytest.approx(reported, abs=1e-15)
+        assert j.level_at_end == pytest.approx(level, abs=1e-15)
+        assert j.level_batches == 2
+        assert j.first_next == first_next
+        assert j.jump == pytest.approx(first_next - reported, abs=1e-15)
+        assert j.lag == pytest.approx(level - reported, abs=1e-15)
+        assert j.progress == pytest.approx(first_next - level, abs=1e-15)
+        assert j.jump == pytest.approx(j.lag + j.progress, abs=1e-15)
+        assert j.train_eval == epoch + 1.5
+        assert j.mode_gap == pytest.approx(epoch + 1.5 - level, abs=1e-15)
+        assert j.last_step == 20 * (epoch + 1)
+        assert j.first_next_step == 20 * (epoch + 1) + 1
+    assert jumps[0].val == 0.75
+    assert math.isnan(jumps[1].val)
+
+
+def test_sentence_says_what_happened(known_run):
+    (first, _) = epochjump.explain(known_run, "accuracy")
+    # reported 0.475, level 0.925, first next 1.0: lag is 0.45 of 0.525.
+    assert first.sentence.startswith(
+        "Keras printed 0.475 for epoch 1, the average over the epoch; the model "
+        "was already at 0.925 at its end, so 86% of the jump to 1 is averaging lag"
+    )
+    assert "training subset scores 1.5" in first.sentence
+    record = first.as_dict()
+    assert record["lag_share"] == pytest.approx(0.45 / 0.525)
+    assert record["sentence"] == first.sentence
+
+
+def test_explain_rejects_unknown_metric_and_bad_fraction(known_run):
+    with pytest.raises(KeyError, match="'nope'"):
+        epochjump.explain(known_run, "nope")
+    with pytest.raises(ValueError, match="level_fraction"):
+        epochjump.explain(known_run, "accuracy", level_fraction=0)
+
+
+def test_cli_explain_prints_table_and_sentences(known_run, capsys):
+    assert cli.main(["explain", known_run.name]) == 0
+    out = capsys.readouterr().out
+    assert "== accuracy ==" in out
+    header, first_row = out.split("== accuracy ==")[1].strip().splitlines()[:2]
+    assert header.split()[:3] == ["epoch", "reported", "level@end"]
+    assert first_row.split()[:4] == ["1", "0.475", "0.925", "1"]
+    assert "86% of the jump" in out
+
+
+def test_cli_explain_errors_name_the_bad_value(tmp_path, capsys):
+    assert cli.main(["explain", str(tmp_path / "missing")]) == 2
+    assert "missing" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_then_explain_end_to_end(tmp_path):
+    logdir = tmp_path / "logs"
+    demo = subprocess.run(
+        [sys.executable, "-m", "epochjump.cli", "demo", "--no-serve", "--epochs", "3",
+         "--logdir", str(logdir)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    assert "Keras printed" in demo.stdout
+    explain = subprocess.run(
+        [sys.executable, "-m", "epochjump.cli", "explain", str(logdir)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert explain.returncode == 0, explain.stderr[-2000:]
+    assert "== accuracy ==" in explain.stdout and "== loss ==" in explain.stdout
+    run = epochjump.read_run(logdir / "digits_dropout")
+    assert len(run.epoch_starts) == 3 and run.has_train_eval and run.has_val
+    for metric in run.metrics:
+        for j in epochjump.explain(run, metric):
+            assert j.jump == pytest.approx(j.lag + j.progress, abs=1e-12)
+            np.testing.assert_equal(np.isfinite([j.train_eval, j.val]), True)
