@@ -24,7 +24,9 @@ class BuildPyWithFrontend(build_py):
                     "(install Node.js 20+ and npm)."
                 )
             if not os.path.isdir(os.path.join(FRONTEND, "node_modules")):
-                subprocess.check_call([npm, "ci", "--no-audit", "--no-fund"], cwd=FRONTEND)
+                subprocess.check_call(
+                    [npm, "ci", "--no-audit", "--no-fund"], cwd=FRONTEND
+                )
             subprocess.check_call([npm, "run", "build"], cwd=FRONTEND)
         if not os.path.isfile(BUNDLE):
             raise RuntimeError(f"Frontend bundle missing after build: {BUNDLE}")

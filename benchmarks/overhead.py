@@ -78,21 +78,27 @@ def main():
         for name, model in models.items():
             times[name].append(timed_fit(model, x, y, args.epochs, variants[name](i)))
     base = times["none"]
-    print(f"fit of {len(x)} samples, batch 32, {args.epochs} epoch(s), "
-          f"{args.pairs} interleaved rounds")
+    print(
+        f"fit of {len(x)} samples, batch 32, {args.epochs} epoch(s), "
+        f"{args.pairs} interleaved rounds"
+    )
     print(f"  none: median {statistics.median(base):.3f} s")
     for name in variants:
         if name == "none":
             continue
         ratios = [t / b for t, b in zip(times[name], base)]
-        print(f"  {name}: median ratio {statistics.median(ratios):.3f} "
-              f"(min {min(ratios):.3f}, max {max(ratios):.3f})")
+        print(
+            f"  {name}: median ratio {statistics.median(ratios):.3f} "
+            f"(min {min(ratios):.3f}, max {max(ratios):.3f})"
+        )
     run = epochjump.read_run(os.path.join(scratch, "ej0"))
     series = 2 * len(run.metrics)
     size = event_bytes(os.path.join(scratch, "ej0"))
-    print(f"  epochjump bytes per batch per series: "
-          f"{size / (run.num_batches * series):.2f} "
-          f"({size} bytes, {run.num_batches} batches, {series} series)")
+    print(
+        f"  epochjump bytes per batch per series: "
+        f"{size / (run.num_batches * series):.2f} "
+        f"({size} bytes, {run.num_batches} batches, {series} series)"
+    )
     shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -56,8 +56,10 @@ def main():
     assert run.num_batches == n
     size = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
     print(f"{n} batches x 2 metrics (4 series)")
-    print(f"  log_batch, one call per batch: {per_batch:.2f} s "
-          f"({per_batch / n * 1e6:.2f} us per batch)")
+    print(
+        f"  log_batch, one call per batch: {per_batch:.2f} s "
+        f"({per_batch / n * 1e6:.2f} us per batch)"
+    )
     print(f"  log_batches, 1000 per call:    {chunked:.2f} s")
     print(f"  read_run:                      {read:.2f} s")
     print(f"  bytes per batch per series:    {size / (4 * n):.2f}")

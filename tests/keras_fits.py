@@ -22,8 +22,9 @@ def digits(n=600, seed=0):
     return (x[order] / 16.0).astype("float32"), y[order].astype("int64")
 
 
-def dense_model(metrics=("accuracy",), weighted_metrics=None, dropout=0.0, seed=0,
-                **compile_kwargs):
+def dense_model(
+    metrics=("accuracy",), weighted_metrics=None, dropout=0.0, seed=0, **compile_kwargs
+):
     """A 64-16-10 MLP; with `dropout`, a Dropout layer between."""
     keras.utils.set_random_seed(seed)
     layers = [keras.Input((64,)), keras.layers.Dense(16, activation="relu")]
@@ -78,8 +79,12 @@ def evaluate_with_weights(model, weights, x, y, sample_weight=None, batch_size=N
         weighted_metrics=_metric_configs(model, "_user_weighted_metrics"),
     )
     return clone.evaluate(
-        x, y, sample_weight=sample_weight, batch_size=batch_size or len(x),
-        verbose=0, return_dict=True,
+        x,
+        y,
+        sample_weight=sample_weight,
+        batch_size=batch_size or len(x),
+        verbose=0,
+        return_dict=True,
     )
 
 

@@ -92,15 +92,28 @@ def test_cli_explain_errors_name_the_bad_value(tmp_path, capsys):
 def test_demo_then_explain_end_to_end(tmp_path):
     logdir = tmp_path / "logs"
     demo = subprocess.run(
-        [sys.executable, "-m", "epochjump.cli", "demo", "--no-serve", "--epochs", "3",
-         "--logdir", str(logdir)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "epochjump.cli",
+            "demo",
+            "--no-serve",
+            "--epochs",
+            "3",
+            "--logdir",
+            str(logdir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert demo.returncode == 0, demo.stderr[-2000:]
     assert "Keras printed" in demo.stdout
     explain = subprocess.run(
         [sys.executable, "-m", "epochjump.cli", "explain", str(logdir)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert explain.returncode == 0, explain.stderr[-2000:]
     assert "== accuracy ==" in explain.stdout and "== loss ==" in explain.stdout

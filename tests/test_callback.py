@@ -1,12 +1,14 @@
 """EpochJumpCallback on real `model.fit` runs, against independent recomputation."""
 
+import keras
 import numpy as np
 import pytest
-
-from keras_fits import KerasLogRecorder, dense_model, digits, evaluate_with_weights
+from keras_fits import KerasLogRecorder
+from keras_fits import dense_model
+from keras_fits import digits
+from keras_fits import evaluate_with_weights
 
 import epochjump
-import keras
 
 BATCH = 32
 N = 600  # 19 batches per epoch; the last one holds 24 samples.
@@ -31,13 +33,25 @@ def fitted(tmp_path_factory, data):
     keras_logs = KerasLogRecorder()
     train_eval = (x[:256], y[:256])
     history = model.fit(
-        x[:N], y[:N], batch_size=BATCH, epochs=2, shuffle=False, verbose=0,
+        x[:N],
+        y[:N],
+        batch_size=BATCH,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
         validation_data=(x[N:], y[N:]),
-        callbacks=[epochjump.EpochJumpCallback(log_dir, train_eval_data=train_eval),
-                   keras_logs],
+        callbacks=[
+            epochjump.EpochJumpCallback(log_dir, train_eval_data=train_eval),
+            keras_logs,
+        ],
     )
-    return dict(run=epochjump.read_run(log_dir), model=model, history=history.history,
-                keras_logs=keras_logs, train_eval=train_eval)
+    return dict(
+        run=epochjump.read_run(log_dir),
+        model=model,
+        history=history.history,
+        keras_logs=keras_logs,
+        train_eval=train_eval,
+    )
 
 
 def test_steps_epochs_and_metrics(fitted):
@@ -125,7 +139,12 @@ def test_batch_value_is_the_metric_of_that_batch_alone(tmp_path, data, case):
         metrics_checked = None
     recorder = KerasLogRecorder(snapshot_weights=True)
     model.fit(
-        x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0,
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
         callbacks=[epochjump.EpochJumpCallback(tmp_path / "run"), recorder],
         **fit_kwargs,
     )
@@ -133,7 +152,10 @@ def test_batch_value_is_the_metric_of_that_batch_alone(tmp_path, data, case):
     checked = metrics_checked or list(run.metrics)
     for b, rows in enumerate(batch_slices()):
         expected = evaluate_with_weights(
-            model, recorder.weights_before_batch[b], x[rows], y[rows],
+            model,
+            recorder.weights_before_batch[b],
+            x[rows],
+            y[rows],
             sample_weight=None if weights is None else weights[rows],
         )
         for metric in checked:
@@ -145,8 +167,11 @@ def test_batch_value_is_the_metric_of_that_batch_alone(tmp_path, data, case):
 def binary_model(metrics):
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
-        [keras.Input((64,)), keras.layers.Dense(8, activation="relu"),
-         keras.layers.Dense(1, activation="sigmoid")]
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
     )
     model.compile(keras.optimizers.SGD(0.1), "binary_crossentropy", metrics=metrics)
     return model
@@ -172,8 +197,9 @@ def test_repeated_fits_continue_one_timeline(tmp_path, data, same_callback):
     for _ in range(3):
         if not same_callback:
             callback = epochjump.EpochJumpCallback(tmp_path / "run")
-        model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0,
-                  callbacks=[callback, recorder])
+        model.fit(
+            x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[callback, recorder]
+        )
     run = epochjump.read_run(tmp_path / "run")
     n = BATCHES_PER_EPOCH
     assert run.epoch_starts.tolist() == [1, n + 1, 2 * n + 1]
@@ -192,8 +218,15 @@ def test_nan_losses_are_recorded(tmp_path, data):
     model.compile(keras.optimizers.SGD(1e6), "mse", metrics=["mae"])
     y = y.astype("float32")
     recorder = KerasLogRecorder()
-    model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0,
-              callbacks=[epochjump.EpochJumpCallback(tmp_path / "run"), recorder])
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[epochjump.EpochJumpCallback(tmp_path / "run"), recorder],
+    )
     series = epochjump.read_run(tmp_path / "run")["loss"]
     assert len(series) == BATCHES_PER_EPOCH
     assert not np.isfinite(series.batch_value).all()
@@ -206,8 +239,15 @@ def test_steps_per_execution_records_every_batch(tmp_path, data):
     x, y = data[0][:N], data[1][:N]
     model = dense_model(steps_per_execution=4)
     recorder = KerasLogRecorder()
-    model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0,
-              callbacks=[epochjump.EpochJumpCallback(tmp_path / "run"), recorder])
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[epochjump.EpochJumpCallback(tmp_path / "run"), recorder],
+    )
     series = epochjump.read_run(tmp_path / "run")["loss"]
     assert series.step.tolist() == list(range(1, BATCHES_PER_EPOCH + 1))
     # Keras logs once per execution of 4 batches (the last one holds 3).
@@ -217,7 +257,8 @@ def test_steps_per_execution_records_every_batch(tmp_path, data):
     sizes = np.array([s.stop - s.start for s in batch_slices()], np.float64)
     np.testing.assert_allclose(
         series.running_mean,
-        np.cumsum(series.batch_value * sizes) / np.cumsum(sizes), rtol=1e-5,
+        np.cumsum(series.batch_value * sizes) / np.cumsum(sizes),
+        rtol=1e-5,
     )
 
 
@@ -249,9 +290,17 @@ def test_train_eval_data_kinds(tmp_path, data, kind):
         train_eval = _PyDataset(xs, ys, 50)
     model = dense_model()
     recorder = KerasLogRecorder()
-    model.fit(x, y, batch_size=BATCH, epochs=2, verbose=0, callbacks=[
-        epochjump.EpochJumpCallback(tmp_path / "run", train_eval_data=train_eval),
-        recorder])
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=2,
+        verbose=0,
+        callbacks=[
+            epochjump.EpochJumpCallback(tmp_path / "run", train_eval_data=train_eval),
+            recorder,
+        ],
+    )
     run = epochjump.read_run(tmp_path / "run")
     for epoch, w in enumerate(recorder.weights_at_epoch_end):
         if kind == "tuple_with_weights":
@@ -259,7 +308,8 @@ def test_train_eval_data_kinds(tmp_path, data, kind):
         else:
             expected = evaluate_with_weights(model, w, xs, ys, batch_size=50)
         assert run["loss"].train_eval.value[epoch] == pytest.approx(
-            expected["loss"], rel=1e-5)
+            expected["loss"], rel=1e-5
+        )
 
 
 @pytest.mark.parametrize(

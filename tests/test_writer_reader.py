@@ -102,7 +102,10 @@ def test_events_carry_versioned_metadata(tmp_path):
                 assert value.metadata.plugin_data.plugin_name == "epochjump"
                 contents[value.tag] = json.loads(value.metadata.plugin_data.content)
     assert contents["epochjump/batch_value/loss"] == {
-        "version": 1, "kind": "batch_value", "metric": "loss"}
+        "version": 1,
+        "kind": "batch_value",
+        "metric": "loss",
+    }
     assert contents["epochjump/epoch_start"] == {"version": 1, "kind": "epoch_start"}
     # Metadata is written once per tag per file, not with every chunk.
     assert len(contents) == len(set(contents))
@@ -112,13 +115,17 @@ def test_newer_format_version_is_a_problem_not_a_crash():
     content = json.dumps({"version": 99, "kind": "batch_value", "metric": "x"})
     with pytest.raises(metadata.FormatError, match="version 99"):
         metadata.parse_plugin_metadata(content.encode())
-    from epochjump.reader import Datum, decode_run
+    from epochjump.reader import Datum
+    from epochjump.reader import decode_run
 
     good = metadata.create_summary_metadata("epoch_start").plugin_data.content
-    run = decode_run("r", {
-        "epochjump/batch_value/x": (content.encode(), []),
-        "epochjump/epoch_start": (good, [Datum(1, 0.0, np.array(1))]),
-    })
+    run = decode_run(
+        "r",
+        {
+            "epochjump/batch_value/x": (content.encode(), []),
+            "epochjump/epoch_start": (good, [Datum(1, 0.0, np.array(1))]),
+        },
+    )
     assert run.epoch_starts.tolist() == [1]
     assert "version 99" in run.problems[0]
 
@@ -183,7 +190,11 @@ def test_writer_is_usable_without_tensorflow(tmp_path):
         "w.start_epoch(1); w.log_batch(1, {'loss': 0.25}); w.close()\n"
         f"print(epochjump.read_run({str(tmp_path / 'run')!r})['loss'].batch_value)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert out.returncode == 0, out.stderr
     assert "0.25" in out.stdout

@@ -5,8 +5,8 @@ open TensorBoard's "Epoch Jump" tab or run `epochjump explain RUN_DIR`.
 """
 
 from epochjump.analysis import explain
-from epochjump.reader import read_run
 from epochjump.reader import RunData
+from epochjump.reader import read_run
 from epochjump.writer import Writer
 
 __all__ = ["EpochJumpCallback", "RunData", "Writer", "explain", "read_run"]

@@ -130,8 +130,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
         steps_per_call = getattr(self.model, "steps_per_execution", 1) or 1
         if (
             now - self._last_flush >= self.flush_secs
-            or (len(self._call_begins) + 1) * steps_per_call
-            > self._recorder.capacity
+            or (len(self._call_begins) + 1) * steps_per_call > self._recorder.capacity
         ):
             self._flush_batches(now_is_call_begin=True)
 
@@ -140,7 +139,9 @@ class EpochJumpCallback(keras.callbacks.Callback):
         self._flush_batches()
         step = self._iterations()
         logs = logs or {}
-        val = {k[4:]: v for k, v in logs.items() if k.startswith("val_") and _is_scalar(v)}
+        val = {
+            k[4:]: v for k, v in logs.items() if k.startswith("val_") and _is_scalar(v)
+        }
         if val:
             self._writer.log_eval("val", step, val)
         if self.train_eval_data is not None:
@@ -188,7 +189,9 @@ class EpochJumpCallback(keras.callbacks.Callback):
         # Several batches per call (steps_per_execution): a call's batches all
         # get its end time; call sizes come from Keras's batch indices.
         begins = [b for b, _ in calls]
-        sizes = np.diff(begins).tolist() + [n - (begins[-1] - begins[0])] if calls else []
+        sizes = (
+            np.diff(begins).tolist() + [n - (begins[-1] - begins[0])] if calls else []
+        )
         if not calls or min(sizes) < 0 or sum(sizes) != n:
             return np.full(n, now)
         return np.repeat(np.array(ends, np.float64), sizes)
@@ -199,8 +202,11 @@ class EpochJumpCallback(keras.callbacks.Callback):
         if isinstance(data, tuple):
             x, y, *rest = data
             results = self.model.evaluate(
-                x, y, sample_weight=rest[0] if rest else None,
-                batch_size=self.train_eval_batch_size, **kwargs
+                x,
+                y,
+                sample_weight=rest[0] if rest else None,
+                batch_size=self.train_eval_batch_size,
+                **kwargs,
             )
         else:
             results = self.model.evaluate(data, **kwargs)

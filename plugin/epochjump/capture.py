@@ -207,8 +207,12 @@ class BatchRecorder:
         if self._count is None:
             empty = np.zeros(0, np.float32)
             names = self.metric_names
-            return (np.zeros(0, np.int64), {m: empty for m in names},
-                    {m: empty for m in names}, 0)
+            return (
+                np.zeros(0, np.int64),
+                {m: empty for m in names},
+                {m: empty for m in names},
+                0,
+            )
         count = int(self._count.numpy())
         new = count - self._read_count
         lost = max(0, new - self.capacity)

@@ -41,8 +41,7 @@ def format_table(jumps):
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
     return "\n".join(
-        "  ".join(cell.rjust(width) for cell, width in zip(row, widths))
-        for row in rows
+        "  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows
     )
 
 
@@ -56,8 +55,9 @@ def explain_text(run, metrics=None):
     Returns:
       str.
     """
-    lines = [f"Run {run.name}: {len(run.epoch_starts)} epochs, "
-             f"{run.num_batches} batches"]
+    lines = [
+        f"Run {run.name}: {len(run.epoch_starts)} epochs, {run.num_batches} batches"
+    ]
     if not run.has_train_eval:
         lines.append(
             "  (no train_eval recorded: pass train_eval_data= to "
@@ -76,8 +76,10 @@ def explain_text(run, metrics=None):
         lines.append("")
         lines.extend(f"- {jump.sentence}" for jump in jumps)
     lines.append("")
-    lines.append(f"({analysis.ESTIMATOR}; jump = lag + progress; "
-                 "mode gap = train eval - level@end)")
+    lines.append(
+        f"({analysis.ESTIMATOR}; jump = lag + progress; "
+        "mode gap = train eval - level@end)"
+    )
     return "\n".join(lines)
 
 
@@ -125,8 +127,9 @@ def _demo(args):
 
     port = args.port or _free_port()
     board = program.TensorBoard()
-    board.configure(argv=[None, "--logdir", args.logdir, "--port", str(port),
-                          "--host", args.host])
+    board.configure(
+        argv=[None, "--logdir", args.logdir, "--port", str(port), "--host", args.host]
+    )
     url = board.launch()
     print(f"\nTensorBoard with the Epoch Jump tab: {url}#epochjump")
     print("Press Ctrl-C to stop.")
@@ -163,11 +166,15 @@ def build_parser():
     )
     demo_parser.add_argument("--logdir", default=os.path.join("logs", "demo"))
     demo_parser.add_argument("--epochs", type=int, default=6)
-    demo_parser.add_argument("--port", type=int, default=0,
-                             help="TensorBoard port (default: a free one)")
+    demo_parser.add_argument(
+        "--port", type=int, default=0, help="TensorBoard port (default: a free one)"
+    )
     demo_parser.add_argument("--host", default="localhost")
-    demo_parser.add_argument("--no-serve", action="store_true",
-                             help="only write the logs and print the explanation")
+    demo_parser.add_argument(
+        "--no-serve",
+        action="store_true",
+        help="only write the logs and print the explanation",
+    )
     demo_parser.set_defaults(handler=_demo)
     return parser
 

@@ -90,7 +90,9 @@ def parse_plugin_metadata(content):
     try:
         parsed = json.loads(bytes(content).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, TypeError) as e:
-        raise FormatError(f"Unreadable epochjump metadata {content[:80]!r}: {e}")
+        raise FormatError(
+            f"Unreadable epochjump metadata {content[:80]!r}: {e}"
+        ) from None
     if not isinstance(parsed, dict):
         raise FormatError(f"Unreadable epochjump metadata {content[:80]!r}")
     version = parsed.get("version")

@@ -131,9 +131,9 @@ def read_run(path):
       FileNotFoundError: if `path` does not exist.
       ValueError: if `path` holds no epochjump data.
     """
+    from tensorboard import context
     from tensorboard.backend.event_processing import data_provider
     from tensorboard.backend.event_processing import plugin_event_multiplexer
-    from tensorboard import context
 
     path = os.fspath(path)
     if "://" not in path and not os.path.isdir(path):

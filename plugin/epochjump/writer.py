@@ -115,8 +115,9 @@ class Writer:
             (metadata.EPOCH_START, None, step, time.time(), np.int64(step))
         )
 
-    def log_batch(self, step, batch_values, running_means=None, weight=1.0,
-                  wall_time=None):
+    def log_batch(
+        self, step, batch_values, running_means=None, weight=1.0, wall_time=None
+    ):
         """Records one batch.
 
         Args:
@@ -144,7 +145,10 @@ class Writer:
         n = len(self._steps)
         self._steps.append(step)
         self._wall_times.append(time.time() if wall_time is None else float(wall_time))
-        for kind, row in ((metadata.BATCH_VALUE, values), (metadata.RUNNING_MEAN, means)):
+        for kind, row in (
+            (metadata.BATCH_VALUE, values),
+            (metadata.RUNNING_MEAN, means),
+        ):
             for metric, value in row.items():
                 column = self._columns.get((kind, metric))
                 if column is None:
@@ -232,9 +236,7 @@ class Writer:
         values = _check_values(values, "values")
         now = time.time()
         for metric, value in values.items():
-            self._pending_scalars.append(
-                (kind, metric, step, now, np.float64(value))
-            )
+            self._pending_scalars.append((kind, metric, step, now, np.float64(value)))
 
     def flush(self):
         """Writes everything buffered to the event file.
@@ -348,11 +350,9 @@ class _EventFile:
         tb_tf.io.gfile.makedirs(log_dir)
         with _file_counter_lock:
             uid = next(_file_counter)
-        name = "events.out.tfevents.%010d.%s.%s.%s.epochjump" % (
-            time.time(),
-            socket.gethostname(),
-            os.getpid(),
-            uid,
+        name = (
+            f"events.out.tfevents.{int(time.time()):010d}."
+            f"{socket.gethostname()}.{os.getpid()}.{uid}.epochjump"
         )
         self.path = os.path.join(log_dir, name)
         self._gfile = tb_tf.io.gfile.GFile(self.path, "wb")
