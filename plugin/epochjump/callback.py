@@ -1,5 +1,6 @@
 """`EpochJumpCallback`: records what Keras hides behind its epoch averages."""
 
+import atexit
 import functools
 import os
 import time
@@ -21,7 +22,7 @@ def _never_raises(hook):
         try:
             return hook(self, *args, **kwargs)
         except Exception as e:  # noqa: BLE001 - anything but a crash.
-            self._warn_once(f"{hook.__name__} failed: {type(e).__name__}: {e}")
+            self._warn_once(hook.__name__, f"{hook.__name__} failed: {e!r}")
 
     return guarded
 
@@ -113,11 +114,15 @@ class EpochJumpCallback(keras.callbacks.Callback):
                 "EpochJumpCallback records exact batch values on the TensorFlow "
                 f"backend. Received: KERAS_BACKEND={backend!r}"
             )
+        if self._writer is not None:
+            self._finish()  # The previous fit was interrupted (Ctrl-C).
         self._writer = Writer(self.log_dir, flush_secs=self.flush_secs)
         self._writer.open()
         self._recorder = capture.BatchRecorder.for_model(self.model)
         self._recorder.read()  # Skip rows recorded outside this callback.
         self._last_flush = time.monotonic()
+        # Keras calls no hook when fit is interrupted; flush at exit instead.
+        atexit.register(self._finish)
 
     @_never_raises
     def on_epoch_begin(self, epoch, logs=None):
@@ -150,26 +155,36 @@ class EpochJumpCallback(keras.callbacks.Callback):
 
     @_never_raises
     def on_train_end(self, logs=None):
-        if self._writer is None:
+        self._finish()
+
+    def _finish(self):
+        """Writes what is left and closes the writer; safe to call twice."""
+        atexit.unregister(self._finish)
+        writer = self._writer
+        if writer is None:
             return
         try:
             self._flush_batches()
         finally:
-            self._writer.close()
             self._writer = None
+            writer.close()
 
     def _flush_batches(self, now_is_call_begin=False):
         """Moves the recorded batches from the device buffer to the writer."""
         try:
             steps, batch_values, running_means, lost = self._recorder.read()
             if lost:
-                self._warn_once(f"{lost} batches were overwritten before being read")
+                self._warn_once("lost", f"{lost} batches were overwritten unread")
             if len(steps):
                 wall_times = self._batch_wall_times(len(steps), now_is_call_begin)
                 self._writer.log_batches(steps, batch_values, running_means, wall_times)
                 self._writer.flush()
         except Exception as e:  # noqa: BLE001 - keep training.
-            self._warn_once(f"writing batches failed: {type(e).__name__}: {e}")
+            self._warn_once(
+                "write",
+                f"writing to {self.log_dir!r} failed ({e!r}); the batches stay "
+                "in memory and are retried at the next flush",
+            )
         finally:
             self._last_flush = time.monotonic()
 
@@ -215,10 +230,10 @@ class EpochJumpCallback(keras.callbacks.Callback):
     def _iterations(self):
         return int(self.model.optimizer.iterations.numpy())
 
-    def _warn_once(self, message):
-        if message not in self._warned:
-            self._warned.add(message)
-            warnings.warn(f"epochjump ({self.log_dir}): {message}", stacklevel=2)
+    def _warn_once(self, key, message):
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(f"epochjump: {message}", RuntimeWarning, stacklevel=2)
 
 
 def _is_scalar(value):

@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 
 import numpy as np
 from tensorboard.compat import tf as tb_tf
@@ -78,6 +79,8 @@ class Writer:
         self._closed = False
         self._last_flush = time.monotonic()
         self._pending_scalars = []  # (kind, metric, step, wall_time, value)
+        self._warned = set()
+        self.dropped_batches = 0
         self._steps = []
         self._wall_times = []
         self._columns = {}  # (kind, metric) -> list of float, one per batch
@@ -292,11 +295,36 @@ class Writer:
             raise RuntimeError(f"This epochjump.Writer for {self.log_dir!r} is closed.")
 
     def _maybe_flush(self):
+        """Flushes when due. A failure here warns instead of raising: logging
+        must not end a training loop. The data stays buffered (up to
+        `max_buffered_batches`, oldest dropped first) and the flush is retried
+        `flush_secs` later."""
         if (
-            len(self._steps) >= self._max_buffered
-            or time.monotonic() - self._last_flush >= self.flush_secs
+            len(self._steps) < self._max_buffered
+            and time.monotonic() - self._last_flush < self.flush_secs
         ):
+            return
+        try:
             self.flush()
+        except Exception as e:  # noqa: BLE001 - see docstring.
+            self._last_flush = time.monotonic()
+            excess = len(self._steps) - self._max_buffered
+            if excess > 0:
+                self._drop_oldest_batches(excess)
+            _warn_once(
+                self,
+                "write",
+                f"writing to {self.log_dir!r} failed ({type(e).__name__}: {e}); "
+                f"{len(self._steps)} batches kept in memory, retrying every "
+                f"{self.flush_secs:g} s",
+            )
+
+    def _drop_oldest_batches(self, count):
+        self.dropped_batches += count
+        del self._steps[:count]
+        del self._wall_times[:count]
+        for column in self._columns.values():
+            del column[:count]
 
     def _update_running_means(self, values, weight):
         if not isinstance(weight, numbers.Real) or not weight > 0:
@@ -341,6 +369,12 @@ class Writer:
                 file.close()
             except Exception:
                 pass
+
+
+def _warn_once(owner, key, message):
+    if key not in owner._warned:
+        owner._warned.add(key)
+        warnings.warn(f"epochjump: {message}", RuntimeWarning, stacklevel=4)
 
 
 class _EventFile:
