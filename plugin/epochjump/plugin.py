@@ -5,24 +5,27 @@ and read only through TensorBoard's data provider, so the tab works with both
 the Python ingester and the Rust data server.
 """
 
-import collections
 import csv
 import io
 import logging
 import os
 import re
-import threading
 import urllib.parse
 from collections.abc import Mapping
 
 import numpy as np
-from tensorboard import errors, plugin_util
+from tensorboard import errors
+from tensorboard import plugin_util
 from tensorboard.backend import http_util
-from tensorboard.data import provider
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from epochjump import analysis, downsample, metadata, reader
+from epochjump import analysis
+from epochjump import metadata
+from epochjump import reader
+from epochjump.run_cache import RunCache
+from epochjump.series import resolution
+from epochjump.series import series_answer
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +33,6 @@ DEFAULT_MAX_POINTS = 2000
 MIN_MAX_POINTS = 2
 MAX_MAX_POINTS = 100000
 MAX_STEP = np.iinfo(np.int64).max
-# Decoded runs kept in memory; a run of 1M batches x 2 metrics takes ~60 MB.
-CACHED_RUNS = 4
 INDEX_JS = os.path.join(os.path.dirname(__file__), "static", "index.js")
 CSV_HEADER = ("step", "epoch", "wall_time", "batch_value", "running_mean")
 
@@ -225,8 +226,8 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
                 contents = f.read()
         except FileNotFoundError:
             raise errors.NotFoundError(
-                f"frontend not built: {INDEX_JS} is missing; run `npm ci && "
-                "npm run build` in frontend/ or reinstall epochjump"
+                "frontend not built: epochjump/static/index.js is missing; run "
+                "`npm ci && npm run build` in frontend/ or reinstall epochjump"
             ) from None
         return http_util.Respond(request, contents, "text/javascript")
 
@@ -284,207 +285,6 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         )
 
 
-class RunCache:
-    """Decoded runs, re-read when TensorBoard has new data for them.
-
-    Holds the `CACHED_RUNS` most recently used runs. A run is re-read when the
-    largest step or wall time of any of its tags changed, which listing tells
-    cheaply. Reading a run again costs about as much as the first time (the
-    data provider has no "data since" query); see the benchmark.
-
-    Args:
-      data_provider: a TensorBoard `DataProvider`.
-      max_runs: int, default `CACHED_RUNS`.
-    """
-
-    def __init__(self, data_provider, max_runs=CACHED_RUNS):
-        self._data_provider = data_provider
-        self._max_runs = max_runs
-        self._lock = threading.Lock()
-        self._runs = collections.OrderedDict()  # key -> (signature, RunData)
-        self._loading = {}  # key -> Lock, so one request reads a run at a time
-
-    @staticmethod
-    def signature(tags):
-        """What identifies a run's data version: per tag, max step and time.
-
-        Args:
-          tags: dict from tag to `TensorTimeSeries`, one run's listing.
-        """
-        return tuple(
-            sorted((tag, ts.max_step, ts.max_wall_time) for tag, ts in tags.items())
-        )
-
-    def get(self, ctx, experiment, run, tags=None):
-        """Returns one run's `RunData`, reading it when new or changed.
-
-        Args:
-          ctx: A `tensorboard.context.RequestContext`.
-          experiment: str, the experiment ID.
-          run: str, the run name.
-          tags: the run's listing (dict from tag to `TensorTimeSeries`) if the
-            caller has it; listed here otherwise.
-
-        Returns:
-          A `RunData`, or None if the run has no epochjump data.
-        """
-        if tags is None:
-            tags = self._data_provider.list_tensors(
-                ctx,
-                experiment_id=experiment,
-                plugin_name=metadata.PLUGIN_NAME,
-                run_tag_filter=provider.RunTagFilter(runs=[run]),
-            ).get(run)
-        key = (experiment, run)
-        if not tags:
-            with self._lock:
-                self._runs.pop(key, None)
-            return None
-        # Listed before reading: data newer than the signature only causes
-        # one more read later, never a stale answer.
-        signature = self.signature(tags)
-        with self._lock:
-            cached = self._fresh(key, signature)
-            if cached is not None:
-                return cached
-            loading = self._loading.setdefault(key, threading.Lock())
-        with loading:
-            with self._lock:
-                cached = self._fresh(key, signature)
-            if cached is not None:
-                return cached
-            data = reader.load_run(self._data_provider, ctx, experiment, run)
-            with self._lock:
-                if data is None:
-                    self._runs.pop(key, None)
-                else:
-                    self._runs[key] = (signature, data)
-                    self._runs.move_to_end(key)
-                    while len(self._runs) > self._max_runs:
-                        self._runs.popitem(last=False)
-            return data
-
-    def _fresh(self, key, signature):
-        entry = self._runs.get(key)
-        if entry is None or entry[0] != signature:
-            return None
-        self._runs.move_to_end(key)
-        return entry[1]
-
-
-def series_answer(run, series, start=None, end=None, max_points=None):
-    """Builds the `series` answer for one metric of a run.
-
-    Args:
-      run: `RunData`.
-      series: `MetricData`, one metric of `run`.
-      start: int or None, the first global step wanted (inclusive).
-      end: int or None, the last global step wanted (inclusive).
-      max_points: int, or None for every batch in the range.
-
-    Returns:
-      A JSON-ready dict (non-finite floats left as floats).
-    """
-    steps = series.step
-    lo = 0 if start is None else int(np.searchsorted(steps, start, side="left"))
-    hi = len(steps) if end is None else int(np.searchsorted(steps, end, side="right"))
-    hi = max(lo, hi)
-    total = hi - lo
-    if max_points is None or total <= max_points:
-        picks = slice(lo, hi)
-    else:
-        picks = lo + downsample.downsample_indices(
-            steps[lo:hi], series.epoch[lo:hi], series.batch_value[lo:hi], max_points
-        )
-    geometry = EpochGeometry(series, run.epoch_starts)
-    batch_steps = steps[picks]
-    batch_epochs = series.epoch[picks]
-    range_start = start if start is not None else _first(steps)
-    range_end = end if end is not None else _last(steps)
-    return {
-        "run": run.name,
-        "metric": series.name,
-        "epoch_starts": run.epoch_starts.tolist(),
-        "range": {"start": range_start, "end": range_end},
-        "total_batches": total,
-        "downsampled": not isinstance(picks, slice),
-        "resolution": resolution(series),
-        "batches": {
-            "step": batch_steps.tolist(),
-            "epoch": batch_epochs.tolist(),
-            "epoch_fraction": geometry.fraction(batch_epochs, batch_steps).tolist(),
-            "wall_time": series.wall_time[picks].tolist(),
-            "batch_value": series.batch_value[picks].tolist(),
-            "running_mean": series.running_mean[picks].tolist(),
-        },
-        "train_eval": _evals(series.train_eval, geometry, start, end),
-        "val": _evals(series.val, geometry, start, end),
-    }
-
-
-class EpochGeometry:
-    """Where each epoch sits on the "epoch" axis of the chart.
-
-    Epoch `e` spans from its first step (its recorded start, or its first
-    batch if earlier) to its last recorded batch, which lands at `e + 1`.
-
-    Args:
-      series: `MetricData`.
-      epoch_starts: int64 array, the run's epoch starts.
-    """
-
-    def __init__(self, series, epoch_starts):
-        epoch = series.epoch
-        size = max(len(epoch_starts), int(epoch[-1]) + 1 if len(epoch) else 0)
-        self._first_step = np.zeros(size, np.int64)
-        self._length = np.zeros(size, np.int64)  # 0: no batches recorded
-        if not len(epoch):
-            return
-        change = np.flatnonzero(epoch[1:] != epoch[:-1]) + 1
-        first = np.concatenate(([0], change))
-        last = np.concatenate((change - 1, [len(epoch) - 1]))
-        ids = epoch[first]
-        first_step = series.step[first]
-        if len(epoch_starts):
-            first_step = np.minimum(first_step, epoch_starts[ids])
-        self._first_step[ids] = first_step
-        self._length[ids] = series.step[last] - first_step + 1
-
-    def fraction(self, epochs, steps):
-        """`epoch + (step - first_step + 1) / length`; `epoch + 1` for an
-        epoch without recorded batches.
-
-        Args:
-          epochs: int64 array, epoch ordinals (each < the number of epochs).
-          steps: int64 array, global steps.
-
-        Returns:
-          A float64 array.
-        """
-        epochs = np.asarray(epochs, np.int64)
-        length = self._length[epochs]
-        within = (steps - self._first_step[epochs] + 1) / np.maximum(length, 1)
-        return epochs + np.where(length > 0, within, 1.0)
-
-
-def resolution(series):
-    """How finely batches were recorded, in words.
-
-    Args:
-      series: `MetricData` or None.
-
-    Returns:
-      "batch" when consecutive records of an epoch are one step apart, else
-      "chunks of up to N batches" with N the largest such gap.
-    """
-    if series is None or len(series) < 2:
-        return "batch"
-    same_epoch = series.epoch[1:] == series.epoch[:-1]
-    gaps = np.diff(series.step)[same_epoch]
-    largest = int(gaps.max()) if len(gaps) else 1
-    return "batch" if largest <= 1 else f"chunks of up to {largest} batches"
-
-
 def sampling_warning(flags):
     """The `runs` warning when TensorBoard may drop epochjump data, or None.
 
@@ -529,22 +329,6 @@ def attachment(filename):
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
-def _evals(evals, geometry, start, end):
-    keep = np.ones(len(evals), bool)
-    if start is not None:
-        keep &= evals.step >= start
-    if end is not None:
-        keep &= evals.step <= end
-    steps, epochs = evals.step[keep], evals.epoch[keep]
-    return {
-        "step": steps.tolist(),
-        "epoch": epochs.tolist(),
-        "epoch_fraction": geometry.fraction(epochs, steps).tolist(),
-        "wall_time": evals.wall_time[keep].tolist(),
-        "value": evals.value[keep].tolist(),
-    }
-
-
 def _metric(data, metric):
     if metric not in data:
         raise errors.NotFoundError(
@@ -570,14 +354,6 @@ def _empty_summary(run, problem):
         "resolution": "batch",
         "problems": [problem],
     }
-
-
-def _first(steps):
-    return int(steps[0]) if len(steps) else None
-
-
-def _last(steps):
-    return int(steps[-1]) if len(steps) else None
 
 
 def _required(request, name, expected):

@@ -153,19 +153,25 @@ def read_run(path):
     return run
 
 
-def list_runs(provider, ctx, experiment_id):
+def list_runs(provider, ctx, experiment_id, runs=None):
     """Lists the runs that hold epochjump data, without reading values.
 
     Args:
       provider: a TensorBoard `DataProvider`.
       ctx: a `tensorboard.context.RequestContext`.
       experiment_id: str.
+      runs: optional list of run names to list; default all.
 
     Returns:
       A dict from run name to a dict from tag to `TensorTimeSeries`.
     """
+    from tensorboard.data import provider as provider_lib
+
     return provider.list_tensors(
-        ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME
+        ctx,
+        experiment_id=experiment_id,
+        plugin_name=metadata.PLUGIN_NAME,
+        run_tag_filter=provider_lib.RunTagFilter(runs=runs),
     )
 
 
@@ -184,7 +190,7 @@ def load_run(provider, ctx, experiment_id, run, name=None):
     """
     from tensorboard.data import provider as provider_lib
 
-    listing = list_runs(provider, ctx, experiment_id).get(run)
+    listing = list_runs(provider, ctx, experiment_id, runs=[run]).get(run)
     if not listing:
         return None
     tags = sorted(listing)

@@ -327,7 +327,11 @@ class Writer:
             del column[:count]
 
     def _update_running_means(self, values, weight):
-        if not isinstance(weight, numbers.Real) or not weight > 0:
+        if type(weight) not in (float, int) and not isinstance(weight, numbers.Real):
+            raise ValueError(
+                f"`weight` must be a positive number. Received: weight={weight!r}"
+            )
+        if not weight > 0:
             raise ValueError(
                 f"`weight` must be a positive number. Received: weight={weight!r}"
             )
@@ -439,6 +443,8 @@ def _compact(values):
 
 
 def _check_step(step):
+    if type(step) is int and step >= 0:  # The common case, without ABC checks.
+        return step
     if isinstance(step, bool) or not isinstance(step, (numbers.Integral, np.integer)):
         raise ValueError(f"A step must be an int. Received: step={step!r}")
     if step < 0:
