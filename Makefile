@@ -27,7 +27,7 @@ chromium:
 	  $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 lint:
-	$(PYTHON) -m ruff check plugin tests benchmarks setup.py
+	$(PYTHON) -m ruff check plugin tests benchmarks setup.py frontend/dev
 	cd frontend && npm run --silent typecheck
 
 benchmark: install

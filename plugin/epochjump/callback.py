@@ -103,6 +103,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
         self._recorder = None
         self._warned = set()
         self._call_begins = []  # (batch index in epoch, time) per train call
+        self._train_end_time = None  # When validation began, if it did.
         self._last_flush = 0.0
 
     def on_train_begin(self, logs=None):
@@ -127,6 +128,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
     @_never_raises
     def on_epoch_begin(self, epoch, logs=None):
         self._call_begins = []
+        self._train_end_time = None
         self._writer.start_epoch(self._iterations() + 1)
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -138,6 +140,13 @@ class EpochJumpCallback(keras.callbacks.Callback):
             or (len(self._call_begins) + 1) * steps_per_call > self._recorder.capacity
         ):
             self._flush_batches(now_is_call_begin=True)
+
+    def on_test_begin(self, logs=None):
+        # Keras validates with this callback list right after an epoch's last
+        # batch: the best clock for that batch's end (on_epoch_end comes after
+        # validation).
+        if self._writer is not None and self._call_begins:
+            self._train_end_time = time.time()
 
     @_never_raises
     def on_epoch_end(self, epoch, logs=None):
@@ -197,8 +206,9 @@ class EpochJumpCallback(keras.callbacks.Callback):
             ends = [t for _, t in calls[1:]]
             calls, self._call_begins = calls[:-1], calls[-1:]
         else:
-            ends = [t for _, t in calls[1:]] + [now]
+            ends = [t for _, t in calls[1:]] + [self._train_end_time or now]
             self._call_begins = []
+            self._train_end_time = None
         if len(calls) == n:
             return np.array(ends, np.float64)
         # Several batches per call (steps_per_execution): a call's batches all

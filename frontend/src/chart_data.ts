@@ -1,0 +1,174 @@
+// Turns a `series` answer into uPlot's columnar data for the chosen x axis.
+// Only coordinates change here; every value is the server's (smoothing aside).
+
+import type uPlot from "uplot";
+import { smooth } from "./ema";
+import type { Boundary, SeriesResponse, XAxis } from "./types";
+
+export const LABELS = {
+  runningMean: "running mean",
+  batchValue: "batch value",
+  smoothed: "batch value (smoothed)",
+  trainEval: "train_eval",
+  val: "val",
+} as const;
+
+/** Series order in the chart, after x. */
+// uPlot draws series in order, so the bold running mean comes after the thin
+// batch lines to stay on top.
+export const SERIES_LABELS: string[] = [
+  LABELS.batchValue,
+  LABELS.smoothed,
+  LABELS.runningMean,
+  LABELS.trainEval,
+  LABELS.val,
+];
+
+export interface NonFinitePoint {
+  x: number;
+  value: number;
+  label: string;
+}
+
+export interface BracketPosition {
+  boundary: Boundary;
+  xFrom: number;
+  xTo: number;
+}
+
+export interface ChartData {
+  data: uPlot.AlignedData;
+  /** Global step and 0-based epoch of each row. */
+  steps: number[];
+  epochs: number[];
+  /** x of each epoch's start (index = epoch ordinal); NaN when unknown. */
+  epochStartXs: number[];
+  brackets: BracketPosition[];
+  nonFinite: NonFinitePoint[];
+  /** Raw (unsmoothed, non-finite kept) values per row, for the tooltip. */
+  raw: Map<string, (number | undefined)[]>;
+}
+
+interface Row {
+  x: number;
+  step: number;
+  epoch: number;
+  batch: number; // index into batches, or -1 for an evaluation-only row
+  trainEval?: number;
+  val?: number;
+}
+
+function xOf(axis: XAxis, step: number, fraction: number, wall: number, t0: number): number {
+  switch (axis) {
+    case "step":
+      return step;
+    case "epoch":
+      return fraction;
+    case "relative":
+      return wall - t0;
+    case "wall":
+      return wall;
+  }
+}
+
+export function buildChartData(
+  series: SeriesResponse,
+  boundaries: Boundary[],
+  axis: XAxis,
+  smoothing: number,
+  logY: boolean,
+  t0: number,
+): ChartData {
+  const b = series.batches;
+  const rows: Row[] = b.step.map((step, i) => ({
+    x: xOf(axis, step, b.epoch_fraction[i], b.wall_time[i], t0),
+    step,
+    epoch: b.epoch[i],
+    batch: i,
+  }));
+  // Built before evaluation rows are added, so row index == batch index here.
+  const batchOfStep = new Map<number, number>();
+  rows.forEach((row, i) => batchOfStep.set(row.step, i));
+
+  let extraRows = false;
+  for (const kind of ["trainEval", "val"] as const) {
+    const points = kind === "trainEval" ? series.train_eval : series.val;
+    points.step.forEach((step, i) => {
+      const x = xOf(axis, step, points.epoch_fraction[i], points.wall_time[i], t0);
+      const at = batchOfStep.get(step);
+      if (at !== undefined && rows[at].x === x) {
+        rows[at][kind] = points.value[i];
+      } else {
+        rows.push({ x, step, epoch: points.epoch[i], batch: -1, [kind]: points.value[i] });
+        extraRows = true;
+      }
+    });
+  }
+  if (extraRows) rows.sort((p, q) => p.x - q.x || p.step - q.step);
+
+  const smoothed = smooth(b.batch_value, smoothing);
+  const nonFinite: NonFinitePoint[] = [];
+  const plotted = (value: number | undefined, x: number, label: string) => {
+    if (value === undefined) return undefined;
+    if (!Number.isFinite(value)) {
+      nonFinite.push({ x, value, label });
+      return null;
+    }
+    return logY && value <= 0 ? null : value;
+  };
+  const column = (pick: (row: Row) => number | undefined, label: string) =>
+    rows.map((row) => plotted(pick(row), row.x, label));
+  const batchOnly = (values: number[]) => (row: Row) =>
+    row.batch >= 0 ? values[row.batch] : undefined;
+
+  const raw = new Map<string, (number | undefined)[]>([
+    [LABELS.runningMean, rows.map(batchOnly(b.running_mean))],
+    [LABELS.batchValue, rows.map(batchOnly(b.batch_value))],
+    [LABELS.trainEval, rows.map((row) => row.trainEval)],
+    [LABELS.val, rows.map((row) => row.val)],
+  ]);
+  const columns = new Map<string, (number | null | undefined)[]>([
+    [LABELS.batchValue, column(batchOnly(b.batch_value), LABELS.batchValue)],
+    [
+      LABELS.smoothed,
+      rows.map((row) => {
+        if (row.batch < 0) return undefined;
+        const v = smoothed[row.batch];
+        return v !== null && logY && v <= 0 ? null : v;
+      }),
+    ],
+    [LABELS.runningMean, column(batchOnly(b.running_mean), LABELS.runningMean)],
+    [LABELS.trainEval, column((row) => row.trainEval, LABELS.trainEval)],
+    [LABELS.val, column((row) => row.val, LABELS.val)],
+  ]);
+  const data: uPlot.AlignedData = [
+    rows.map((row) => row.x),
+    ...SERIES_LABELS.map((label) => columns.get(label) ?? []),
+  ];
+
+  const xOfStep = (step: number): number => {
+    if (axis === "step") return step;
+    const at = batchOfStep.get(step);
+    return at === undefined ? NaN : xOf(axis, step, b.epoch_fraction[at], b.wall_time[at], t0);
+  };
+  const epochStartXs = series.epoch_starts.map((step, e) =>
+    axis === "epoch" ? e : xOfStep(step),
+  );
+  const brackets = boundaries
+    .map((boundary) => ({
+      boundary,
+      xFrom: xOfStep(boundary.last_step),
+      xTo: xOfStep(boundary.first_next_step),
+    }))
+    .filter((p) => Number.isFinite(p.xFrom) && Number.isFinite(p.xTo));
+
+  return {
+    data,
+    steps: rows.map((row) => row.step),
+    epochs: rows.map((row) => row.epoch),
+    epochStartXs,
+    brackets,
+    nonFinite,
+    raw,
+  };
+}

@@ -1,0 +1,50 @@
+// Number formatting: 4 significant digits everywhere a value is shown.
+
+const DIGITS = 4;
+
+/** A value with 4 significant digits; non-finite values spelled out. */
+export function formatValue(value: number | null | undefined): string {
+  if (value === null || value === undefined) return "—";
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "+∞";
+  if (value === -Infinity) return "−∞";
+  if (value === 0) return "0";
+  const abs = Math.abs(value);
+  const text =
+    abs >= 1e6 || abs < 1e-4 ? value.toExponential(DIGITS - 1) : value.toPrecision(DIGITS);
+  return text.replace(/^-/, "−");
+}
+
+/** Like `formatValue`, with an explicit "+" on positive values. */
+export function formatSigned(value: number): string {
+  const text = formatValue(value);
+  return value > 0 && Number.isFinite(value) ? `+${text}` : text;
+}
+
+/** Seconds as "42.0 s", "3m 05s" or "1h 02m". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return formatValue(seconds);
+  const sign = seconds < 0 ? "−" : "";
+  const s = Math.abs(seconds);
+  if (s < 60) return `${sign}${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+  const total = Math.round(s);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const rest = total % 60;
+  if (h > 0) return `${sign}${h}h ${String(m).padStart(2, "0")}m`;
+  return `${sign}${m}m ${String(rest).padStart(2, "0")}s`;
+}
+
+/** Axis ticks for durations: as many decimals as the tick spacing needs. */
+export function formatDurationTicks(ticks: number[], spacing: number): string[] {
+  if (spacing >= 1 && ticks.every((t) => Math.abs(t) >= 60 || Number.isInteger(t))) {
+    return ticks.map(formatDuration);
+  }
+  const decimals = Math.min(6, Math.max(0, -Math.floor(Math.log10(spacing))));
+  return ticks.map((t) => `${t.toFixed(decimals)} s`);
+}
+
+export function formatDateTime(seconds: number): string {
+  const date = new Date(seconds * 1000);
+  return Number.isFinite(date.getTime()) ? date.toLocaleString() : "—";
+}

@@ -1,0 +1,173 @@
+// Canvas drawing on top of the series: epoch-start lines, jump brackets and
+// markers for non-finite values. Called from uPlot's `draw` hook.
+
+import uPlot from "uplot";
+import type { ChartData } from "./chart_data";
+import { formatSigned } from "./format";
+import type { ChartColors } from "./theme";
+
+export interface OverlayState {
+  chart: ChartData;
+  colors: ChartColors;
+  highlightedEpoch: number | null;
+  logY: boolean;
+}
+
+const FONT = "Roboto, 'Helvetica Neue', Arial, sans-serif";
+
+function inRange(u: uPlot, x: number): boolean {
+  const { min, max } = u.scales.x;
+  return Number.isFinite(x) && min !== undefined && max !== undefined && x >= min && x <= max;
+}
+
+/** Draws everything; returns the x values (scale units) of the epoch lines drawn. */
+export function drawOverlay(u: uPlot, state: OverlayState): number[] {
+  const ctx = u.ctx;
+  const { left, top, width, height } = u.bbox;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(left, top, width, height);
+  ctx.clip();
+  const drawn = drawEpochLines(u, state);
+  drawBrackets(u, state);
+  drawNonFinite(u, state);
+  ctx.restore();
+  return drawn;
+}
+
+function drawEpochLines(u: uPlot, state: OverlayState): number[] {
+  const ctx = u.ctx;
+  const pr = uPlot.pxRatio;
+  const { top, height } = u.bbox;
+  const drawn: number[] = [];
+  let lastLabelEnd = -Infinity;
+  ctx.font = `${11 * pr}px ${FONT}`;
+  ctx.textBaseline = "top";
+  ctx.textAlign = "left";
+  state.chart.epochStartXs.forEach((x, epoch) => {
+    if (!inRange(u, x)) return;
+    drawn.push(x);
+    const px = Math.round(u.valToPos(x, "x", true)) + 0.5;
+    ctx.strokeStyle = state.colors.epochLine;
+    ctx.lineWidth = pr;
+    ctx.setLineDash([4 * pr, 3 * pr]);
+    ctx.beginPath();
+    ctx.moveTo(px, top);
+    ctx.lineTo(px, top + height);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    const label = `epoch ${epoch + 1}`;
+    const labelWidth = ctx.measureText(label).width;
+    if (px + 4 * pr > lastLabelEnd) {
+      ctx.fillStyle = state.colors.muted;
+      ctx.fillText(label, px + 4 * pr, top + 3 * pr);
+      lastLabelEnd = px + 4 * pr + labelWidth + 8 * pr;
+    }
+  });
+  return drawn;
+}
+
+function drawBrackets(u: uPlot, state: OverlayState): void {
+  const ctx = u.ctx;
+  const pr = uPlot.pxRatio;
+  const usable = (v: number) => Number.isFinite(v) && (!state.logY || v > 0);
+  const brackets = state.chart.brackets.filter(
+    (b) =>
+      usable(b.boundary.reported) &&
+      usable(b.boundary.first_next) &&
+      (inRange(u, b.xFrom) || inRange(u, b.xTo)),
+  );
+  const spacing =
+    brackets.length > 1
+      ? Math.min(
+          ...brackets.slice(1).map((b, i) => u.valToPos(b.xFrom, "x") - u.valToPos(brackets[i].xFrom, "x")),
+        )
+      : Infinity;
+  for (const { boundary, xFrom, xTo } of brackets) {
+    const highlighted = boundary.epoch === state.highlightedEpoch;
+    const x1 = u.valToPos(xFrom, "x", true);
+    const x2 = u.valToPos(xTo, "x", true);
+    const y1 = u.valToPos(boundary.reported, "y", true);
+    const y2 = u.valToPos(boundary.first_next, "y", true);
+    const arm = 9 * pr;
+    const xm = (x1 + x2) / 2;
+    const wide = x2 - x1 > 2 * arm;
+    const color = highlighted || state.highlightedEpoch === null ? state.colors.bracket : state.colors.bracketSoft;
+    ctx.strokeStyle = color;
+    ctx.fillStyle = color;
+    ctx.lineWidth = (highlighted ? 3 : 2) * pr;
+    ctx.lineJoin = "round";
+    ctx.beginPath();
+    ctx.moveTo(wide ? x1 : xm - arm, y1);
+    ctx.lineTo(xm, y1);
+    ctx.lineTo(xm, y2);
+    ctx.lineTo(wide ? x2 : xm + arm, y2);
+    ctx.stroke();
+    // Arrowhead at the next epoch's first value, pointing along the jump.
+    const dir = y2 >= y1 ? 1 : -1;
+    const head = 6 * pr;
+    if (Math.abs(y2 - y1) > head * 1.5) {
+      ctx.beginPath();
+      ctx.moveTo(xm, y2);
+      ctx.lineTo(xm - head * 0.7, y2 - dir * head);
+      ctx.lineTo(xm + head * 0.7, y2 - dir * head);
+      ctx.closePath();
+      ctx.fill();
+    }
+    // The reported value: what Keras printed for the epoch.
+    ctx.beginPath();
+    ctx.arc(xm, y1, 3 * pr, 0, 2 * Math.PI);
+    ctx.fill();
+    if (highlighted && usable(boundary.level_at_end)) {
+      const yl = u.valToPos(boundary.level_at_end, "y", true);
+      ctx.lineWidth = 2 * pr;
+      ctx.beginPath();
+      ctx.moveTo(xm - arm * 0.8, yl);
+      ctx.lineTo(xm + arm * 0.8, yl);
+      ctx.stroke();
+    }
+    if (highlighted || spacing > 80) {
+      drawLabel(u, formatSigned(boundary.jump), xm + arm + 3 * pr, (y1 + y2) / 2, color, state.colors.background);
+    }
+  }
+}
+
+function drawLabel(u: uPlot, text: string, x: number, y: number, color: string, background: string): void {
+  const ctx = u.ctx;
+  const pr = uPlot.pxRatio;
+  ctx.font = `500 ${11 * pr}px ${FONT}`;
+  ctx.textBaseline = "middle";
+  ctx.textAlign = "left";
+  const w = ctx.measureText(text).width + 6 * pr;
+  const h = 15 * pr;
+  const right = u.bbox.left + u.bbox.width;
+  const left = x + w > right ? x - w - 24 * pr : x;
+  ctx.globalAlpha = 0.85;
+  ctx.fillStyle = background;
+  ctx.fillRect(left, y - h / 2, w, h);
+  ctx.globalAlpha = 1;
+  ctx.fillStyle = color;
+  ctx.fillText(text, left + 3 * pr, y);
+}
+
+function drawNonFinite(u: uPlot, state: OverlayState): void {
+  const ctx = u.ctx;
+  const pr = uPlot.pxRatio;
+  const { top, height } = u.bbox;
+  const r = 5 * pr;
+  ctx.fillStyle = state.colors.nonFinite;
+  for (const point of state.chart.nonFinite) {
+    if (!inRange(u, point.x)) continue;
+    const px = u.valToPos(point.x, "x", true);
+    // -Infinity points down at the bottom edge; NaN and +Infinity up at the top.
+    const atBottom = point.value === -Infinity;
+    const tip = atBottom ? top + height - 1 : top + 1;
+    const base = atBottom ? tip - 1.6 * r : tip + 1.6 * r;
+    ctx.beginPath();
+    ctx.moveTo(px, tip);
+    ctx.lineTo(px - r, base);
+    ctx.lineTo(px + r, base);
+    ctx.closePath();
+    ctx.fill();
+  }
+}

@@ -1,0 +1,79 @@
+// A uPlot plugin: a tooltip that lists every series' value at the hovered row.
+
+import type uPlot from "uplot";
+import { LABELS, SERIES_LABELS, type ChartData } from "./chart_data";
+import { formatDateTime, formatDuration, formatValue } from "./format";
+import type { XAxis } from "./types";
+
+export interface TooltipSource {
+  chart(): ChartData | null;
+  axis(): XAxis;
+  swatches(): string[];
+}
+
+function xText(axis: XAxis, x: number): string | null {
+  if (axis === "relative") return formatDuration(x);
+  if (axis === "wall") return formatDateTime(x);
+  if (axis === "epoch") return `${x.toFixed(3)} epochs`;
+  return null;
+}
+
+export function tooltipPlugin(source: TooltipSource): uPlot.Plugin {
+  const box = document.createElement("div");
+  box.className = "ej-tooltip";
+  box.dataset.testid = "tooltip";
+  box.hidden = true;
+
+  const update = (u: uPlot) => {
+    const idx = u.cursor.idx;
+    const chart = source.chart();
+    const left = u.cursor.left ?? -1;
+    if (idx === null || idx === undefined || !chart || left < 0) {
+      box.hidden = true;
+      return;
+    }
+    box.replaceChildren();
+    const header = document.createElement("div");
+    header.className = "ej-tooltip-header";
+    const x = u.data[0][idx];
+    const extra = xText(source.axis(), x);
+    header.textContent =
+      `step ${chart.steps[idx]} · epoch ${chart.epochs[idx] + 1}` + (extra ? ` · ${extra}` : "");
+    box.append(header);
+    const swatches = source.swatches();
+    SERIES_LABELS.forEach((label, i) => {
+      if (!u.series[i + 1].show) return;
+      const value =
+        label === LABELS.smoothed ? u.data[i + 1][idx] : chart.raw.get(label)?.[idx];
+      if (value === undefined || value === null) return;
+      const row = document.createElement("div");
+      row.className = "ej-tooltip-row";
+      const swatch = document.createElement("span");
+      swatch.className = "ej-swatch";
+      swatch.style.background = swatches[i];
+      const name = document.createElement("span");
+      name.textContent = label;
+      const number = document.createElement("span");
+      number.className = "ej-num";
+      number.textContent = formatValue(value);
+      row.append(swatch, name, number);
+      box.append(row);
+    });
+    box.hidden = false;
+    const overWidth = u.over.clientWidth;
+    const width = box.offsetWidth;
+    const top = u.cursor.top ?? 0;
+    box.style.left = `${left + 14 + width > overWidth ? Math.max(0, left - width - 14) : left + 14}px`;
+    box.style.top = `${Math.max(0, Math.min(top + 10, u.over.clientHeight - box.offsetHeight))}px`;
+  };
+
+  return {
+    hooks: {
+      init: (u: uPlot) => {
+        u.over.append(box);
+        u.over.addEventListener("mouseleave", () => (box.hidden = true));
+      },
+      setCursor: update,
+    },
+  };
+}

@@ -1,0 +1,89 @@
+// The shapes of the epochjump HTTP API (docs/http_api.md), after non-finite
+// strings have been turned back into numbers.
+
+export interface RunInfo {
+  run: string;
+  metrics: string[];
+  epochs: number;
+  batches: number;
+  has_train_eval: boolean;
+  has_val: boolean;
+  resolution: string;
+  problems: string[];
+}
+
+export interface RunsResponse {
+  runs: RunInfo[];
+  warning: string | null;
+}
+
+export interface BatchPoints {
+  step: number[];
+  epoch: number[];
+  epoch_fraction: number[];
+  wall_time: number[];
+  batch_value: number[];
+  running_mean: number[];
+}
+
+export interface EvalPoints {
+  step: number[];
+  epoch: number[];
+  epoch_fraction: number[];
+  wall_time: number[];
+  value: number[];
+}
+
+export interface StepRange {
+  start: number;
+  end: number;
+}
+
+export interface SeriesResponse {
+  run: string;
+  metric: string;
+  epoch_starts: number[];
+  range: StepRange;
+  total_batches: number;
+  downsampled: boolean;
+  resolution: string;
+  batches: BatchPoints;
+  train_eval: EvalPoints;
+  val: EvalPoints;
+}
+
+/** One epoch boundary from the `jumps` route; every number is the server's. */
+export interface Boundary {
+  epoch: number;
+  last_step: number;
+  first_next_step: number;
+  reported: number;
+  level_at_end: number;
+  first_next: number;
+  jump: number;
+  lag: number;
+  progress: number;
+  train_eval: number;
+  mode_gap: number;
+  val: number;
+  lag_share: number;
+  sentence: string;
+}
+
+export interface JumpsResponse {
+  run: string;
+  metric: string;
+  estimator: string;
+  boundaries: Boundary[];
+}
+
+export type XAxis = "step" | "epoch" | "relative" | "wall";
+export type ThemeChoice = "system" | "light" | "dark";
+
+export interface Settings {
+  xAxis: XAxis;
+  logY: boolean;
+  smoothing: number;
+  theme: ThemeChoice;
+  runFilter: string;
+}
