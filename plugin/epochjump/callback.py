@@ -109,17 +109,11 @@ class EpochJumpCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         # Errors here (unwritable log_dir, unsupported model) stop `fit`
         # before the first batch, which is when they are cheapest to fix.
-        backend = keras.backend.backend()
-        if backend != "tensorflow":
-            raise NotImplementedError(
-                "EpochJumpCallback records exact batch values on the TensorFlow "
-                f"backend. Received: KERAS_BACKEND={backend!r}"
-            )
         if self._writer is not None:
             self._finish()  # The previous fit was interrupted (Ctrl-C).
         self._writer = Writer(self.log_dir, flush_secs=self.flush_secs)
         self._writer.open()
-        self._recorder = capture.BatchRecorder.for_model(self.model)
+        self._recorder = capture.recorder_for(self.model)
         self._recorder.read()  # Skip rows recorded outside this callback.
         self._last_flush = time.monotonic()
         # Keras calls no hook when fit is interrupted; flush at exit instead.
@@ -238,7 +232,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
         return {k: float(v) for k, v in results.items() if _is_scalar(v)}
 
     def _iterations(self):
-        return int(self.model.optimizer.iterations.numpy())
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
     def _warn_once(self, key, message):
         if key not in self._warned:

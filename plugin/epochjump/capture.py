@@ -10,17 +10,20 @@ value of each batch alone, exactly, the wrapped train step:
 3. restores the state as `saved + batch`, which is bit-for-bit what Keras's
    own `assign_add` update would have produced, and reads the running means.
 
-Both values go into a ring buffer of variables, so no value leaves the device
-per batch: the callback reads the buffer once per flush. This works for every
-metric whose state is a sum of per-batch contributions, which is every
-built-in Keras metric (means, confusion-matrix counts, AUC, F-scores, R2, IoU).
-For other custom metrics the running mean is recorded and the batch value is
-NaN.
+This works for every metric whose state is a sum of per-batch contributions,
+which is every built-in Keras metric (means, confusion-matrix counts, AUC,
+F-scores, R2, IoU). For other custom metrics the running mean is recorded and
+the batch value is NaN.
+
+How the values leave the step depends on the backend: a device ring buffer
+read once per flush (TensorFlow, `capture_tensorflow`), a host callback from
+the jitted step (JAX, `capture_jax`), or tensors kept per batch (PyTorch, whose
+steps run eagerly, `capture_torch`).
 """
 
 import numpy as np
 
-# Rows held on the device between two reads of the buffer.
+# Batches held between two reads, at most.
 DEFAULT_CAPACITY = 4096
 
 
@@ -62,88 +65,64 @@ def leaf_metrics(model):
     return leaves
 
 
-class BatchRecorder:
-    """Records batch values and running means of a compiled Keras model.
+def recorder_for(model):
+    """Returns the model's recorder for the current Keras backend.
 
-    Installed once per model (see `for_model`); each fit reads what the wrapped
-    train step recorded with `read()`.
+    A recorder is installed once per model and kept across `fit()` calls; a
+    new one replaces it after `compile()` gave the model new metrics.
+
+    Raises:
+      NotImplementedError: on a backend epochjump cannot record.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        from epochjump.capture_tensorflow import TensorFlowRecorder as recorder_class
+    elif backend == "jax":
+        from epochjump.capture_jax import JaxRecorder as recorder_class
+    elif backend == "torch":
+        from epochjump.capture_torch import TorchRecorder as recorder_class
+    else:
+        raise NotImplementedError(
+            "EpochJumpCallback records batch values on the TensorFlow, JAX and "
+            f"PyTorch backends. Received: KERAS_BACKEND={backend!r}"
+        )
+    recorder = getattr(model, "_epochjump_recorder", None)
+    if isinstance(
+        recorder, recorder_class
+    ) and recorder.signature == _compile_signature(model):
+        return recorder
+    if recorder is not None:
+        recorder.uninstall()
+    recorder = recorder_class(model)
+    recorder.install()
+    return recorder
+
+
+class BatchRecorder:
+    """What every backend's recorder shares; see the module docstring.
+
+    Subclasses implement `_train_step` (the wrapper), `_allocate` (called once
+    the metrics are known) and `read`.
 
     Args:
-      model: a compiled, built `keras.Model` (TensorFlow backend).
-      capacity: int, rows in the device ring buffer.
+      model: a compiled `keras.Model`.
+      capacity: int, the most batches held between two reads.
     """
 
     def __init__(self, model, capacity=DEFAULT_CAPACITY):
         self.capacity = capacity
         self.metric_names = ()
         self.exact_batch_values = ()
+        self.signature = _compile_signature(model)
         self._model = model
         self._original_train_step = model.train_step
-        self._signature = _compile_signature(model)
-        self._swapped = None  # Set when the train step is first traced.
-        self._count = None
-        self._read_count = 0
+        self._swapped = None  # Set by `configure`.
+        self._exact_mask = []
 
-    def _configure(self, data):
-        """Chooses what to record; runs once, when the step is first traced.
-
-        Keras builds compiled metrics lazily, on the first trace, so they are
-        built here first (symbolically, without running a step).
-        """
-        import tensorflow as tf
-
-        model = self._model
-        model._symbolic_build(data_batch=data)
-        additive = additive_metric_classes()
-        self._swapped = []
-        inexact = set()
-        for metric in leaf_metrics(model):
-            if isinstance(metric, additive):
-                self._swapped.extend(metric.variables)
-            else:
-                # Keras may report a compiled weighted metric with a prefix.
-                inexact.update((metric.name, f"weighted_{metric.name}"))
-        results = model.get_metrics_result()
-        self.metric_names = tuple(
-            name for name, value in results.items() if len(value.shape) == 0
-        )
-        self._exact_mask = [n not in inexact for n in self.metric_names]
-        self.exact_batch_values = tuple(
-            n for n, exact in zip(self.metric_names, self._exact_mask) if exact
-        )
-        with tf.init_scope():
-            width = 2 * len(self.metric_names)
-            self._values = tf.Variable(
-                tf.zeros([self.capacity, width], tf.float32),
-                trainable=False,
-                name="epochjump_values",
-            )
-            self._steps = tf.Variable(
-                tf.zeros([self.capacity], tf.int64),
-                trainable=False,
-                name="epochjump_steps",
-            )
-            self._count = tf.Variable(
-                tf.constant(0, tf.int64), trainable=False, name="epochjump_count"
-            )
-
-    @classmethod
-    def for_model(cls, model, capacity=DEFAULT_CAPACITY):
-        """Returns the model's recorder, installing a new one when needed.
-
-        A new one is installed on first use and after `compile()` changed the
-        model's metrics; the train function is then rebuilt once.
-        """
-        recorder = getattr(model, "_epochjump_recorder", None)
-        if recorder is not None and recorder._signature == _compile_signature(model):
-            return recorder
-        if recorder is not None:
-            recorder.uninstall()
-        recorder = cls(model, capacity)
-        recorder._install()
-        return recorder
-
-    def _install(self):
+    def install(self):
+        """Puts the wrapped train step on the model; rebuilds the function."""
         # object.__setattr__ keeps Keras's attribute tracking (and saving) away.
         object.__setattr__(self._model, "train_step", self._train_step)
         object.__setattr__(self._model, "_epochjump_recorder", self)
@@ -158,73 +137,83 @@ class BatchRecorder:
             del model.__dict__["_epochjump_recorder"]
         model.make_train_function(force=True)
 
-    def _train_step(self, data):
-        import tensorflow as tf
+    def configure(self, data=None):
+        """Chooses what to record, once the model's metrics exist.
 
+        Keras builds compiled metrics lazily (on the first trace, except on
+        JAX), so with `data` they are first built symbolically from it.
+
+        Args:
+          data: a batch (possibly symbolic) to build the metrics from, or None
+            when they are built already.
+        """
         model = self._model
-        if self._swapped is None:
-            self._configure(data)
-        saved = [tf.identity(v.value) for v in self._swapped]
-        for variable in self._swapped:
-            variable.assign(tf.zeros(variable.shape, variable.dtype))
-        logs = self._original_train_step(data)
-        batch = model.get_metrics_result()
-        for variable, before in zip(self._swapped, saved):
-            variable.assign(before + variable.value)
-        running = model.get_metrics_result()
-
-        batch_row = [
-            tf.cast(batch[name], tf.float32)
-            if exact
-            else tf.constant(np.nan, tf.float32)
-            for name, exact in zip(self.metric_names, self._exact_mask)
-        ]
-        running_row = [tf.cast(running[name], tf.float32) for name in self.metric_names]
-        row = tf.math.floormod(self._count, self.capacity)
-        self._values.scatter_update(
-            tf.IndexedSlices(tf.stack(batch_row + running_row)[None], row[None])
+        if data is not None:
+            model._symbolic_build(data_batch=data)
+        additive = additive_metric_classes()
+        swapped, inexact = [], set()
+        for metric in leaf_metrics(model):
+            if isinstance(metric, additive):
+                swapped.extend(metric.variables)
+            else:
+                # Keras may report a compiled weighted metric with a prefix.
+                inexact.update((metric.name, f"weighted_{metric.name}"))
+        results = model.get_metrics_result()
+        self.metric_names = tuple(
+            name for name, value in results.items() if len(value.shape) == 0
         )
-        self._steps.scatter_update(
-            tf.IndexedSlices(
-                tf.cast(model.optimizer.iterations, tf.int64)[None], row[None]
-            )
+        self._exact_mask = [n not in inexact for n in self.metric_names]
+        self.exact_batch_values = tuple(
+            n for n, exact in zip(self.metric_names, self._exact_mask) if exact
         )
-        self._count.assign_add(1)
-        if isinstance(logs, dict):
-            # What Keras shows must stay the running mean, as without us.
-            logs = {k: running.get(k, v) for k, v in logs.items()}
-        return logs
+        self._swapped = swapped
+        self._allocate()
 
-    def read(self):
-        """Returns the batches recorded since the previous read.
+    def _allocate(self):
+        pass
+
+    def rows(self, batch, running, nan):
+        """The recorded row: batch values (NaN where inexact), running means.
+
+        Args:
+          batch: dict of metric results computed on the batch alone.
+          running: dict of metric results after the batch (what Keras shows).
+          nan: the backend's NaN scalar, for inexact batch values.
 
         Returns:
-          `(steps, batch_values, running_means, lost)`: int64 array, dicts from
-          metric name to float32 arrays, and the number of batches overwritten
-          in the ring buffer before they were read (0 unless the caller did
-          not read in time).
+          `(batch_row, running_row)`, lists in `metric_names` order.
         """
-        if self._count is None:
-            empty = np.zeros(0, np.float32)
-            names = self.metric_names
-            return (
-                np.zeros(0, np.int64),
-                {m: empty for m in names},
-                {m: empty for m in names},
-                0,
-            )
-        count = int(self._count.numpy())
-        new = count - self._read_count
-        lost = max(0, new - self.capacity)
-        new = min(new, self.capacity)
-        rows = np.arange(count - new, count) % self.capacity
-        self._read_count = count
-        values = self._values.numpy()[rows]
-        steps = self._steps.numpy()[rows]
+        batch_row = [
+            batch[name] if exact else nan
+            for name, exact in zip(self.metric_names, self._exact_mask)
+        ]
+        running_row = [running[name] for name in self.metric_names]
+        return batch_row, running_row
+
+    def split(self, steps, values):
+        """Turns read rows into `read()`'s return value.
+
+        Args:
+          steps: int64 array [n].
+          values: float array [n, 2 * len(metric_names)].
+        """
         n = len(self.metric_names)
+        values = np.asarray(values, np.float32).reshape(len(steps), 2 * n)
         batch_values = {m: values[:, i] for i, m in enumerate(self.metric_names)}
         running_means = {m: values[:, n + i] for i, m in enumerate(self.metric_names)}
-        return steps, batch_values, running_means, lost
+        return np.asarray(steps, np.int64), batch_values, running_means
+
+    def empty(self):
+        """`read()`'s return value when nothing was recorded."""
+        return self.split(np.zeros(0, np.int64), np.zeros((0, 0))) + (0,)
+
+
+def running_logs(logs, running):
+    """The train step's logs with metric values replaced by running means, so
+    what Keras shows stays what it would show without epochjump."""
+    if isinstance(logs, dict):
+        return {k: running.get(k, v) for k, v in logs.items()}
+    return logs
 
 
 def _compile_signature(model):

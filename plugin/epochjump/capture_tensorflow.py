@@ -1,0 +1,82 @@
+"""Batch capture on Keras's TensorFlow backend: a ring buffer on the device.
+
+The wrapped step writes each batch's row into `tf.Variable`s, so no value is
+copied to the host per batch; `read()` copies the unread rows once per flush.
+The ops are XLA-compatible (no timestamps), for `jit_compile=True`.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from epochjump import capture
+
+
+class TensorFlowRecorder(capture.BatchRecorder):
+    """Records batch values and running means on the TensorFlow backend."""
+
+    def __init__(self, model, capacity=capture.DEFAULT_CAPACITY):
+        super().__init__(model, capacity)
+        self._count = None
+        self._read_count = 0
+
+    def _allocate(self):
+        with tf.init_scope():
+            width = 2 * len(self.metric_names)
+            self._values = tf.Variable(
+                tf.zeros([self.capacity, width], tf.float32),
+                trainable=False,
+                name="epochjump_values",
+            )
+            self._steps = tf.Variable(
+                tf.zeros([self.capacity], tf.int64),
+                trainable=False,
+                name="epochjump_steps",
+            )
+            self._count = tf.Variable(
+                tf.constant(0, tf.int64), trainable=False, name="epochjump_count"
+            )
+
+    def _train_step(self, data):
+        model = self._model
+        if self._swapped is None:  # First trace.
+            self.configure(data)
+        saved = [tf.identity(v.value) for v in self._swapped]
+        for variable in self._swapped:
+            variable.assign(tf.zeros(variable.shape, variable.dtype))
+        logs = self._original_train_step(data)
+        batch = model.get_metrics_result()
+        for variable, before in zip(self._swapped, saved):
+            variable.assign(before + variable.value)
+        running = model.get_metrics_result()
+
+        batch_row, running_row = self.rows(
+            batch, running, tf.constant(np.nan, tf.float32)
+        )
+        row = tf.stack([tf.cast(v, tf.float32) for v in batch_row + running_row])
+        index = tf.math.floormod(self._count, self.capacity)[None]
+        self._values.scatter_update(tf.IndexedSlices(row[None], index))
+        step = tf.cast(model.optimizer.iterations, tf.int64)[None]
+        self._steps.scatter_update(tf.IndexedSlices(step, index))
+        self._count.assign_add(1)
+        return capture.running_logs(logs, running)
+
+    def read(self):
+        """Returns the batches recorded since the previous read.
+
+        Returns:
+          `(steps, batch_values, running_means, lost)`: int64 array, dicts from
+          metric name to float32 arrays, and the number of batches overwritten
+          in the ring buffer before they were read (0 unless the caller did
+          not read in time).
+        """
+        if self._count is None:
+            return self.empty()
+        count = int(self._count.numpy())
+        new = count - self._read_count
+        lost = max(0, new - self.capacity)
+        new = min(new, self.capacity)
+        rows = np.arange(count - new, count) % self.capacity
+        self._read_count = count
+        steps = self._steps.numpy()[rows]
+        values = self._values.numpy()[rows]
+        return self.split(steps, values) + (lost,)
