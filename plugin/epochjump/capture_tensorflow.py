@@ -40,9 +40,13 @@ class TensorFlowRecorder(capture.BatchRecorder):
         model = self._model
         if self._swapped is None:  # First trace.
             self.configure(data)
-        saved = [tf.identity(v.value) for v in self._swapped]
-        for variable in self._swapped:
-            variable.assign(tf.zeros(variable.shape, variable.dtype))
+        # When the input runs out (a dataset of unknown length), TensorFlow
+        # still runs the stateful ops that do not depend on the data: ours must
+        # depend on it, or the metric state would be zeroed and left so.
+        with tf.control_dependencies(_tensors(data)):
+            saved = [tf.identity(v.value) for v in self._swapped]
+            for variable in self._swapped:
+                variable.assign(tf.zeros(variable.shape, variable.dtype))
         logs = self._original_train_step(data)
         batch = model.get_metrics_result()
         for variable, before in zip(self._swapped, saved):
@@ -53,11 +57,12 @@ class TensorFlowRecorder(capture.BatchRecorder):
             batch, running, tf.constant(np.nan, tf.float32)
         )
         row = tf.stack([tf.cast(v, tf.float32) for v in batch_row + running_row])
-        index = tf.math.floormod(self._count, self.capacity)[None]
-        self._values.scatter_update(tf.IndexedSlices(row[None], index))
-        step = tf.cast(model.optimizer.iterations, tf.int64)[None]
-        self._steps.scatter_update(tf.IndexedSlices(step, index))
-        self._count.assign_add(1)
+        with tf.control_dependencies([row]):
+            index = tf.math.floormod(self._count, self.capacity)[None]
+            self._values.scatter_update(tf.IndexedSlices(row[None], index))
+            step = tf.cast(model.optimizer.iterations, tf.int64)[None]
+            self._steps.scatter_update(tf.IndexedSlices(step, index))
+            self._count.assign_add(1)
         return capture.running_logs(logs, running)
 
     def read(self):
@@ -80,3 +85,7 @@ class TensorFlowRecorder(capture.BatchRecorder):
         steps = self._steps.numpy()[rows]
         values = self._values.numpy()[rows]
         return self.split(steps, values) + (lost,)
+
+
+def _tensors(data):
+    return [t for t in tf.nest.flatten(data) if isinstance(t, tf.Tensor)]
