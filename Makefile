@@ -30,7 +30,7 @@ chromium:
 	  $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 lint:
-	$(PYTHON) -m ruff check plugin tests benchmarks setup.py frontend/dev
+	$(PYTHON) -m ruff check plugin tests benchmarks setup.py frontend/dev docs/examples
 	cd frontend && npm run --silent typecheck
 
 benchmark: install
