@@ -62,7 +62,9 @@ class KerasLogRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.weights_at_epoch_end.append(self.model.get_weights())
-        self.iterations_at_epoch_end.append(int(self.model.optimizer.iterations))
+        self.iterations_at_epoch_end.append(
+            int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        )
 
 
 def evaluate_with_weights(model, weights, x, y, sample_weight=None, batch_size=None):

@@ -111,7 +111,12 @@ class EpochJumpCallback(keras.callbacks.Callback):
         # before the first batch, which is when they are cheapest to fix.
         if self._writer is not None:
             self._finish()  # The previous fit was interrupted (Ctrl-C).
-        self._writer = Writer(self.log_dir, flush_secs=self.flush_secs)
+        if _is_chief(self.model):
+            self._writer = Writer(self.log_dir, flush_secs=self.flush_secs)
+        else:
+            # Other workers of a multi-worker strategy run the same (collective)
+            # steps and evaluations, but only the chief writes.
+            self._writer = _DiscardingWriter()
         self._writer.open()
         self._recorder = capture.recorder_for(self.model)
         self._recorder.read()  # Skip rows recorded outside this callback.
@@ -154,7 +159,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
             self._writer.log_eval("val", step, val)
         if self.train_eval_data is not None:
             self._writer.log_eval("train_eval", step, self._evaluate_train_subset())
-        self._writer.flush()
+        self._writer.flush(on_error="warn")
 
     @_never_raises
     def on_train_end(self, logs=None):
@@ -181,7 +186,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
             if len(steps):
                 wall_times = self._batch_wall_times(len(steps), now_is_call_begin)
                 self._writer.log_batches(steps, batch_values, running_means, wall_times)
-                self._writer.flush()
+                self._writer.flush(on_error="warn")
         except Exception as e:  # noqa: BLE001 - keep training.
             self._warn_once(
                 "write",
@@ -238,6 +243,27 @@ class EpochJumpCallback(keras.callbacks.Callback):
         if key not in self._warned:
             self._warned.add(key)
             warnings.warn(f"epochjump: {message}", RuntimeWarning, stacklevel=2)
+
+
+class _DiscardingWriter:
+    """The `Writer` interface, writing nothing (non-chief workers)."""
+
+    def _nothing(self, *args, **kwargs):
+        pass
+
+    open = start_epoch = log_batches = log_eval = flush = close = _nothing
+
+
+def _is_chief(model):
+    """False only in a non-chief worker of a multi-worker `tf.distribute`
+    strategy (the chief is task "chief", or worker 0 when there is none)."""
+    strategy = getattr(model, "distribute_strategy", None)
+    resolver = getattr(strategy, "cluster_resolver", None)
+    task_type = getattr(resolver, "task_type", None)
+    if not task_type or task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
 def _is_scalar(value):

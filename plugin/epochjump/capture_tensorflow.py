@@ -48,10 +48,14 @@ class TensorFlowRecorder(capture.BatchRecorder):
             for variable in self._swapped:
                 variable.assign(tf.zeros(variable.shape, variable.dtype))
         logs = self._original_train_step(data)
-        batch = model.get_metrics_result()
-        for variable, before in zip(self._swapped, saved):
-            variable.assign(before + variable.value)
-        running = model.get_metrics_result()
+        replicas = tf.distribute.get_replica_context()
+        if replicas is None or replicas.num_replicas_in_sync == 1:
+            batch = model.get_metrics_result()
+            for variable, before in zip(self._swapped, saved):
+                variable.assign(before + variable.value)
+            running = model.get_metrics_result()
+        else:
+            batch, running = self._global_results(replicas, saved)
 
         batch_row, running_row = self.rows(
             batch, running, tf.constant(np.nan, tf.float32)
@@ -64,6 +68,28 @@ class TensorFlowRecorder(capture.BatchRecorder):
             self._steps.scatter_update(tf.IndexedSlices(step, index))
             self._count.assign_add(1)
         return capture.running_logs(logs, running)
+
+    def _global_results(self, replicas, saved):
+        """Batch and running results over all replicas of a `tf.distribute`
+        strategy; each replica's metric state holds only its share of the
+        batch. Leaves each replica's state as Keras would have (its own).
+
+        Returns:
+          `(batch, running)` dicts of metric results, the same on every replica.
+        """
+        model = self._model
+        local_batch = [tf.identity(v.value) for v in self._swapped]
+        local_running = [s + b for s, b in zip(saved, local_batch)]
+        results = []
+        for local in (local_batch, local_running):
+            for variable, total in zip(
+                self._swapped, replicas.all_reduce("sum", local)
+            ):
+                variable.assign(total)
+            results.append(model.get_metrics_result())
+        for variable, own in zip(self._swapped, local_running):
+            variable.assign(own)
+        return results[0], results[1]
 
     def read(self):
         """Returns the batches recorded since the previous read.
