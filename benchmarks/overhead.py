@@ -5,7 +5,8 @@ Runs interleaved pairs of `fit` (same process, same model shape) on a
 wall time with each logger to the wall time without any, plus the bytes per
 batch per series of the event files the callback wrote.
 
-Usage: python benchmarks/overhead.py [--pairs 7] [--epochs 1]
+Usage: [KERAS_BACKEND=tensorflow|jax|torch] python benchmarks/overhead.py
+       [--pairs 7] [--epochs 1] [--no-keras-tensorboard]
 """
 
 import argparse
@@ -53,6 +54,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=7)
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument(
+        "--no-keras-tensorboard",
+        action="store_true",
+        help="skip Keras's TensorBoard callback (needs TensorFlow)",
+    )
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -70,6 +76,8 @@ def main():
             )
         ],
     }
+    if args.no_keras_tensorboard:
+        del variants["keras_tensorboard_batch"]
     models = {name: make_model() for name in variants}
     for name, model in models.items():  # Warm up: trace every function once.
         timed_fit(model, x[:2048], y[:2048], 1, variants[name](-1))

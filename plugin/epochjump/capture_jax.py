@@ -1,14 +1,13 @@
-"""Batch capture on Keras's JAX backend: a host callback from the jitted step.
+"""Batch capture on Keras's JAX backend.
 
 On JAX the train step is a pure function of `(state, data)`: the metric state
 travels in `state`, so the save / zero / restore of `capture` is done on those
-arrays, and each batch's row reaches the host through `jax.debug.callback`.
-`read()` waits for pending callbacks (`jax.effects_barrier`) once per flush.
+arrays. Each batch's row leaves the jitted step as an extra output, which is
+taken out of the logs right after each step, before Keras sees them; rows stay
+device arrays until `read()` copies them once per flush (a host callback per
+step would cost more than the step itself).
 """
 
-import threading
-
-import jax
 import jax.numpy as jnp
 import keras
 import numpy as np
@@ -21,10 +20,32 @@ class JaxRecorder(capture.BatchRecorder):
 
     def __init__(self, model, capacity=capture.DEFAULT_CAPACITY):
         super().__init__(model, capacity)
-        self._lock = threading.Lock()
-        self._received = []  # (step, row) per batch, in arrival order
+        self._steps = []
+        self._rows = []
         # JAX's fit builds every variable before tracing, metrics included.
         self.configure()
+
+    def install(self):
+        """Wraps the train step, and takes each step's row out of its logs
+        before Keras's loop sees them (so every step of a
+        `steps_per_execution` chunk is recorded too)."""
+        model = self._model
+        make_function = model._make_function
+
+        def make_recording_function(step_function, *args, **kwargs):
+            def recording_step(state, data):
+                logs, state = step_function(state, data)
+                self._steps.append(logs.pop(_STEP))
+                self._rows.append(logs.pop(_ROW))
+                return logs, state
+
+            return make_function(recording_step, *args, **kwargs)
+
+        object.__setattr__(model, "_make_function", make_recording_function)
+        try:
+            super().install()
+        finally:
+            del model.__dict__["_make_function"]
 
     def _allocate(self):
         model = self._model
@@ -56,13 +77,11 @@ class JaxRecorder(capture.BatchRecorder):
         running = _metrics_result(model, merged)
         batch_row, running_row = self.rows(batch, running, jnp.float32(jnp.nan))
         row = jnp.stack([jnp.asarray(v, jnp.float32) for v in batch_row + running_row])
-        jax.debug.callback(self._receive, optimizer_state[self._iterations_index], row)
+        logs = dict(capture.running_logs(logs, running))
+        logs[_ROW] = row
+        logs[_STEP] = optimizer_state[self._iterations_index]
         new_state = (trainable, non_trainable, optimizer_state, merged)
-        return capture.running_logs(logs, running), new_state
-
-    def _receive(self, step, row):
-        with self._lock:
-            self._received.append((int(step), np.asarray(row)))
+        return logs, new_state
 
     def read(self):
         """Returns the batches recorded since the previous read.
@@ -70,15 +89,18 @@ class JaxRecorder(capture.BatchRecorder):
         Returns:
           `(steps, batch_values, running_means, lost)`; `lost` is always 0.
         """
-        jax.effects_barrier()
-        with self._lock:
-            received, self._received = self._received, []
-        if not received:
+        steps, rows = self._steps, self._rows
+        self._steps, self._rows = [], []
+        if not rows:
             return self.empty()
-        received.sort(key=lambda item: item[0])
-        steps = np.array([step for step, _ in received], np.int64)
-        values = np.stack([row for _, row in received])
+        steps = np.asarray(jnp.stack(steps), np.int64)
+        values = np.asarray(jnp.stack(rows))
         return self.split(steps, values) + (0,)
+
+
+# Extra outputs of the wrapped step, removed before Keras sees the logs.
+_ROW = "__epochjump_row"
+_STEP = "__epochjump_step"
 
 
 def _metrics_result(model, metrics_state):
