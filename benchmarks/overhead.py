@@ -87,7 +87,8 @@ def main():
             times[name].append(timed_fit(model, x, y, args.epochs, variants[name](i)))
     base = times["none"]
     print(
-        f"fit of {len(x)} samples, batch 32, {args.epochs} epoch(s), "
+        f"Keras {keras.__version__}, backend {keras.backend.backend()}: fit of "
+        f"{len(x)} samples, batch 32, {args.epochs} epoch(s), "
         f"{args.pairs} interleaved rounds"
     )
     print(f"  none: median {statistics.median(base):.3f} s")
