@@ -18,11 +18,11 @@ install:
 test: install-test lint
 	$(PYTHON) -m pytest
 
-# The JAX and PyTorch backends are for tests/test_backends.py; torch is pinned
+# JAX, PyTorch and tf_keras are for tests/test_backends.py; torch is pinned
 # to the CPU build this kind of machine keeps on disk (plain `torch` would
 # download a CUDA build of several GB).
 install-test: chromium
-	$(PYTHON) -m pip install --quiet ".[test]" jax "torch==2.13.0"
+	$(PYTHON) -m pip install --quiet ".[test]" jax "torch==2.13.0" tf_keras
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \

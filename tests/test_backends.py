@@ -28,3 +28,21 @@ def test_callback_is_exact_on_backend(tmp_path, backend):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert result.stdout.strip().endswith("exact")
+
+
+@pytest.mark.slow
+def test_callback_is_exact_on_tf_keras(tmp_path):
+    if importlib.util.find_spec("tf_keras") is None:
+        if os.environ.get("CI"):
+            pytest.fail("tf_keras is not installed; `make test` installs it")
+        pytest.skip("tf_keras is not installed; `make test` installs it")
+    script = os.path.join(os.path.dirname(SCRIPT), "tf_keras_exactness.py")
+    result = subprocess.run(
+        [sys.executable, script, str(tmp_path / "run")],
+        env={**os.environ, "TF_USE_LEGACY_KERAS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.strip().endswith("exact")

@@ -64,6 +64,18 @@ class EpochJumpCallback(keras.callbacks.Callback):
     # Our batch hook is on_train_batch_begin, which Keras calls synchronously
     # and which does not turn off Keras's asynchronous batch-end dispatch.
     async_safe = True
+    # Keras 2 (tf_keras) asks callbacks which hooks they implement, and
+    # converts batch logs to numpy (a sync per batch) unless all take tensors.
+    _supports_tf_logs = True
+
+    def _implements_train_batch_hooks(self):
+        return True
+
+    def _implements_test_batch_hooks(self):
+        return False
+
+    def _implements_predict_batch_hooks(self):
+        return False
 
     def __init__(
         self,

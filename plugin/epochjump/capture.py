@@ -27,10 +27,13 @@ import numpy as np
 DEFAULT_CAPACITY = 4096
 
 
-def additive_metric_classes():
-    """Keras metric base classes whose state updates are additive."""
-    import keras
+def additive_metric_classes(keras):
+    """Metric base classes whose state updates are additive.
 
+    Args:
+      keras: the Keras module the model comes from (`keras`, or `tf_keras`
+        for Keras 2).
+    """
     public = [
         keras.metrics.Mean,
         keras.metrics.Sum,
@@ -77,7 +80,9 @@ def recorder_for(model):
     import keras
 
     backend = keras.backend.backend()
-    if backend == "tensorflow":
+    if is_tf_keras(model):
+        from epochjump.capture_tensorflow import TfKerasRecorder as recorder_class
+    elif backend == "tensorflow":
         from epochjump.capture_tensorflow import TensorFlowRecorder as recorder_class
     elif backend == "jax":
         from epochjump.capture_jax import JaxRecorder as recorder_class
@@ -119,6 +124,7 @@ class BatchRecorder:
         self._model = model
         self._original_train_step = model.train_step
         self._swapped = None  # Set by `configure`.
+        self.keras = _keras_module(model)
         self._exact_mask = []
 
     def install(self):
@@ -149,8 +155,8 @@ class BatchRecorder:
         """
         model = self._model
         if data is not None:
-            model._symbolic_build(data_batch=data)
-        additive = additive_metric_classes()
+            self._build_metrics(data)
+        additive = additive_metric_classes(self.keras)
         swapped, inexact = [], set()
         for metric in leaf_metrics(model):
             if isinstance(metric, additive):
@@ -168,6 +174,9 @@ class BatchRecorder:
         )
         self._swapped = swapped
         self._allocate()
+
+    def _build_metrics(self, data):
+        self._model._symbolic_build(data_batch=data)
 
     def _allocate(self):
         pass
@@ -208,6 +217,13 @@ class BatchRecorder:
         return self.split(np.zeros(0, np.int64), np.zeros((0, 0))) + (0,)
 
 
+def is_tf_keras(model):
+    """Whether `model` is a Keras 2 (`tf_keras`) model."""
+    return type(model).__module__.split(".")[0] == "tf_keras" or any(
+        cls.__module__.split(".")[0] == "tf_keras" for cls in type(model).__mro__
+    )
+
+
 def running_logs(logs, running):
     """The train step's logs with metric values replaced by running means, so
     what Keras shows stays what it would show without epochjump."""
@@ -220,5 +236,22 @@ def _compile_signature(model):
     """Changes when `compile()` gives the model new metrics or losses."""
     return tuple(
         id(getattr(model, name, None))
-        for name in ("_compile_metrics", "_compile_loss", "_loss_tracker", "optimizer")
+        for name in (
+            "_compile_metrics",
+            "_compile_loss",
+            "_loss_tracker",
+            "compiled_metrics",
+            "compiled_loss",
+            "optimizer",
+        )
     )
+
+
+def _keras_module(model):
+    if is_tf_keras(model):
+        import tf_keras
+
+        return tf_keras
+    import keras
+
+    return keras

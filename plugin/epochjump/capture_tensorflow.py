@@ -44,7 +44,7 @@ class TensorFlowRecorder(capture.BatchRecorder):
         # still runs the stateful ops that do not depend on the data: ours must
         # depend on it, or the metric state would be zeroed and left so.
         with tf.control_dependencies(_tensors(data)):
-            saved = [tf.identity(v.value) for v in self._swapped]
+            saved = [tf.identity(v) for v in self._swapped]
             for variable in self._swapped:
                 variable.assign(tf.zeros(variable.shape, variable.dtype))
         logs = self._original_train_step(data)
@@ -52,7 +52,7 @@ class TensorFlowRecorder(capture.BatchRecorder):
         if replicas is None or replicas.num_replicas_in_sync == 1:
             batch = model.get_metrics_result()
             for variable, before in zip(self._swapped, saved):
-                variable.assign(before + variable.value)
+                variable.assign(before + tf.convert_to_tensor(variable))
             running = model.get_metrics_result()
         else:
             batch, running = self._global_results(replicas, saved)
@@ -78,7 +78,7 @@ class TensorFlowRecorder(capture.BatchRecorder):
           `(batch, running)` dicts of metric results, the same on every replica.
         """
         model = self._model
-        local_batch = [tf.identity(v.value) for v in self._swapped]
+        local_batch = [tf.identity(v) for v in self._swapped]
         local_running = [s + b for s, b in zip(saved, local_batch)]
         results = []
         for local in (local_batch, local_running):
@@ -115,3 +115,19 @@ class TensorFlowRecorder(capture.BatchRecorder):
 
 def _tensors(data):
     return [t for t in tf.nest.flatten(data) if isinstance(t, tf.Tensor)]
+
+
+class TfKerasRecorder(TensorFlowRecorder):
+    """Records batch values and running means of a Keras 2 (`tf_keras`) model."""
+
+    def _build_metrics(self, data):
+        # Keras 2 creates compiled metrics inside the first train step. A
+        # throwaway trace of the model's own step creates them (variables are
+        # lifted out of traces) before the recording step is traced.
+        specs = tf.nest.map_structure(
+            lambda t: (
+                tf.TensorSpec(t.shape, t.dtype) if isinstance(t, tf.Tensor) else t
+            ),
+            data,
+        )
+        tf.function(self._original_train_step).get_concrete_function(specs)
