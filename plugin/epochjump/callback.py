@@ -249,7 +249,9 @@ class EpochJumpCallback(keras.callbacks.Callback):
         return {k: float(v) for k, v in results.items() if _is_scalar(v)}
 
     def _iterations(self):
-        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        # .numpy() reads Keras 3 variables on every backend, and Keras 2's
+        # (tf_keras) distributed ones too.
+        return int(self.model.optimizer.iterations.numpy())
 
     def _warn_once(self, key, message):
         if key not in self._warned:

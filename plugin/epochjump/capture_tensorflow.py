@@ -53,9 +53,9 @@ class TensorFlowRecorder(capture.BatchRecorder):
             batch = model.get_metrics_result()
             for variable, before in zip(self._swapped, saved):
                 variable.assign(before + tf.convert_to_tensor(variable))
-            running = model.get_metrics_result()
+            running = shown = model.get_metrics_result()
         else:
-            batch, running = self._global_results(replicas, saved)
+            batch, running, shown = self._global_results(replicas, saved)
 
         batch_row, running_row = self.rows(
             batch, running, tf.constant(np.nan, tf.float32)
@@ -67,7 +67,7 @@ class TensorFlowRecorder(capture.BatchRecorder):
             step = tf.cast(model.optimizer.iterations, tf.int64)[None]
             self._steps.scatter_update(tf.IndexedSlices(step, index))
             self._count.assign_add(1)
-        return capture.running_logs(logs, running)
+        return capture.running_logs(logs, shown)
 
     def _global_results(self, replicas, saved):
         """Batch and running results over all replicas of a `tf.distribute`
@@ -75,7 +75,9 @@ class TensorFlowRecorder(capture.BatchRecorder):
         batch. Leaves each replica's state as Keras would have (its own).
 
         Returns:
-          `(batch, running)` dicts of metric results, the same on every replica.
+          `(batch, running, shown)` dicts of metric results: batch and running
+          over all replicas (the same on every replica), and this replica's own
+          running results, which Keras reduces into the logs it shows.
         """
         model = self._model
         local_batch = [tf.identity(v) for v in self._swapped]
@@ -89,7 +91,7 @@ class TensorFlowRecorder(capture.BatchRecorder):
             results.append(model.get_metrics_result())
         for variable, own in zip(self._swapped, local_running):
             variable.assign(own)
-        return results[0], results[1]
+        return results[0], results[1], model.get_metrics_result()
 
     def read(self):
         """Returns the batches recorded since the previous read.
@@ -122,12 +124,24 @@ class TfKerasRecorder(TensorFlowRecorder):
 
     def _build_metrics(self, data):
         # Keras 2 creates compiled metrics inside the first train step. A
-        # throwaway trace of the model's own step creates them (variables are
-        # lifted out of traces) before the recording step is traced.
-        specs = tf.nest.map_structure(
-            lambda t: (
-                tf.TensorSpec(t.shape, t.dtype) if isinstance(t, tf.Tensor) else t
-            ),
-            data,
-        )
-        tf.function(self._original_train_step).get_concrete_function(specs)
+        # throwaway trace of the forward pass and of the metric containers'
+        # build creates them (their variables are lifted out of the trace)
+        # before the recording step is traced.
+        import tf_keras
+
+        model = self._model
+        x, y, _ = tf_keras.utils.unpack_x_y_sample_weight(data)
+
+        def build(x, y):
+            y_pred = model(x, training=False)
+            model.compiled_loss.build(y_pred)
+            model.compiled_metrics.build(y_pred, y)
+
+        tf.function(build).get_concrete_function(_specs(x), _specs(y))
+
+
+def _specs(structure):
+    return tf.nest.map_structure(
+        lambda t: tf.TensorSpec(t.shape, t.dtype) if isinstance(t, tf.Tensor) else t,
+        structure,
+    )
