@@ -48,8 +48,10 @@ setuptools.setup(
     extras_require={
         "keras": ["keras>=3.0"],
         "demo": ["tensorflow-cpu>=2.16", "scikit-learn>=1.2"],
+        "plot": ["matplotlib>=3.7"],
         "test": [
             "tensorflow-cpu>=2.16",
+            "matplotlib>=3.7",
             "scikit-learn>=1.2",
             "pytest>=7",
             "playwright>=1.40",

@@ -15,9 +15,21 @@ import pytest
 @pytest.mark.slow
 def test_demo_serves_tensorboard_with_the_tab(tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "epochjump.cli", "demo", "--epochs", "2",
-         "--logdir", str(tmp_path / "logs"), "--host", "127.0.0.1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "epochjump.cli",
+            "demo",
+            "--epochs",
+            "2",
+            "--logdir",
+            str(tmp_path / "logs"),
+            "--host",
+            "127.0.0.1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
@@ -35,15 +47,17 @@ def test_demo_serves_tensorboard_with_the_tab(tmp_path):
                 break
         assert url, "".join(output)[-3000:]
         assert any("Keras printed" in line for line in output)
-        with urllib.request.urlopen(f"{url}/data/plugin/epochjump/runs",
-                                    timeout=30) as answer:
+        with urllib.request.urlopen(
+            f"{url}/data/plugin/epochjump/runs", timeout=30
+        ) as answer:
             runs = json.load(answer)
         (run,) = runs["runs"]
         assert run["run"] == "digits_dropout"
         assert run["epochs"] == 2 and run["has_train_eval"] and run["has_val"]
         assert runs["warning"] is None  # The loader kept every sample.
-        with urllib.request.urlopen(f"{url}/data/plugins_listing",
-                                    timeout=30) as answer:
+        with urllib.request.urlopen(
+            f"{url}/data/plugins_listing", timeout=30
+        ) as answer:
             assert "epochjump" in json.load(answer)
     finally:
         process.send_signal(signal.SIGINT)

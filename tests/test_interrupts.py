@@ -47,7 +47,9 @@ def start_training(log_dir, interrupt_at=-1, slow=False, flush_secs=10):
         flush_secs=flush_secs,
     )
     return subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
 

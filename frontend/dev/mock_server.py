@@ -116,6 +116,58 @@ def jumps(series, evals):
     return out
 
 
+def comparison(run, metric):
+    """One run's entry of the `compare` answer, from the mock jumps."""
+    series = RUNS[run][0][metric]
+    evals = {k: v for (m, k), v in RUNS[run][1].items() if m == metric}
+    boundaries = jumps(series, evals)
+    fields = ("epoch", "jump", "lag", "progress", "lag_share", "mode_gap")
+    validation = []
+    for e in range(EPOCHS):
+        last = e * BATCHES + BATCHES - 1
+        reported = series["running_mean"][last]
+        level = sum(series["batch_value"][last - 8 : last + 1]) / 9
+        te, val = evals["train_eval"]["value"][e], evals["val"]["value"][e]
+        gap = val - reported
+        better = gap > 0 if metric != "loss" else gap < 0
+        validation.append(
+            {
+                "epoch": e,
+                "last_step": last + 1,
+                "reported": reported,
+                "level_at_end": level,
+                "train_eval": te,
+                "val": val,
+                "val_gap": gap,
+                "lag": level - reported,
+                "mode_gap": te - level,
+                "generalisation_gap": val - te,
+                "lag_share": (level - reported) / gap,
+                "mode_share": (te - level) / gap,
+                "generalisation_share": (val - te) / gap,
+                "val_better": better,
+                "sentence": f"After epoch {e + 1}, validation ... (mock sentence).",
+            }
+        )
+
+    def mean(key):
+        return sum(b[key] for b in boundaries) / len(boundaries)
+
+    return {
+        "run": run,
+        "summary": {
+            "boundaries": len(boundaries),
+            "mean_jump": mean("jump"),
+            "mean_lag": mean("lag"),
+            "mean_progress": mean("progress"),
+            "mean_mode_gap": mean("mode_gap"),
+            "lag_share": mean("lag") / mean("jump"),
+        },
+        "boundaries": [{k: b[k] for k in fields} for b in boundaries],
+        "validation": validation,
+    }
+
+
 def finite_json(value):
     """Mimics http_util.Respond: non-finite floats become strings."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -184,6 +236,20 @@ class Handler(BaseHTTPRequestHandler):
                     "warning": None
                     if self.empty
                     else "--samples_per_plugin limits epochjump; data may be dropped.",
+                }
+            )
+        if route == "compare":
+            metric = query.get("metric")
+            runs = urllib.parse.parse_qs(url.query).get("run", [])
+            unknown = [r for r in runs if r not in RUNS or metric not in RUNS[r][0]]
+            if not runs or unknown:
+                return self.send(404, f"No epochjump data for {unknown}", "text/plain")
+            return self.json(
+                {
+                    "metric": metric,
+                    "higher_is_better": metric != "loss",
+                    "estimator": "mock",
+                    "runs": [comparison(r, metric) for r in runs],
                 }
             )
         run, metric = query.get("run"), query.get("metric")

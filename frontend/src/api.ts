@@ -1,24 +1,47 @@
-// All HTTP access to the epochjump routes: relative URLs, number decoding and
-// a guard that drops responses superseded by a newer request for the same slot.
+// Every answer the tab reads: from TensorBoard's routes, or from a report's
+// embedded data; number decoding, and a guard that drops responses superseded
+// by a newer request for the same slot.
 
+import { embeddedSource } from "./embedded";
+import { ApiError, type DataSource, type Params, query, type Route, httpSource } from "./source";
 import type {
   BatchPoints,
   Boundary,
+  CompareBoundary,
+  CompareResponse,
+  CompareSummary,
   EvalPoints,
   JumpsResponse,
+  RunComparison,
   RunInfo,
   RunsResponse,
   SeriesResponse,
   StepRange,
+  ValidationGap,
 } from "./types";
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
+export { ApiError };
+
+let source: DataSource | null = null;
+
+/** A report's embedded data when the page is one, else TensorBoard's routes. */
+function dataSource(): DataSource {
+  source ??= embeddedSource() ?? httpSource;
+  return source;
+}
+
+function getJson(route: Route, params: Params = {}): Promise<unknown> {
+  return dataSource().get(route, params);
+}
+
+/** False in a report: no live refresh, no downloads. */
+export function isLive(): boolean {
+  return dataSource().live;
+}
+
+/** What to say above the cards about where the data comes from, or null. */
+export function sourceNote(): string | null {
+  return dataSource().note;
 }
 
 /** Turns a JSON number or http_util's "NaN"/"Infinity"/"-Infinity" into a number. */
@@ -119,15 +142,6 @@ function parseBoundary(raw: unknown): Boundary {
   };
 }
 
-async function getJson(url: string): Promise<unknown> {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
-  if (!response.ok) {
-    const text = await response.text().catch(() => "");
-    throw new ApiError(response.status, text || `${response.status} ${response.statusText}`);
-  }
-  return response.json();
-}
-
 const latestToken = new Map<string, number>();
 let tokenCounter = 0;
 
@@ -146,19 +160,13 @@ async function latest<T>(slot: string, load: () => Promise<T>): Promise<T | null
   }
 }
 
-function query(params: Record<string, string | number>): string {
-  return Object.entries(params)
-    .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`)
-    .join("&");
-}
-
 function slotFor(route: string, run: string, metric: string): string {
   return JSON.stringify([route, run, metric]);
 }
 
 export async function fetchRuns(): Promise<RunsResponse | null> {
   return latest("runs", async () => {
-    const o = asObject(await getJson("./runs"));
+    const o = asObject(await getJson("runs"));
     return {
       runs: Array.isArray(o.runs) ? o.runs.map(parseRun) : [],
       warning: typeof o.warning === "string" && o.warning ? o.warning : null,
@@ -172,19 +180,19 @@ export async function fetchSeries(
   metric: string,
   range: StepRange | null,
 ): Promise<SeriesResponse | null> {
-  const params: Record<string, string | number> = { run, metric };
+  const params: Params = { run, metric };
   if (range) {
     params.start = Math.round(range.start);
     params.end = Math.round(range.end);
   }
   return latest(slotFor("series", run, metric), async () =>
-    parseSeries(await getJson(`./series?${query(params)}`)),
+    parseSeries(await getJson("series", params)),
   );
 }
 
 export async function fetchJumps(run: string, metric: string): Promise<JumpsResponse | null> {
   return latest(slotFor("jumps", run, metric), async () => {
-    const o = asObject(await getJson(`./jumps?${query({ run, metric })}`));
+    const o = asObject(await getJson("jumps", { run, metric }));
     return {
       run: String(o.run ?? run),
       metric: String(o.metric ?? metric),
@@ -194,6 +202,85 @@ export async function fetchJumps(run: string, metric: string): Promise<JumpsResp
   });
 }
 
-export function downloadUrl(run: string, metric: string, format: "csv" | "json"): string {
-  return `./download?${query({ run, metric, format })}`;
+/** Where to download a series; null in a report, which has no server. */
+export function downloadUrl(run: string, metric: string, format: "csv" | "json"): string | null {
+  return isLive() ? `./download?${query({ run, metric, format })}` : null;
+}
+
+function parseSummary(raw: unknown): CompareSummary {
+  const o = asObject(raw);
+  return {
+    boundaries: toNumber(o.boundaries),
+    mean_jump: toNumber(o.mean_jump),
+    mean_lag: toNumber(o.mean_lag),
+    mean_progress: toNumber(o.mean_progress),
+    mean_mode_gap: toNumber(o.mean_mode_gap),
+    lag_share: toNumber(o.lag_share),
+  };
+}
+
+function parseCompareBoundary(raw: unknown): CompareBoundary {
+  const o = asObject(raw);
+  return {
+    epoch: toNumber(o.epoch),
+    jump: toNumber(o.jump),
+    lag: toNumber(o.lag),
+    progress: toNumber(o.progress),
+    lag_share: toNumber(o.lag_share),
+    mode_gap: toNumber(o.mode_gap),
+  };
+}
+
+function parseValidationGap(raw: unknown): ValidationGap {
+  const o = asObject(raw);
+  const n = (key: string) => toNumber(o[key]);
+  return {
+    epoch: n("epoch"),
+    last_step: n("last_step"),
+    reported: n("reported"),
+    level_at_end: n("level_at_end"),
+    train_eval: n("train_eval"),
+    val: n("val"),
+    val_gap: n("val_gap"),
+    lag: n("lag"),
+    mode_gap: n("mode_gap"),
+    generalisation_gap: n("generalisation_gap"),
+    lag_share: n("lag_share"),
+    mode_share: n("mode_share"),
+    generalisation_share: n("generalisation_share"),
+    val_better: o.val_better === true,
+    sentence: String(o.sentence ?? ""),
+  };
+}
+
+function parseRunComparison(raw: unknown): RunComparison {
+  const o = asObject(raw);
+  return {
+    run: String(o.run ?? ""),
+    summary: parseSummary(o.summary),
+    boundaries: Array.isArray(o.boundaries) ? o.boundaries.map(parseCompareBoundary) : [],
+    validation: Array.isArray(o.validation) ? o.validation.map(parseValidationGap) : [],
+  };
+}
+
+/** The most runs one `compare` request names (compare.MAX_RUNS on the server). */
+const COMPARE_BATCH = 20;
+
+/** Every run's jump decomposition of one metric, asked in batches of 20 runs. */
+export async function fetchCompare(metric: string, runs: string[]): Promise<CompareResponse | null> {
+  return latest(JSON.stringify(["compare", metric]), async () => {
+    const batches: string[][] = [];
+    for (let i = 0; i < runs.length; i += COMPARE_BATCH) batches.push(runs.slice(i, i + COMPARE_BATCH));
+    const answers = await Promise.all(batches.map((batch) => getJson("compare", { metric, run: batch })));
+    const first = asObject(answers[0]);
+    return {
+      metric,
+      higher_is_better: first.higher_is_better !== false,
+      estimator: String(first.estimator ?? ""),
+      runs: answers.flatMap((answer) => {
+        const entries = asObject(answer).runs;
+        return Array.isArray(entries) ? entries.map(parseRunComparison) : [];
+      }),
+    };
+  });
 }

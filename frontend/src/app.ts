@@ -1,15 +1,16 @@
 // The dashboard: layout, run selection, one card per (metric, run), live refresh.
 
-import { ApiError, fetchRuns } from "./api";
+import { ApiError, fetchCompare, fetchRuns, isLive, sourceNote } from "./api";
 import { MetricCard } from "./card";
 import { runColor } from "./colors";
+import { ComparisonView } from "./compare_view";
 import { createControls } from "./controls";
 import { el, notice } from "./dom";
 import { createEmptyState } from "./empty";
 import { matchesFilter, RunSelector } from "./runs_view";
 import { SettingsStore } from "./settings";
 import { applyTheme, onSystemThemeChange, type Theme } from "./theme";
-import type { RunInfo, Settings } from "./types";
+import type { CompareResponse, RunInfo, Settings } from "./types";
 
 const REFRESH_MS = 30_000;
 
@@ -19,6 +20,7 @@ export class Dashboard {
   private readonly runSelector: RunSelector;
   private readonly notices: HTMLElement;
   private readonly grid: HTMLElement;
+  private readonly comparison = new ComparisonView();
   private readonly empty = createEmptyState();
   private readonly nothingSelected = el("p", {
     className: "ej-hint ej-nothing",
@@ -29,6 +31,7 @@ export class Dashboard {
   private runs: RunInfo[] = [];
   private theme: Theme;
   private timer: number | undefined;
+  private comparisonToken = 0;
 
   constructor() {
     this.theme = applyTheme(this.store.get().theme);
@@ -62,6 +65,7 @@ export class Dashboard {
         this.notices,
         this.empty,
         this.nothingSelected,
+        this.comparison.element,
         this.grid,
       ]),
     ]);
@@ -73,6 +77,7 @@ export class Dashboard {
 
   async start(): Promise<void> {
     await this.refresh(false);
+    if (!isLive()) return; // A report's data never changes.
     this.timer = window.setInterval(() => {
       if (!document.hidden) void this.refresh(true);
     }, REFRESH_MS);
@@ -96,7 +101,14 @@ export class Dashboard {
     if (response === null) return;
     this.runs = response.runs;
     for (const run of this.runs) runColor(run.run);
-    this.notices.replaceChildren(...(response.warning ? [notice(response.warning, "warning")] : []));
+    const note = sourceNote();
+    // A run without metrics gets no card to show its problems in.
+    const cardless = this.runs.filter((r) => r.metrics.length === 0 && r.problems.length > 0);
+    this.notices.replaceChildren(
+      ...(note ? [notice(note, "info")] : []),
+      ...(response.warning ? [notice(response.warning, "warning")] : []),
+      ...cardless.map((r) => notice(`${r.run}: ${r.problems.join(" ")}`, "warning")),
+    );
     this.empty.hidden = this.runs.length > 0;
     this.runSelector.setRuns(this.runs, this.deselected);
     this.syncCards();
@@ -145,5 +157,38 @@ export class Dashboard {
       if (at !== card.element) this.grid.insertBefore(card.element, at);
     });
     this.nothingSelected.hidden = wanted.length > 0 || this.runs.length === 0;
+    void this.refreshComparison(visible, metrics);
+  }
+
+  /** Fetches each metric's decomposition for the visible runs: the comparison
+   * (two or more runs) and each card's "why is validation better" note. */
+  private async refreshComparison(visible: RunInfo[], metrics: string[]): Promise<void> {
+    const token = ++this.comparisonToken;
+    const results = await Promise.allSettled(
+      metrics.map((metric) =>
+        fetchCompare(
+          metric,
+          visible.filter((r) => r.metrics.includes(metric)).map((r) => r.run),
+        ),
+      ),
+    );
+    if (token !== this.comparisonToken) return; // A newer comparison is on its way.
+    const answers: CompareResponse[] = [];
+    for (const result of results) {
+      if (result.status === "rejected") {
+        const error = result.reason;
+        const detail = error instanceof ApiError ? `${error.status}: ${error.message}` : String(error);
+        if (visible.length >= 2) this.comparison.showError(`Could not compare runs (${detail}).`);
+        return;
+      }
+      if (result.value === null) return;
+      answers.push(result.value);
+    }
+    this.comparison.render(visible.length >= 2 ? answers : [], runColor);
+    for (const answer of answers) {
+      for (const entry of answer.runs) {
+        this.cards.get(JSON.stringify([entry.run, answer.metric]))?.setValidation(entry.validation);
+      }
+    }
   }
 }

@@ -1,13 +1,14 @@
 // One card: a metric of one run, with its chart, jump table and sentence.
 
-import { ApiError, downloadUrl, fetchJumps, fetchSeries } from "./api";
+import { ApiError, downloadUrl, fetchJumps, fetchSeries, isLive } from "./api";
 import { buildChartData, type ChartData } from "./chart_data";
 import { JumpChart, type XRange } from "./chart";
 import { el, notice } from "./dom";
 import { JumpTable } from "./table";
 import { registerProbe, unregisterProbe } from "./testhooks";
 import type { Theme } from "./theme";
-import type { Boundary, RunInfo, SeriesResponse, Settings, StepRange } from "./types";
+import type { Boundary, RunInfo, SeriesResponse, Settings, StepRange, ValidationGap } from "./types";
+import { ValidationNote } from "./val_note";
 
 const LEGEND =
   "Bold: what Keras printed (running mean of the epoch so far) · thin: each batch alone " +
@@ -33,6 +34,7 @@ export class MetricCard {
   private readonly notices: HTMLElement;
   private readonly sentence: HTMLElement;
   private readonly table: JumpTable;
+  private readonly validationNote = new ValidationNote();
   private chart: JumpChart;
   private chartData: ChartData | null = null;
   private series: SeriesResponse | null = null;
@@ -61,14 +63,20 @@ export class MetricCard {
       attrs: { type: "button" },
     });
     resetButton.addEventListener("click", () => this.resetZoom());
-    const link = (format: "csv" | "json") =>
-      el("a", {
-        className: "ej-link",
-        text: format.toUpperCase(),
-        testid: `download-${format}`,
-        title: `Download every batch of ${run.run} / ${metric} as ${format.toUpperCase()}`,
-        attrs: { href: downloadUrl(run.run, metric, format), download: "" },
-      });
+    // A report has no server to download from: no links there.
+    const links = (["csv", "json"] as const).flatMap((format) => {
+      const href = downloadUrl(run.run, metric, format);
+      if (href === null) return [];
+      return [
+        el("a", {
+          className: "ej-link",
+          text: format.toUpperCase(),
+          testid: `download-${format}`,
+          title: `Download every batch of ${run.run} / ${metric} as ${format.toUpperCase()}`,
+          attrs: { href, download: "" },
+        }),
+      ];
+    });
     this.chips = el("div", { className: "ej-chips" });
     this.notices = el("div", { className: "ej-card-notices" });
     this.chartRoot = el("div", { className: "ej-chart", testid: "chart" });
@@ -99,8 +107,7 @@ export class MetricCard {
             el("span", { className: "ej-run-name", text: run.run }),
           ]),
           el("span", { className: "ej-spacer" }),
-          link("csv"),
-          link("json"),
+          ...links,
           resetButton,
         ]),
         this.chips,
@@ -109,6 +116,7 @@ export class MetricCard {
         el("p", { className: "ej-legend-line", testid: "legend-line", text: LEGEND }),
         el("div", { className: "ej-table-wrap" }, [this.table.element]),
         this.sentence,
+        this.validationNote.element,
       ],
     );
     this.chart = this.createChart();
@@ -144,6 +152,13 @@ export class MetricCard {
     }
     this.renderInfo();
     this.redraw();
+  }
+
+  /** Shows why validation beats training, for the epochs where it does. */
+  setValidation(records: ValidationGap[]): void {
+    this.validationNote.render(records);
+    this.table.markValidation(this.validationNote.epochs());
+    this.validationNote.follow(this.hovered ?? this.selected);
   }
 
   updateRun(run: RunInfo): void {
@@ -234,6 +249,7 @@ export class MetricCard {
         this.boundaries.length === 0 ? "No epoch boundary recorded yet: the table fills in after the second epoch starts." : "";
     }
     this.chart.highlight(epoch);
+    this.validationNote.follow(epoch);
   }
 
   private renderInfo(): void {
@@ -247,7 +263,9 @@ export class MetricCard {
         el("span", {
           className: "ej-chip",
           testid: "downsampled",
-          text: `downsampled from ${this.series.total_batches} batches: zoom in for every batch`,
+          text: isLive()
+            ? `downsampled from ${this.series.total_batches} batches: zoom in for every batch`
+            : `downsampled from ${this.series.total_batches} batches for this report`,
         }),
       );
     }

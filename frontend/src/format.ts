@@ -48,3 +48,9 @@ export function formatDateTime(seconds: number): string {
   const date = new Date(seconds * 1000);
   return Number.isFinite(date.getTime()) ? date.toLocaleString() : "—";
 }
+
+/** A share as a whole percentage ("77%"); "—" when not finite. */
+export function formatPercent(share: number): string {
+  if (!Number.isFinite(share)) return "—";
+  return `${Math.round(share * 100)}%`.replace(/^-/, "−");
+}

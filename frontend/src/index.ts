@@ -1,7 +1,10 @@
-// The module TensorBoard loads in the tab's iframe; it calls `render()`.
+// The module TensorBoard loads in the tab's iframe; it calls `render()`. A
+// report written by `epochjump export` inlines this module next to its data,
+// and the module renders itself there.
 
 import uplotCss from "uplot/dist/uPlot.min.css";
 import { Dashboard } from "./app";
+import { isReport } from "./embedded";
 import styles from "./styles.css";
 import { installTestHooks } from "./testhooks";
 
@@ -17,3 +20,5 @@ export async function render(): Promise<void> {
   document.body.append(dashboard.element);
   await dashboard.start();
 }
+
+if (isReport()) void render();

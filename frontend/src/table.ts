@@ -40,6 +40,7 @@ export class JumpTable {
   readonly element: HTMLTableElement;
   private readonly body: HTMLTableSectionElement;
   private rows = new Map<number, HTMLTableRowElement>();
+  private valBetter = new Set<number>();
 
   constructor(private readonly events: TableEvents) {
     const head = el("thead", {}, [
@@ -80,6 +81,20 @@ export class JumpTable {
       }),
     );
     this.setSelected(selected);
+    this.markValidation(this.valBetter);
+  }
+
+  /** Marks the val cells of the epochs whose validation beats what Keras printed. */
+  markValidation(epochs: Set<number>): void {
+    this.valBetter = epochs;
+    for (const [epoch, row] of this.rows) {
+      const cell = row.querySelector<HTMLElement>('[data-field="val"]');
+      if (!cell) continue;
+      const better = epochs.has(epoch);
+      cell.classList.toggle("ej-val-better", better);
+      if (better) cell.title = "Validation beats what Keras printed: why is under the table.";
+      else cell.removeAttribute("title");
+    }
   }
 
   setSelected(epoch: number | null): void {

@@ -87,3 +87,55 @@ export interface Settings {
   theme: ThemeChoice;
   runFilter: string;
 }
+
+/** One run's jumps of a metric in a few numbers (the `compare` route's `summary`). */
+export interface CompareSummary {
+  boundaries: number;
+  mean_jump: number;
+  mean_lag: number;
+  mean_progress: number;
+  mean_mode_gap: number;
+  lag_share: number;
+}
+
+export interface CompareBoundary {
+  epoch: number;
+  jump: number;
+  lag: number;
+  progress: number;
+  lag_share: number;
+  mode_gap: number;
+}
+
+/** After one epoch: `val - reported = lag + mode_gap + generalisation_gap`. */
+export interface ValidationGap {
+  epoch: number;
+  last_step: number;
+  reported: number;
+  level_at_end: number;
+  train_eval: number;
+  val: number;
+  val_gap: number;
+  lag: number;
+  mode_gap: number;
+  generalisation_gap: number;
+  lag_share: number;
+  mode_share: number;
+  generalisation_share: number;
+  val_better: boolean;
+  sentence: string;
+}
+
+export interface RunComparison {
+  run: string;
+  summary: CompareSummary;
+  boundaries: CompareBoundary[];
+  validation: ValidationGap[];
+}
+
+export interface CompareResponse {
+  metric: string;
+  higher_is_better: boolean;
+  estimator: string;
+  runs: RunComparison[];
+}

@@ -9,7 +9,7 @@ from epochjump.reader import RunData
 from epochjump.reader import read_run
 from epochjump.writer import Writer
 
-__all__ = ["EpochJumpCallback", "RunData", "Writer", "explain", "read_run"]
+__all__ = ["EpochJumpCallback", "RunData", "Writer", "explain", "plot", "read_run"]
 __version__ = "0.1.0"
 
 
@@ -20,4 +20,9 @@ def __getattr__(name):
         from epochjump.callback import EpochJumpCallback
 
         return EpochJumpCallback
+    # matplotlib, likewise, is imported only when a picture is drawn.
+    if name == "plot":
+        from epochjump.plotting import plot
+
+        return plot
     raise AttributeError(f"module 'epochjump' has no attribute {name!r}")

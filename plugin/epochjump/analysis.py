@@ -180,6 +180,81 @@ def describe(jump):
     return text
 
 
+@dataclasses.dataclass(frozen=True)
+class EpochEnd:
+    """Where one epoch ended, with the same estimator as `Jump`.
+
+    Attributes:
+      metric: str, the metric name.
+      epoch: int, 0-based ordinal of the epoch.
+      last_step: int, global step of the epoch's last batch.
+      level_batches: int, how many batches `level_at_end` averages.
+      reported: float, the running mean at the epoch's last batch (what Keras
+        printed for the epoch).
+      level_at_end: float, the mean batch value over the epoch's last batches.
+      train_eval, val: float, the evaluations after the epoch; NaN where not
+        recorded.
+    """
+
+    metric: str
+    epoch: int
+    last_step: int
+    level_batches: int
+    reported: float
+    level_at_end: float
+    train_eval: float
+    val: float
+
+
+def epoch_ends(run, metric, level_fraction=LEVEL_FRACTION):
+    """Where every recorded epoch ended, the last one included.
+
+    `explain` needs a next epoch; this does not, so the last epoch (where
+    validation is usually compared with training) is covered too. For an
+    epoch with a following one, `reported` and `level_at_end` equal those of
+    its `Jump`.
+
+    Args:
+      run: `epochjump.RunData`, from `epochjump.read_run`.
+      metric: str, a name in `run.metrics` (without `val_`).
+      level_fraction: float in (0, 1], default 0.1, as in `explain`.
+
+    Returns:
+      A list of `EpochEnd`, one per epoch with recorded batches, in order.
+
+    Raises:
+      KeyError: if the run has no such metric.
+      ValueError: for a bad `level_fraction`.
+    """
+    if not 0 < level_fraction <= 1:
+        raise ValueError(
+            f"`level_fraction` must be in (0, 1]. Received: {level_fraction!r}"
+        )
+    series = run[metric]
+    if len(series) == 0:
+        return []
+    epochs, first_index = np.unique(series.epoch, return_index=True)
+    last_index = np.append(first_index[1:], len(series)) - 1
+    ends = []
+    for epoch, first, last in zip(epochs.tolist(), first_index, last_index):
+        window = max(1, math.ceil(level_fraction * (last - first + 1)))
+        ends.append(
+            EpochEnd(
+                metric=metric,
+                epoch=epoch,
+                last_step=int(series.step[last]),
+                level_batches=window,
+                reported=float(series.running_mean[last]),
+                level_at_end=float(
+                    np.mean(series.batch_value[last - window + 1 : last + 1])
+                ),
+                train_eval=_value_for_epoch(series.train_eval, epoch),
+                val=_value_for_epoch(series.val, epoch),
+            )
+        )
+    return ends
+
+
 def _value_for_epoch(evals, epoch):
     matches = np.flatnonzero(evals.epoch == epoch)
     if len(matches) == 0:

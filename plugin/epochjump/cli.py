@@ -1,4 +1,4 @@
-"""The `epochjump` command: `explain` a run, or run the `demo`."""
+"""The `epochjump` command: `explain` a run, `export` it, or run the `demo`."""
 
 import argparse
 import math
@@ -7,6 +7,7 @@ import socket
 import sys
 
 from epochjump import analysis
+from epochjump import export
 from epochjump import reader
 
 _COLUMNS = (
@@ -91,19 +92,20 @@ def _format_number(value):
 
 def _explain(args):
     try:
-        run_dirs = [args.run_dir]
         runs = [reader.read_run(args.run_dir)]
     except ValueError:
         # A log directory holding several runs: explain each.
         run_dirs = reader.find_runs(args.run_dir)
-        runs = []
+        runs, skipped = [], []
         for run_dir in run_dirs:
             try:
                 runs.append(reader.read_run(run_dir))
-            except ValueError:
-                continue
+            except ValueError as e:
+                skipped.append(f"Run {run_dir}: {e}")
         if not runs:
             raise
+    else:
+        skipped = []
     reports = []
     for run in runs:
         if args.metric and args.metric not in run:
@@ -112,7 +114,26 @@ def _explain(args):
                 f"it has {', '.join(run.metrics)}"
             )
         reports.append(explain_text(run, [args.metric] if args.metric else None))
-    print("\n\n".join(reports))
+    print("\n\n".join(reports + skipped))
+
+
+def _export(args):
+    try:
+        exported = export.export(
+            args.path,
+            args.output,
+            metrics=args.metric,
+            run=args.run,
+            max_points=args.max_points,
+            dpi=args.dpi,
+        )
+    except ImportError as e:
+        raise SystemExit(f"epochjump: {e}") from None
+    count = sum(len(metrics) for metrics in exported.values())
+    print(
+        f"Wrote {args.output}: {len(exported)} run(s), {count} chart(s) "
+        f"({', '.join(exported)})"
+    )
 
 
 def _demo(args):
@@ -161,6 +182,41 @@ def build_parser():
     explain.add_argument("run_dir", help="a run directory, or a logdir of runs")
     explain.add_argument("--metric", help="only this metric (e.g. accuracy)")
     explain.set_defaults(handler=_explain)
+    export_parser = commands.add_parser(
+        "export",
+        help="write runs as one HTML report (opens offline) or a PNG/SVG picture",
+    )
+    export_parser.add_argument(
+        "path", metavar="LOGDIR_OR_RUN", help="a run directory, or a logdir of runs"
+    )
+    export_parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="the file to write; its extension picks the format: .html, .png, .svg",
+    )
+    export_parser.add_argument(
+        "--metric",
+        action="append",
+        help="only this metric (e.g. accuracy); repeat for several",
+    )
+    export_parser.add_argument(
+        "--run", help="only runs whose name matches this regular expression"
+    )
+    export_parser.add_argument(
+        "--max-points",
+        type=int,
+        default=export.DEFAULT_MAX_POINTS,
+        help="HTML: batch points kept per series, full resolution up to this "
+        f"(default: {export.DEFAULT_MAX_POINTS})",
+    )
+    export_parser.add_argument(
+        "--dpi",
+        type=int,
+        default=export.DEFAULT_DPI,
+        help=f"PNG: pixels per inch (default: {export.DEFAULT_DPI})",
+    )
+    export_parser.set_defaults(handler=_export)
     demo_parser = commands.add_parser(
         "demo", help="train a small model on the digits data, then open TensorBoard"
     )

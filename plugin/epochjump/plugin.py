@@ -21,6 +21,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
 from epochjump import analysis
+from epochjump import compare
 from epochjump import metadata
 from epochjump import reader
 from epochjump.run_cache import RunCache
@@ -49,7 +50,9 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
           context: A `base_plugin.TBContext`.
         """
         self._data_provider = context.data_provider
-        self._runs = RunCache(context.data_provider)
+        self._runs = RunCache(
+            context.data_provider, logdir=getattr(context, "logdir", None)
+        )
         self._summaries = {}  # (experiment, run) -> (signature, dict)
         self._warning = sampling_warning(context.flags)
 
@@ -60,6 +63,7 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
             "/series": self._series_route,
             "/jumps": self._jumps_route,
             "/download": self._download_route,
+            "/compare": self._compare_route,
         }
 
     def is_active(self):
@@ -94,6 +98,8 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         for key in list(self._summaries):
             if key[0] == experiment and key[1] not in listing:
                 self._summaries.pop(key, None)
+        runs.extend(self._runs_without_data(ctx, experiment, listing))
+        runs.sort(key=lambda summary: summary["run"])
         return {"runs": runs, "warning": self._warning}
 
     def series_impl(
@@ -193,11 +199,53 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         )
         return out.getvalue(), "text/csv"
 
+    def compare_impl(self, ctx, experiment, runs, metric):
+        """Several runs' jump decompositions of one metric, side by side.
+
+        Args:
+          ctx: A `tensorboard.context.RequestContext`.
+          experiment: str, the experiment ID.
+          runs: list of str, the run names, in the order wanted.
+          metric: str, the metric name (without `val_`).
+
+        Returns:
+          The `compare` answer as a dict.
+
+        Raises:
+          NotFoundError: for an unknown run, or a run without the metric.
+        """
+        loaded = [self._load(ctx, experiment, run) for run in runs]
+        for data in loaded:
+            _metric(data, metric)
+        return compare.compare_answer(loaded, metric)
+
     def _load(self, ctx, experiment, run):
         data = self._runs.get(ctx, experiment, run)
         if data is None:
-            raise errors.NotFoundError(f"No epochjump data for run {run!r}")
+            raise errors.NotFoundError(f"No epochjump data for run {_shown(run)}")
         return data
+
+    def _runs_without_data(self, ctx, experiment, listing):
+        """Summaries of the runs that hold an epochjump event file but no data
+        yet (local logdirs only: the data provider cannot tell)."""
+        if self._runs.run_dir(".") is None:
+            return []
+        try:
+            names = [
+                r.run_name
+                for r in self._data_provider.list_runs(ctx, experiment_id=experiment)
+            ]
+        except Exception:  # noqa: BLE001 - the other runs are still listed.
+            logger.exception("Could not list TensorBoard's runs")
+            return []
+        summaries = []
+        for run in names:
+            run_dir = None if run in listing else self._runs.run_dir(run)
+            problem = run_dir and reader.no_data_problem(run_dir)
+            if problem:
+                problems = (problem,) + self._runs.file_problems(run)
+                summaries.append(_empty_summary(run, "; ".join(problems)))
+        return summaries
 
     def _summarize(self, ctx, experiment, run, listing):
         try:
@@ -272,7 +320,7 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         output_format = _required(request, "format", "'csv' or 'json'")
         if output_format not in ("csv", "json"):
             raise errors.InvalidArgumentError(
-                f"Bad format: expected 'csv' or 'json', got {output_format!r}"
+                f"Bad format: expected 'csv' or 'json', got {_shown(output_format)}"
             )
         ctx = plugin_util.context(request.environ)
         experiment = plugin_util.experiment_id(request.environ)
@@ -283,6 +331,24 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         return http_util.Respond(
             request, body, content_type, headers=[("Content-Disposition", disposition)]
         )
+
+    @wrappers.Request.application
+    def _compare_route(self, request):
+        runs = list(dict.fromkeys(request.args.getlist("run")))
+        if not runs:
+            raise errors.InvalidArgumentError("Missing run: expected run names")
+        if "" in runs:
+            raise errors.InvalidArgumentError("Bad run: expected a run name, got ''")
+        if len(runs) > compare.MAX_RUNS:
+            raise errors.InvalidArgumentError(
+                f"Bad run: expected at most {compare.MAX_RUNS} run names, "
+                f"got {len(runs)}"
+            )
+        metric = _required(request, "metric", "a metric name")
+        ctx = plugin_util.context(request.environ)
+        experiment = plugin_util.experiment_id(request.environ)
+        body = self.compare_impl(ctx, experiment, runs, metric)
+        return http_util.Respond(request, body, "application/json")
 
 
 def sampling_warning(flags):
@@ -331,10 +397,21 @@ def attachment(filename):
 
 def _metric(data, metric):
     if metric not in data:
-        raise errors.NotFoundError(
-            f"No metric {metric!r} in run {data.name!r}; it has {list(data.metrics)}"
+        message = (
+            f"No metric {_shown(metric)} in run {_shown(data.name)}; "
+            f"it has {list(data.metrics)}"
         )
+        if not data.metrics and data.problems:
+            message += f" ({'; '.join(data.problems)})"
+        raise errors.NotFoundError(message)
     return data[metric]
+
+
+def _shown(value, limit=200):
+    """`repr(value)`, cut to `limit` characters for very long values."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
 
 
 def _num_epochs(data, series):
@@ -374,5 +451,5 @@ def _optional_int(request, name, low, high, default):
     if re.fullmatch(r"[0-9]{1,20}", value) and low <= int(value) <= high:
         return int(value)
     raise errors.InvalidArgumentError(
-        f"Bad {name}: expected an integer from {low} to {high}, got {value!r}"
+        f"Bad {name}: expected an integer from {low} to {high}, got {_shown(value)}"
     )

@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from epochjump import event_files
 from epochjump import metadata
 
 # Ask the data provider for every stored sample.
@@ -125,18 +126,21 @@ def read_run(path):
         callback or writer), local or any path TensorBoard can read.
 
     Returns:
-      A `RunData`.
+      A `RunData`. Its `problems` also name event files that end in an
+      incomplete record or hold a corrupt one (local directories).
 
     Raises:
       FileNotFoundError: if `path` does not exist.
-      ValueError: if `path` holds no epochjump data.
+      ValueError: if `path` holds no epochjump data; the message says what
+        it holds instead.
     """
     from tensorboard import context
     from tensorboard.backend.event_processing import data_provider
     from tensorboard.backend.event_processing import plugin_event_multiplexer
 
     path = os.fspath(path)
-    if "://" not in path and not os.path.isdir(path):
+    local = event_files.is_local(path)
+    if local and not os.path.isdir(path):
         raise FileNotFoundError(f"No such run directory: {path!r}")
     multiplexer = plugin_event_multiplexer.EventMultiplexer(
         tensor_size_guidance={metadata.PLUGIN_NAME: 0}
@@ -145,12 +149,50 @@ def read_run(path):
     multiplexer.Reload()
     provider = data_provider.MultiplexerDataProvider(multiplexer, path)
     run = load_run(provider, context.RequestContext(), "", ".", name=path)
+    file_problems = event_files.FileChecker().problems(path) if local else []
     if run is None:
-        raise ValueError(
-            f"No epochjump data in {path!r}. Pass the run directory given to "
-            "EpochJumpCallback or epochjump.Writer."
-        )
+        raise ValueError(_no_data_message(path, file_problems))
+    if file_problems:
+        run = dataclasses.replace(run, problems=run.problems + tuple(file_problems))
     return run
+
+
+def no_data_problem(run_dir):
+    """Why a local run directory listed by TensorBoard has no epochjump data.
+
+    Args:
+      run_dir: str, a local directory.
+
+    Returns:
+      str, or None when the directory holds no epochjump event file (it is
+      another tool's run, not an epochjump one).
+    """
+    names = event_files.event_file_names(run_dir)
+    if not any(n.endswith(event_files.SUFFIX) for n in names):
+        return None
+    return (
+        "No epochjump data yet: its epochjump event files hold none (training "
+        "has not written its first batches, or stopped before it did)"
+    )
+
+
+def _no_data_message(path, file_problems):
+    names = event_files.event_file_names(path) if event_files.is_local(path) else []
+    if not event_files.is_local(path):
+        why = "none of its event files holds any"
+    elif any(n.endswith(event_files.SUFFIX) for n in names):
+        why = "; ".join([no_data_problem(path)] + file_problems)
+    elif names:
+        why = (
+            f"its {len(names)} event files hold other tools' data only (such as "
+            "Keras's TensorBoard callback)"
+        )
+    else:
+        why = "it holds no TensorBoard event files"
+    return (
+        f"No epochjump data in {path!r}: {why}. Pass the run directory given "
+        "to EpochJumpCallback or epochjump.Writer."
+    )
 
 
 def list_runs(provider, ctx, experiment_id, runs=None):
@@ -178,6 +220,12 @@ def list_runs(provider, ctx, experiment_id, runs=None):
 def load_run(provider, ctx, experiment_id, run, name=None):
     """Reads one run's epochjump data through a TensorBoard data provider.
 
+    Batch chunks are all or nothing: a chunk's `batch_steps` value is the last
+    of its event, and TensorBoard ingests an event's values in order, so the
+    steps are read first and every value of their chunks is there when the
+    other tags are read. Data that cannot be read becomes a problem of the
+    run, not an error.
+
     Args:
       provider: a TensorBoard `DataProvider`.
       ctx: a `tensorboard.context.RequestContext`.
@@ -188,57 +236,101 @@ def load_run(provider, ctx, experiment_id, run, name=None):
     Returns:
       A `RunData`, or None if the run has no epochjump data.
     """
-    from tensorboard.data import provider as provider_lib
-
     listing = list_runs(provider, ctx, experiment_id, runs=[run]).get(run)
     if not listing:
         return None
-    tags = sorted(listing)
-    read = provider.read_tensors(
-        ctx,
-        experiment_id=experiment_id,
-        plugin_name=metadata.PLUGIN_NAME,
-        downsample=_ALL_SAMPLES,
-        run_tag_filter=provider_lib.RunTagFilter(runs=[run], tags=tags),
-    ).get(run, {})
-    series = {}
-    for tag in tags:
-        data = [Datum(d.step, d.wall_time, d.numpy) for d in read.get(tag, [])]
-        series[tag] = (listing[tag].plugin_content, data)
-    return decode_run(name if name is not None else run, series)
+    problems = []
+    data = {}
+    while True:
+        steps_tags = [tag for tag in listing if _unread_steps(tag, listing, data)]
+        data.update(_read_tags(provider, ctx, experiment_id, run, steps_tags, problems))
+        # Listed again: tags that first appear in the chunks just read.
+        relisted = list_runs(provider, ctx, experiment_id, runs=[run]).get(run)
+        listing = {**listing, **(relisted or {})}
+        if not any(_unread_steps(tag, listing, data) for tag in listing):
+            break
+    others = sorted(tag for tag in listing if tag not in data)
+    data.update(_read_tags(provider, ctx, experiment_id, run, others, problems))
+    series = {tag: (listing[tag].plugin_content, data.get(tag, [])) for tag in listing}
+    return decode_run(name if name is not None else run, series, problems)
 
 
-def decode_run(name, series):
+def _unread_steps(tag, listing, data):
+    if tag in data:
+        return False
+    try:
+        kind, _ = metadata.parse_plugin_metadata(listing[tag].plugin_content)
+    except metadata.FormatError:
+        return False
+    return kind == metadata.BATCH_STEPS
+
+
+def _read_tags(provider, ctx, experiment_id, run, tags, problems):
+    """Reads `tags` of `run`; a tag whose data cannot be read is left out and
+    named in `problems`, without losing the others."""
+    from tensorboard.data import provider as provider_lib
+
+    if not tags:
+        return {}
+    try:
+        read = provider.read_tensors(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=metadata.PLUGIN_NAME,
+            downsample=_ALL_SAMPLES,
+            run_tag_filter=provider_lib.RunTagFilter(runs=[run], tags=tags),
+        ).get(run, {})
+    except Exception as e:  # noqa: BLE001 - one bad tag must not hide the run.
+        if len(tags) == 1:
+            problems.append(f"{tags[0]}: could not be read ({type(e).__name__}: {e})")
+            return {tags[0]: []}
+        data = {}
+        for tag in tags:
+            data.update(_read_tags(provider, ctx, experiment_id, run, [tag], problems))
+        return data
+    return {
+        tag: [Datum(d.step, d.wall_time, d.numpy) for d in read.get(tag, [])]
+        for tag in tags
+    }
+
+
+def decode_run(name, series, problems=()):
     """Decodes the stored series of one run into a `RunData`.
 
     Data is kept "newest wins", like TensorBoard's handling of restarted runs:
     an epoch start written at wall time `w` for step `s` hides every datum
     written before `w` with a step of `s` or more (a resume from an older
-    checkpoint).
+    checkpoint). Data this reader cannot use (a newer format, tensors of the
+    wrong type or size) is left out and described in `RunData.problems`.
 
     Args:
       name: str, the run name.
       series: dict from tag to `(plugin_content_bytes, [Datum, ...])`, the
         data in the order it was written.
+      problems: iterable of str, problems found while reading the data; they
+        come first in `RunData.problems`.
 
     Returns:
       A `RunData`.
     """
-    problems = []
+    found = _Problems()
     by_kind = {kind: {} for kind in metadata.ALL_KINDS}
     for tag, (content, data) in series.items():
         try:
             kind, metric = metadata.parse_plugin_metadata(content)
         except metadata.FormatError as e:
-            problems.append(f"{tag}: {e}")
+            found.add(tag, str(e))
             continue
+        data = _usable(tag, kind, data, found)
+        if metric in by_kind[kind]:  # Two tags for one series: merge by time.
+            data = sorted(by_kind[kind][metric] + data, key=lambda d: d.wall_time)
         by_kind[kind][metric] = data
 
     epoch_start_data = by_kind[metadata.EPOCH_START].get(None, [])
     restarts = _Restarts(epoch_start_data)
     epoch_starts = _decode_epoch_starts(epoch_start_data, restarts)
 
-    batches = _decode_batches(by_kind, problems)
+    batches = _decode_batches(by_kind, found)
     metric_names = sorted(
         set(by_kind[metadata.RUNNING_MEAN])
         | set(by_kind[metadata.BATCH_VALUE])
@@ -260,6 +352,7 @@ def decode_run(name, series):
         steps = np.zeros(0, np.int64)
         wall_times = np.zeros(0, np.float64)
         values = {}
+        found.add_run_note(_no_batches_note(by_kind))
     epochs = epoch_of(steps, epoch_starts)
 
     out = {}
@@ -283,9 +376,91 @@ def decode_run(name, series):
         name=name,
         metrics=tuple(metric_names),
         epoch_starts=epoch_starts,
-        problems=tuple(problems),
+        problems=tuple(problems) + found.messages(),
         _series=out,
     )
+
+
+def _no_batches_note(by_kind):
+    if any(by_kind[kind] for kind in metadata.METRIC_BATCH_KINDS):
+        return (
+            "Batch values are recorded without their steps (batch_steps), so "
+            "they cannot be placed"
+        )
+    if any(by_kind[kind] for kind in metadata.EVAL_KINDS):
+        return (
+            "No batches recorded, only evaluations (val, train_eval): there "
+            "is no epoch boundary to explain"
+        )
+    return None
+
+
+class _Problems:
+    """Problems of a run; one message per kind of problem, naming its tags."""
+
+    def __init__(self):
+        self._subjects = {}  # message -> tags, in the order found
+        self._notes = []
+
+    def add(self, subject, message):
+        subjects = self._subjects.setdefault(message, [])
+        if subject not in subjects:
+            subjects.append(subject)
+
+    def add_run_note(self, message):
+        if message:
+            self._notes.append(message)
+
+    def messages(self):
+        out = []
+        for message, subjects in self._subjects.items():
+            subjects = sorted(subjects)
+            shown = ", ".join(subjects[:3])
+            if len(subjects) > 3:
+                shown += f" and {len(subjects) - 3} more"
+            out.append(f"{shown}: {message}")
+        return tuple(out + self._notes)
+
+
+_SCALAR_KINDS = (metadata.EPOCH_START,) + metadata.EVAL_KINDS
+
+
+def _usable(tag, kind, data, found):
+    """The data of one tag with values as this reader needs them (int64 or
+    float64, flat); values it cannot use are left out and reported."""
+    usable, bad, reason = [], 0, None
+    for datum in data:
+        value = _clean(kind, datum.value)
+        if isinstance(value, str):
+            bad += 1
+            reason = reason or f"at step {datum.step}, {value}"
+            continue
+        usable.append(Datum(datum.step, datum.wall_time, value))
+    if bad:
+        found.add(tag, f"{bad} of {len(data)} values left out ({reason})")
+    return usable
+
+
+def _clean(kind, value):
+    """`value` as an int64/float64 array, or a str saying why it cannot be."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "iuf":
+        return f"{array.dtype} values are not numbers"
+    array = array.reshape(-1)
+    if kind in _SCALAR_KINDS and array.size != 1:
+        return f"expected 1 value, got {array.size}"
+    if kind == metadata.EPOCH_START:
+        start = float(array[0])
+        if not (np.isfinite(start) and start == int(start)):
+            return f"epoch start {start!r} is not a whole number"
+        return array.astype(np.int64)
+    if kind == metadata.BATCH_STEPS:
+        if array.dtype.kind == "f":
+            return "step offsets are not integers"
+        if array.size and array.min() < 0:
+            return "step offsets are negative"
+        return array.astype(np.int64)
+    return array.astype(np.float64)
 
 
 def epoch_of(steps, epoch_starts):
@@ -346,7 +521,7 @@ def _decode_epoch_starts(data, restarts):
     return np.unique(steps[restarts.keep(steps, walls)])
 
 
-def _decode_batches(by_kind, problems):
+def _decode_batches(by_kind, found):
     """Joins the batch chunks of all tags, in the order they were written.
 
     Returns:
@@ -387,9 +562,10 @@ def _decode_batches(by_kind, problems):
             if metric_chunk is None:
                 values[series_key].append(np.full(n, np.nan))
             elif _size(metric_chunk) != n:
-                problems.append(
-                    f"{metadata.tag_for(*series_key)}: chunk at step "
-                    f"{chunk.step} has {_size(metric_chunk)} values for {n} batches"
+                found.add(
+                    metadata.tag_for(*series_key),
+                    "chunks whose number of values differs from their number of "
+                    "batches are read as NaN",
                 )
                 values[series_key].append(np.full(n, np.nan))
             else:

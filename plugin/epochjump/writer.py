@@ -80,10 +80,13 @@ class Writer:
         self._last_flush = time.monotonic()
         self._pending_scalars = []  # (kind, metric, step, wall_time, value)
         self._warned = set()
+        self._failing = False
         self.dropped_batches = 0
-        self._steps = []
-        self._wall_times = []
-        self._columns = {}  # (kind, metric) -> list of float, one per batch
+        self._batches = _BatchBuffer()
+        # Every (kind, metric) seen: each chunk carries all of them (NaN where
+        # a batch has none), so a reader can tell a missing value from an
+        # unwritten one.
+        self._keys = set()
         # Sample-weighted sums for running means the writer computes itself.
         self._epoch_totals = {}
         self._epoch_weight = 0.0
@@ -98,11 +101,19 @@ class Writer:
         """Creates the event file now, so a bad `log_dir` fails early.
 
         Raises:
-          OSError: if the directory cannot be created or written.
+          OSError: if the directory cannot be created or written; the message
+            names `log_dir` and the cause.
         """
         self._check_open()
         if self._file is None:
-            self._file = _EventFile(self.log_dir)
+            try:
+                self._file = _EventFile(self.log_dir)
+            except Exception as e:
+                raise OSError(
+                    f"epochjump cannot write to log_dir={self.log_dir!r}: "
+                    f"{_cause(e)}. Pass a directory that can be created and "
+                    "written."
+                ) from e
 
     def start_epoch(self, step):
         """Marks the start of an epoch.
@@ -145,21 +156,11 @@ class Writer:
             means = self._update_running_means(values, weight)
         else:
             means = _check_values(running_means, "running_means")
-        n = len(self._steps)
-        self._steps.append(step)
-        self._wall_times.append(time.time() if wall_time is None else float(wall_time))
-        for kind, row in (
-            (metadata.BATCH_VALUE, values),
-            (metadata.RUNNING_MEAN, means),
-        ):
-            for metric, value in row.items():
-                column = self._columns.get((kind, metric))
-                if column is None:
-                    column = self._columns[(kind, metric)] = [math.nan] * n
-                column.append(value)
-        for column in self._columns.values():
-            if len(column) == n:
-                column.append(math.nan)
+        row = {(metadata.BATCH_VALUE, metric): v for metric, v in values.items()}
+        row.update({(metadata.RUNNING_MEAN, metric): v for metric, v in means.items()})
+        self._keys.update(row)
+        wall_time = time.time() if wall_time is None else float(wall_time)
+        self._batches.append_row(step, wall_time, row)
         self._maybe_flush()
 
     def log_batches(self, steps, batch_values, running_means, wall_times=None):
@@ -191,7 +192,8 @@ class Writer:
         ):
             for metric, array in values.items():
                 _check_metric_name(metric)
-                array = np.asarray(array, np.float64)
+                # A copy: the caller may refill its arrays before the flush.
+                array = np.array(array, np.float64)
                 if array.shape != (n,):
                     raise ValueError(
                         f"{kind} for {metric!r} has shape {array.shape}; "
@@ -200,22 +202,13 @@ class Writer:
                 arrays[(kind, metric)] = array
         if wall_times is None:
             wall_times = np.full(n, time.time())
-        wall_times = np.asarray(wall_times, np.float64)
+        wall_times = np.array(wall_times, np.float64)
         if wall_times.shape != (n,):
             raise ValueError(
                 f"`wall_times` has shape {wall_times.shape}; expected ({n},)"
             )
-        old = len(self._steps)
-        self._steps.extend(steps.tolist())
-        self._wall_times.extend(wall_times.tolist())
-        for key, array in arrays.items():
-            column = self._columns.get(key)
-            if column is None:
-                column = self._columns[key] = [math.nan] * old
-            column.extend(array.tolist())
-        for column in self._columns.values():
-            if len(column) == old:
-                column.extend([math.nan] * n)
+        self._keys.update(arrays)
+        self._batches.append_arrays(steps.astype(np.int64), wall_times, arrays)
         self._maybe_flush()
 
     def log_eval(self, kind, step, values):
@@ -241,42 +234,70 @@ class Writer:
         for metric, value in values.items():
             self._pending_scalars.append((kind, metric, step, now, np.float64(value)))
 
-    def flush(self):
+    def flush(self, on_error="raise"):
         """Writes everything buffered to the event file.
 
+        If the local event file was removed while open (its directory deleted,
+        say), the writer starts a new file, re-creating the directory, and
+        warns once: what was written to the removed file is lost. Remote paths
+        (`gs://`, `s3://`) rely on the store reporting write errors.
+
+        Args:
+          on_error: "raise" (default) or "warn". With "warn", a failure warns
+            once per writer instead of raising, the data stays buffered (up to
+            `max_buffered_batches`, oldest dropped first) and the next flush
+            retries; training loops use this.
+
+        Returns:
+          bool, True when everything buffered was written.
+
         Raises:
-          OSError: if writing fails; the data stays buffered for the next try.
+          OSError: with `on_error="raise"`, if writing fails; the message
+            names `log_dir` and the cause, and the data stays buffered.
         """
+        if on_error not in ("raise", "warn"):
+            raise ValueError(
+                f"`on_error` must be 'raise' or 'warn'. Received: on_error={on_error!r}"
+            )
         self._check_open()
-        if not self._pending_scalars and not self._steps:
-            return
+        self._last_flush = time.monotonic()
+        if not self._pending_scalars and not len(self._batches):
+            return True
         try:
-            if self._file is None:
-                self._file = _EventFile(self.log_dir)
-            events = [
-                event_pb2.Event(
-                    step=step,
-                    wall_time=wall_time,
-                    summary=summary_pb2.Summary(
-                        value=[self._file.summary_value(kind, metric, value)]
-                    ),
-                )
-                for kind, metric, step, wall_time, value in self._pending_scalars
-            ]
-            events.extend(self._batch_chunk_events(self._file))
-            self._file.write(events)
-        except Exception:
+            self._write_buffered()
+        except Exception as e:
             # Keep the data for the next flush, in a new file: a partly written
             # file may end in a torn record.
             self._discard_file()
-            raise
+            self._failing = True
+            self._batches.compact()
+            error = OSError(
+                f"writing to log_dir={self.log_dir!r} failed ({_cause(e)}); "
+                f"{len(self._batches)} batches and {len(self._pending_scalars)} "
+                "epoch values are not written yet"
+            )
+            if on_error == "raise":
+                raise error from e
+            self._drop_excess()
+            _warn_once(
+                self,
+                "write",
+                f"{error}; they stay in memory (at most {self._max_buffered} "
+                f"batches) and are retried every {self.flush_secs:g} s",
+            )
+            return False
+        self._failing = False
         self._pending_scalars = []
-        self._steps, self._wall_times = [], []
-        self._columns = {key: [] for key in self._columns}
-        self._last_flush = time.monotonic()
+        self._batches = _BatchBuffer()
+        return True
 
     def close(self):
-        """Flushes and closes the event file. Calling it twice is harmless."""
+        """Flushes and closes the event file. Calling it twice is harmless.
+
+        Raises:
+          OSError: if the last flush fails; the message says what was not
+            written. The writer is closed anyway.
+        """
         if self._closed:
             return
         try:
@@ -288,43 +309,66 @@ class Writer:
     @property
     def buffered_batches(self):
         """Number of batches logged but not yet written."""
-        return len(self._steps)
+        return len(self._batches)
 
     def _check_open(self):
         if self._closed:
             raise RuntimeError(f"This epochjump.Writer for {self.log_dir!r} is closed.")
 
     def _maybe_flush(self):
-        """Flushes when due. A failure here warns instead of raising: logging
-        must not end a training loop. The data stays buffered (up to
-        `max_buffered_batches`, oldest dropped first) and the flush is retried
-        `flush_secs` later."""
-        if (
-            len(self._steps) < self._max_buffered
-            and time.monotonic() - self._last_flush < self.flush_secs
-        ):
-            return
-        try:
-            self.flush()
-        except Exception as e:  # noqa: BLE001 - see docstring.
-            self._last_flush = time.monotonic()
-            excess = len(self._steps) - self._max_buffered
-            if excess > 0:
-                self._drop_oldest_batches(excess)
-            _warn_once(
-                self,
-                "write",
-                f"writing to {self.log_dir!r} failed ({type(e).__name__}: {e}); "
-                f"{len(self._steps)} batches kept in memory, retrying every "
-                f"{self.flush_secs:g} s",
-            )
+        """Flushes when due: every `flush_secs`, or when the buffer is full.
+        While writes fail, only every `flush_secs`: a full buffer then drops
+        its oldest batches instead of retrying at every batch."""
+        due = time.monotonic() - self._last_flush >= self.flush_secs
+        if due or (not self._failing and len(self._batches) >= self._max_buffered):
+            self.flush(on_error="warn")
+        elif self._failing:
+            self._drop_excess()
 
-    def _drop_oldest_batches(self, count):
-        self.dropped_batches += count
-        del self._steps[:count]
-        del self._wall_times[:count]
-        for column in self._columns.values():
-            del column[:count]
+    def _drop_excess(self):
+        excess = len(self._batches) - self._max_buffered
+        if excess > 0:
+            self.dropped_batches += excess
+            self._batches.drop_oldest(excess)
+
+    def _write_buffered(self):
+        if self._file is None:
+            self._file = _EventFile(self.log_dir)
+        self._file.write(self._events(self._file))
+        if self._file.on_disk():
+            return
+        # The file was removed while open: the writes went to an unlinked
+        # file. Write everything again to a new one.
+        removed = self._file.path
+        self._discard_file()
+        try:
+            self._file = _EventFile(self.log_dir)
+            self._file.write(self._events(self._file))
+        except Exception as e:
+            raise OSError(
+                f"the event file {removed!r} was removed, and a new one could "
+                f"not be written: {_cause(e)}"
+            ) from e
+        _warn_once(
+            self,
+            "removed",
+            f"the event file {removed!r} was removed during the run; what was "
+            f"written to it is lost. Writing on to {self._file.path!r}",
+        )
+
+    def _events(self, file):
+        events = [
+            event_pb2.Event(
+                step=step,
+                wall_time=wall_time,
+                summary=summary_pb2.Summary(
+                    value=[file.summary_value(kind, metric, value)]
+                ),
+            )
+            for kind, metric, step, wall_time, value in self._pending_scalars
+        ]
+        events.extend(self._batch_chunk_events(file))
+        return events
 
     def _update_running_means(self, values, weight):
         if type(weight) not in (float, int) and not isinstance(weight, numbers.Real):
@@ -344,10 +388,9 @@ class Writer:
         return means
 
     def _batch_chunk_events(self, file):
-        if not self._steps:
+        if not len(self._batches):
             return []
-        steps = np.asarray(self._steps, np.int64)
-        wall_times = np.asarray(self._wall_times, np.float64)
+        steps, wall_times, columns = self._batches.arrays()
         last_step = int(steps.max())
         # The event's time says when the chunk was written; readers order
         # restarts by it. Batch times are stored relative to it.
@@ -355,14 +398,17 @@ class Writer:
         offsets = last_step - steps
         offsets = offsets.astype(np.int32 if offsets.max() <= _INT32_MAX else np.int64)
         values = [
-            file.summary_value(metadata.BATCH_STEPS, None, offsets),
             file.summary_value(
                 metadata.BATCH_TIMES, None, _time_offsets(wall_times - event_time)
-            ),
+            )
         ]
-        for (kind, metric), column in sorted(self._columns.items()):
-            array = _compact(np.asarray(column, np.float64))
+        nans = np.full(len(steps), np.nan)
+        for kind, metric in sorted(self._keys):
+            array = _compact(columns.get((kind, metric), nans))
             values.append(file.summary_value(kind, metric, array))
+        # `batch_steps` last: TensorBoard ingests an event's values in order,
+        # so a reader that sees a chunk's steps sees all of its values.
+        values.append(file.summary_value(metadata.BATCH_STEPS, None, offsets))
         summary = summary_pb2.Summary(value=values)
         return [event_pb2.Event(step=last_step, wall_time=event_time, summary=summary)]
 
@@ -373,6 +419,91 @@ class Writer:
                 file.close()
             except Exception:
                 pass
+
+
+class _BatchBuffer:
+    """Batches not written yet: numpy segments, plus the rows `log_batch`
+    appended since the last segment (lists are fastest to append to)."""
+
+    def __init__(self):
+        self._segments = []  # (steps int64, wall times float64, {key: float64})
+        self._steps, self._walls, self._rows = [], [], {}
+        self._size = 0
+
+    def __len__(self):
+        return self._size
+
+    def append_row(self, step, wall_time, row):
+        n = len(self._steps)
+        self._steps.append(step)
+        self._walls.append(wall_time)
+        for key, value in row.items():
+            column = self._rows.get(key)
+            if column is None:
+                column = self._rows[key] = [math.nan] * n
+            column.append(value)
+        if len(row) != len(self._rows):
+            for column in self._rows.values():
+                if len(column) == n:
+                    column.append(math.nan)
+        self._size += 1
+
+    def append_arrays(self, steps, wall_times, columns):
+        self._seal()
+        self._segments.append((steps, wall_times, columns))
+        self._size += len(steps)
+
+    def compact(self):
+        """Stores everything as one segment: 8 bytes per value."""
+        self.arrays()
+
+    def _seal(self):
+        if self._steps:
+            columns = {k: np.asarray(v, np.float64) for k, v in self._rows.items()}
+            steps = np.asarray(self._steps, np.int64)
+            self._segments.append((steps, np.asarray(self._walls), columns))
+            self._steps, self._walls, self._rows = [], [], {}
+
+    def arrays(self):
+        """Returns `(steps, wall_times, {key: values})`; NaN where missing."""
+        self._seal()
+        if not self._segments:
+            return np.zeros(0, np.int64), np.zeros(0), {}
+        if len(self._segments) > 1:
+            keys = set().union(*(columns for _, _, columns in self._segments))
+            columns = {
+                key: np.concatenate(
+                    [c.get(key, np.full(len(s), np.nan)) for s, _, c in self._segments]
+                )
+                for key in keys
+            }
+            steps = np.concatenate([s for s, _, _ in self._segments])
+            walls = np.concatenate([w for _, w, _ in self._segments])
+            self._segments = [(steps, walls, columns)]
+        return self._segments[0]
+
+    def drop_oldest(self, count):
+        """Drops the `count` oldest batches, in time independent of the
+        buffer's size (this runs at every batch while writes fail)."""
+        self._size -= count
+        while count and self._segments:
+            steps, walls, columns = self._segments[0]
+            if count >= len(steps):
+                count -= len(steps)
+                del self._segments[0]
+            else:
+                columns = {key: values[count:] for key, values in columns.items()}
+                self._segments[0] = (steps[count:], walls[count:], columns)
+                count = 0
+        if count:
+            del self._steps[:count]
+            del self._walls[:count]
+            for column in self._rows.values():
+                del column[:count]
+
+
+def _cause(error):
+    return f"{type(error).__name__}: {error}"
 
 
 def _warn_once(owner, key, message):
@@ -396,15 +527,17 @@ class _EventFile:
         self._gfile = tb_tf.io.gfile.GFile(self.path, "wb")
         self._records = RecordWriter(self._gfile)
         self._tags_with_metadata = set()
-        self.write(
-            [
-                event_pb2.Event(
-                    wall_time=time.time(),
-                    file_version="brain.Event:2",
-                    source_metadata=event_pb2.SourceMetadata(writer="epochjump"),
-                )
-            ]
+        header = event_pb2.Event(
+            wall_time=time.time(),
+            file_version="brain.Event:2",
+            source_metadata=event_pb2.SourceMetadata(writer="epochjump"),
         )
+        try:
+            self.write([header])
+        except Exception:
+            # Retried every flush while a store is down: leak no handles.
+            self.close()
+            raise
 
     def summary_value(self, kind, metric, array):
         """A summary value; metadata only on a tag's first use in this file."""
@@ -421,6 +554,11 @@ class _EventFile:
         for event in events:
             self._records.write(event.SerializeToString())
         self._records.flush()
+
+    def on_disk(self):
+        """False if this local file was removed while open; remote paths are
+        taken as present (their stores report failed writes)."""
+        return "://" in self.path or os.path.exists(self.path)
 
     def close(self):
         self._records.close()
