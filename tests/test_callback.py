@@ -325,3 +325,44 @@ def test_train_eval_data_kinds(tmp_path, data, kind):
 def test_bad_arguments_fail_at_construction(kwargs, message):
     with pytest.raises(ValueError, match=message):
         epochjump.EpochJumpCallback(**kwargs)
+
+
+def test_repeated_fits_keep_the_traced_train_function(tmp_path, data):
+    # Re-tracing at every fit would cost each fit seconds on a real model.
+    x, y = data[0][:N], data[1][:N]
+    model = dense_model()
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=1,
+        verbose=0,
+        callbacks=[epochjump.EpochJumpCallback(tmp_path / "run")],
+    )
+    traced = model.train_function
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=1,
+        verbose=0,
+        callbacks=[epochjump.EpochJumpCallback(tmp_path / "run")],
+    )
+    assert model.train_function is traced
+    # Recompiled (same optimizer, so steps go on): new metrics, new recorder.
+    top3 = keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3")
+    model.compile(model.optimizer, "sparse_categorical_crossentropy", metrics=[top3])
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=1,
+        verbose=0,
+        callbacks=[epochjump.EpochJumpCallback(tmp_path / "run")],
+    )
+    assert model.train_function is not traced
+    run = epochjump.read_run(tmp_path / "run")
+    n = BATCHES_PER_EPOCH
+    assert run.epoch_starts.tolist() == [1, n + 1, 2 * n + 1]
+    assert np.isnan(run["accuracy"].running_mean[2 * n :]).all()
+    assert np.isfinite(run["top3"].running_mean[2 * n :]).all()

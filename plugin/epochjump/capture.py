@@ -234,8 +234,11 @@ def running_logs(logs, running):
 
 def _compile_signature(model):
     """Changes when `compile()` gives the model new metrics or losses."""
+    # vars(), not getattr(): on Keras 3, `compiled_metrics` is a property that
+    # builds a new object at each access.
+    attributes = vars(model)
     return tuple(
-        id(getattr(model, name, None))
+        id(attributes.get(name))
         for name in (
             "_compile_metrics",
             "_compile_loss",
