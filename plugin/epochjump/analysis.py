@@ -98,42 +98,31 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
       KeyError: if the run has no such metric.
       ValueError: for a bad `level_fraction`.
     """
-    if not 0 < level_fraction <= 1:
-        raise ValueError(
-            f"`level_fraction` must be in (0, 1]. Received: {level_fraction!r}"
-        )
     series = run[metric]
-    if len(series) == 0:
-        return []
-    epochs, first_index = np.unique(series.epoch, return_index=True)
-    last_index = np.append(first_index[1:], len(series)) - 1
+    ends = epoch_ends(run, metric, level_fraction)
     jumps = []
-    for i in range(len(epochs) - 1):
-        epoch = int(epochs[i])
-        if epochs[i + 1] != epoch + 1:
+    for end, following in zip(ends, ends[1:]):
+        if following.epoch != end.epoch + 1:
             continue
-        first, last, nxt = first_index[i], last_index[i], first_index[i + 1]
-        window = max(1, math.ceil(level_fraction * (last - first + 1)))
-        reported = float(series.running_mean[last])
-        level = float(np.mean(series.batch_value[last - window + 1 : last + 1]))
+        # Steps ascend: the batch after the epoch's last is the next's first.
+        nxt = int(np.searchsorted(series.step, end.last_step, side="right"))
         first_next = float(series.running_mean[nxt])
-        train_eval = _value_for_epoch(series.train_eval, epoch)
         jumps.append(
             Jump(
                 metric=metric,
-                epoch=epoch,
-                last_step=int(series.step[last]),
+                epoch=end.epoch,
+                last_step=end.last_step,
                 first_next_step=int(series.step[nxt]),
-                level_batches=window,
-                reported=reported,
-                level_at_end=level,
+                level_batches=end.level_batches,
+                reported=end.reported,
+                level_at_end=end.level_at_end,
                 first_next=first_next,
-                jump=first_next - reported,
-                lag=level - reported,
-                progress=first_next - level,
-                train_eval=train_eval,
-                mode_gap=train_eval - level,
-                val=_value_for_epoch(series.val, epoch),
+                jump=first_next - end.reported,
+                lag=end.level_at_end - end.reported,
+                progress=first_next - end.level_at_end,
+                train_eval=end.train_eval,
+                mode_gap=end.train_eval - end.level_at_end,
+                val=end.val,
             )
         )
     return jumps
