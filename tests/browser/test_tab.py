@@ -345,10 +345,18 @@ def test_chart_follows_the_width(page, tensorboard_url, run_data):
     canvas = card(frame, RUN, "loss").locator("canvas")
     wide = canvas.bounding_box()["width"]
     page.set_viewport_size({"width": 700, "height": 900})
+    # Wait on this card's own canvas: charts resize one after another.
+    selector = f'[data-testid=metric-card][data-run="{RUN}"][data-metric="loss"]'
     frame.wait_for_function(
-        "(w) => document.querySelector('[data-testid=chart] canvas')"
-        ".getBoundingClientRect().width < w - 200",
-        arg=wide,
+        """([selector, wide]) => {
+          const card = document.querySelector(selector);
+          const canvas = card && card.querySelector("canvas");
+          if (!canvas) return false;
+          const width = canvas.getBoundingClientRect().width;
+          return width < wide - 200 &&
+            width <= card.getBoundingClientRect().width;
+        }""",
+        arg=[selector, wide],
         timeout=WAIT_MS,
     )
     card_box = card(frame, RUN, "loss").bounding_box()
