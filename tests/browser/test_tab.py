@@ -56,6 +56,27 @@ def wait_for_charts(frame, run, metrics):
         arg=[run, list(metrics)],
         timeout=WAIT_MS,
     )
+    wait_for_stable_layout(frame)
+
+
+def wait_for_stable_layout(frame, quiet_ms=600):
+    """Waits until the cards stop moving: views that arrive later (the run
+    comparison above the cards) shift them, and a pointer placed before
+    would miss its target."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        layout = frame.evaluate(
+            """() => [...document.querySelectorAll('[data-testid=metric-card]')]
+                 .map((c) => { const r = c.getBoundingClientRect();
+                               return [r.top, r.height, r.width]; })"""
+        )
+        if layout != last:
+            last, since = layout, time.monotonic()
+        elif (time.monotonic() - since) * 1000 >= quiet_ms:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the tab's layout kept moving")
 
 
 def probe(frame, run, metric):
