@@ -44,7 +44,8 @@ setuptools.setup(
     package_dir={"": "plugin"},
     packages=setuptools.find_packages("plugin"),
     package_data={"epochjump": ["static/*"]},
-    install_requires=["numpy>=1.23", "tensorboard>=2.16"],
+    # google-crc32c: checking event files in C (first load of a large run).
+    install_requires=["numpy>=1.23", "tensorboard>=2.16", "google-crc32c>=1.5"],
     extras_require={
         "keras": ["keras>=3.0"],
         "demo": ["tensorflow-cpu>=2.16", "scikit-learn>=1.2"],

@@ -382,3 +382,16 @@ def test_nan_is_data_not_a_missing_value(tmp_path):
     run = epochjump.read_run(tmp_path / "run")
     np.testing.assert_array_equal(run["loss"].batch_value, [math.nan, math.inf, 0.5])
     assert run.problems == ()
+
+
+def test_fast_checksum_matches_tensorboards():
+    import random
+
+    from tensorboard.compat.tensorflow_stub import pywrap_tensorflow
+
+    from epochjump import event_files
+
+    rng = random.Random(0)
+    for size in (0, 1, 7, 8, 12, 100, 4096):
+        data = bytes(rng.randrange(256) for _ in range(size))
+        assert event_files.masked_crc32c(data) == pywrap_tensorflow.masked_crc32c(data)

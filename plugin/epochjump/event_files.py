@@ -11,7 +11,20 @@ import os
 import struct
 import threading
 
-from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+try:
+    import google_crc32c
+except ImportError:  # Pure Python: about 100x slower on large files.
+    google_crc32c = None
+from tensorboard.compat.tensorflow_stub import pywrap_tensorflow
+
+
+def masked_crc32c(data):
+    """TFRecord's masked CRC32-C of `data` (bytes), in C when available."""
+    if google_crc32c is None:
+        return pywrap_tensorflow.masked_crc32c(data)
+    crc = google_crc32c.value(bytes(data))
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
 
 SUFFIX = ".epochjump"
 EVENT_FILE_PREFIX = "events.out.tfevents."
