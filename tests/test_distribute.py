@@ -43,7 +43,7 @@ def test_only_the_chief_of_a_multi_worker_cluster_writes(
 
     import tensorflow as tf
 
-    from epochjump import callback
+    from epochjump.record import callback
 
     resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
         tf.train.ClusterSpec(cluster), task_type=task_type, task_id=task_id

@@ -17,7 +17,8 @@ from keras_fits import dense_model
 from keras_fits import digits
 
 import epochjump
-from epochjump import writer as writer_module
+from epochjump.record import event_file
+from epochjump.record import writer as writer_module
 
 BATCH = 32
 BATCHES_PER_EPOCH = 8
@@ -166,7 +167,7 @@ def assert_epochs_from(log_dir, first_epoch, history, recorder):
 
 
 class FakeClock:
-    """Stands in for the `time` module inside epochjump.writer."""
+    """Stands in for the `time` module inside the writer and its event files."""
 
     def __init__(self):
         self.now = 0.0
@@ -184,7 +185,7 @@ class FailingStore:
     def __init__(self, monkeypatch):
         self.down = True
         self.attempts = 0
-        write = writer_module._EventFile.write
+        write = event_file.EventFile.write
 
         def guarded_write(file, events):
             self.attempts += 1
@@ -192,12 +193,13 @@ class FailingStore:
                 raise ConnectionError("remote store down")
             return write(file, events)
 
-        monkeypatch.setattr(writer_module._EventFile, "write", guarded_write)
+        monkeypatch.setattr(event_file.EventFile, "write", guarded_write)
 
 
 def test_failed_writes_keep_a_bounded_buffer_and_retry(tmp_path, monkeypatch):
     clock = FakeClock()
     monkeypatch.setattr(writer_module, "time", clock)
+    monkeypatch.setattr(event_file, "time", clock)
     store = FailingStore(monkeypatch)
     log_dir = str(tmp_path / "run")
     writer = epochjump.Writer(log_dir, flush_secs=10, max_buffered_batches=50)
@@ -261,6 +263,7 @@ def test_buffered_arrays_are_copies(tmp_path):
 def test_buffer_kept_through_an_outage_takes_8_bytes_per_value(tmp_path, monkeypatch):
     clock = FakeClock()
     monkeypatch.setattr(writer_module, "time", clock)
+    monkeypatch.setattr(event_file, "time", clock)
     FailingStore(monkeypatch)
     writer = epochjump.Writer(tmp_path / "run", flush_secs=10)
     n = 20_000

@@ -7,7 +7,7 @@ open TensorBoard's "Epoch Jump" tab or run `epochjump explain RUN_DIR`.
 from epochjump.analysis import explain
 from epochjump.reader import RunData
 from epochjump.reader import read_run
-from epochjump.writer import Writer
+from epochjump.record.writer import Writer
 
 __all__ = ["EpochJumpCallback", "RunData", "Writer", "explain", "plot", "read_run"]
 __version__ = "0.1.0"
@@ -17,7 +17,7 @@ def __getattr__(name):
     # Keras is imported only when the callback is used, so TensorBoard can load
     # the plugin (which imports this package) without Keras or TensorFlow.
     if name == "EpochJumpCallback":
-        from epochjump.callback import EpochJumpCallback
+        from epochjump.record.callback import EpochJumpCallback
 
         return EpochJumpCallback
     # matplotlib, likewise, is imported only when a picture is drawn.

@@ -12,13 +12,13 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
-from epochjump import capture
+from epochjump.record.capture import base
 
 
-class JaxRecorder(capture.BatchRecorder):
+class JaxRecorder(base.BatchRecorder):
     """Records batch values and running means on the JAX backend."""
 
-    def __init__(self, model, capacity=capture.DEFAULT_CAPACITY):
+    def __init__(self, model, capacity=base.DEFAULT_CAPACITY):
         super().__init__(model, capacity)
         self._steps = []
         self._rows = []
@@ -77,7 +77,7 @@ class JaxRecorder(capture.BatchRecorder):
         running = _metrics_result(model, merged)
         batch_row, running_row = self.rows(batch, running, jnp.float32(jnp.nan))
         row = jnp.stack([jnp.asarray(v, jnp.float32) for v in batch_row + running_row])
-        logs = dict(capture.running_logs(logs, running))
+        logs = dict(base.running_logs(logs, running))
         logs[_ROW] = row
         logs[_STEP] = optimizer_state[self._iterations_index]
         new_state = (trainable, non_trainable, optimizer_state, merged)

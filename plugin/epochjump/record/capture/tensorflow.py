@@ -8,13 +8,13 @@ The ops are XLA-compatible (no timestamps), for `jit_compile=True`.
 import numpy as np
 import tensorflow as tf
 
-from epochjump import capture
+from epochjump.record.capture import base
 
 
-class TensorFlowRecorder(capture.BatchRecorder):
+class TensorFlowRecorder(base.BatchRecorder):
     """Records batch values and running means on the TensorFlow backend."""
 
-    def __init__(self, model, capacity=capture.DEFAULT_CAPACITY):
+    def __init__(self, model, capacity=base.DEFAULT_CAPACITY):
         super().__init__(model, capacity)
         self._count = None
         self._read_count = 0
@@ -67,7 +67,7 @@ class TensorFlowRecorder(capture.BatchRecorder):
             step = tf.cast(model.optimizer.iterations, tf.int64)[None]
             self._steps.scatter_update(tf.IndexedSlices(step, index))
             self._count.assign_add(1)
-        return capture.running_logs(logs, shown)
+        return base.running_logs(logs, shown)
 
     def _global_results(self, replicas, saved):
         """Batch and running results over all replicas of a `tf.distribute`

@@ -1,19 +1,19 @@
 """Batch capture on Keras's PyTorch backend, whose train steps run eagerly.
 
-Each batch's row stays a tensor on the training device; `read()` stacks the
-unread rows and copies them to the host once per flush.
+Each batch's row is copied to the host as a small CPU tensor at every step
+(`.cpu()`); `read()` stacks the unread rows once per flush.
 """
 
 import numpy as np
 import torch
 
-from epochjump import capture
+from epochjump.record.capture import base
 
 
-class TorchRecorder(capture.BatchRecorder):
+class TorchRecorder(base.BatchRecorder):
     """Records batch values and running means on the PyTorch backend."""
 
-    def __init__(self, model, capacity=capture.DEFAULT_CAPACITY):
+    def __init__(self, model, capacity=base.DEFAULT_CAPACITY):
         super().__init__(model, capacity)
         self._steps = []
         self._rows = []
@@ -46,7 +46,7 @@ class TorchRecorder(capture.BatchRecorder):
             )
             self._rows.append(row)
             self._steps.append(model.optimizer.iterations.value.detach().clone())
-        return capture.running_logs(logs, running)
+        return base.running_logs(logs, running)
 
     def read(self):
         """Returns the batches recorded since the previous read.

@@ -5,28 +5,21 @@ what `EpochJumpCallback` is built on. Batch data is buffered in memory and
 written as one compact chunk per flush; see `docs/format.md`.
 """
 
-import math
 import numbers
 import os
-import socket
-import threading
 import time
 import warnings
 
 import numpy as np
-from tensorboard.compat import tf as tb_tf
 from tensorboard.compat.proto import event_pb2
 from tensorboard.compat.proto import summary_pb2
-from tensorboard.summary.writer.record_writer import RecordWriter
-from tensorboard.util import tensor_util
 
 from epochjump import metadata
+from epochjump.record import arguments
+from epochjump.record import event_file
+from epochjump.record.batch_buffer import BatchBuffer
 
 EVAL_KINDS = metadata.EVAL_KINDS
-_INT32_MAX = np.iinfo(np.int32).max
-_FLOAT32_TIME_RANGE = 3600.0  # seconds
-_file_counter = iter(range(1 << 62))
-_file_counter_lock = threading.Lock()
 
 
 class Writer:
@@ -82,7 +75,7 @@ class Writer:
         self._warned = set()
         self._failing = False
         self.dropped_batches = 0
-        self._batches = _BatchBuffer()
+        self._batches = BatchBuffer()
         # Every (kind, metric) seen: each chunk carries all of them (NaN where
         # a batch has none), so a reader can tell a missing value from an
         # unwritten one.
@@ -107,7 +100,7 @@ class Writer:
         self._check_open()
         if self._file is None:
             try:
-                self._file = _EventFile(self.log_dir)
+                self._file = event_file.EventFile(self.log_dir)
             except Exception as e:
                 raise OSError(
                     f"epochjump cannot write to log_dir={self.log_dir!r}: "
@@ -121,7 +114,7 @@ class Writer:
         Args:
           step: int, the global step of the epoch's first batch.
         """
-        step = _check_step(step)
+        step = arguments.check_step(step)
         self._check_open()
         self._epoch_totals = {}
         self._epoch_weight = 0.0
@@ -150,12 +143,12 @@ class Writer:
             recorded then.
         """
         self._check_open()
-        step = _check_step(step)
-        values = _check_values(batch_values, "batch_values")
+        step = arguments.check_step(step)
+        values = arguments.check_values(batch_values, "batch_values")
         if running_means is None:
             means = self._update_running_means(values, weight)
         else:
-            means = _check_values(running_means, "running_means")
+            means = arguments.check_values(running_means, "running_means")
         row = {(metadata.BATCH_VALUE, metric): v for metric, v in values.items()}
         row.update({(metadata.RUNNING_MEAN, metric): v for metric, v in means.items()})
         self._keys.update(row)
@@ -191,7 +184,7 @@ class Writer:
             (metadata.RUNNING_MEAN, running_means),
         ):
             for metric, array in values.items():
-                _check_metric_name(metric)
+                arguments.check_metric_name(metric)
                 # A copy: the caller may refill its arrays before the flush.
                 array = np.array(array, np.float64)
                 if array.shape != (n,):
@@ -228,8 +221,8 @@ class Writer:
                 f"`kind` must be one of {EVAL_KINDS}. Received: kind={kind!r}"
             )
         self._check_open()
-        step = _check_step(step)
-        values = _check_values(values, "values")
+        step = arguments.check_step(step)
+        values = arguments.check_values(values, "values")
         now = time.time()
         for metric, value in values.items():
             self._pending_scalars.append((kind, metric, step, now, np.float64(value)))
@@ -288,7 +281,7 @@ class Writer:
             return False
         self._failing = False
         self._pending_scalars = []
-        self._batches = _BatchBuffer()
+        self._batches = BatchBuffer()
         return True
 
     def close(self):
@@ -333,7 +326,7 @@ class Writer:
 
     def _write_buffered(self):
         if self._file is None:
-            self._file = _EventFile(self.log_dir)
+            self._file = event_file.EventFile(self.log_dir)
         self._file.write(self._events(self._file))
         if self._file.on_disk():
             return
@@ -342,7 +335,7 @@ class Writer:
         removed = self._file.path
         self._discard_file()
         try:
-            self._file = _EventFile(self.log_dir)
+            self._file = event_file.EventFile(self.log_dir)
             self._file.write(self._events(self._file))
         except Exception as e:
             raise OSError(
@@ -367,7 +360,13 @@ class Writer:
             )
             for kind, metric, step, wall_time, value in self._pending_scalars
         ]
-        events.extend(self._batch_chunk_events(file))
+        if len(self._batches):
+            steps, wall_times, columns = self._batches.arrays()
+            events.append(
+                event_file.batch_chunk_event(
+                    file, steps, wall_times, columns, sorted(self._keys)
+                )
+            )
         return events
 
     def _update_running_means(self, values, weight):
@@ -387,31 +386,6 @@ class Writer:
             means[metric] = total / self._epoch_weight
         return means
 
-    def _batch_chunk_events(self, file):
-        if not len(self._batches):
-            return []
-        steps, wall_times, columns = self._batches.arrays()
-        last_step = int(steps.max())
-        # The event's time says when the chunk was written; readers order
-        # restarts by it. Batch times are stored relative to it.
-        event_time = time.time()
-        offsets = last_step - steps
-        offsets = offsets.astype(np.int32 if offsets.max() <= _INT32_MAX else np.int64)
-        values = [
-            file.summary_value(
-                metadata.BATCH_TIMES, None, _time_offsets(wall_times - event_time)
-            )
-        ]
-        nans = np.full(len(steps), np.nan)
-        for kind, metric in sorted(self._keys):
-            array = _compact(columns.get((kind, metric), nans))
-            values.append(file.summary_value(kind, metric, array))
-        # `batch_steps` last: TensorBoard ingests an event's values in order,
-        # so a reader that sees a chunk's steps sees all of its values.
-        values.append(file.summary_value(metadata.BATCH_STEPS, None, offsets))
-        summary = summary_pb2.Summary(value=values)
-        return [event_pb2.Event(step=last_step, wall_time=event_time, summary=summary)]
-
     def _discard_file(self):
         file, self._file = self._file, None
         if file is not None:
@@ -419,87 +393,6 @@ class Writer:
                 file.close()
             except Exception:
                 pass
-
-
-class _BatchBuffer:
-    """Batches not written yet: numpy segments, plus the rows `log_batch`
-    appended since the last segment (lists are fastest to append to)."""
-
-    def __init__(self):
-        self._segments = []  # (steps int64, wall times float64, {key: float64})
-        self._steps, self._walls, self._rows = [], [], {}
-        self._size = 0
-
-    def __len__(self):
-        return self._size
-
-    def append_row(self, step, wall_time, row):
-        n = len(self._steps)
-        self._steps.append(step)
-        self._walls.append(wall_time)
-        for key, value in row.items():
-            column = self._rows.get(key)
-            if column is None:
-                column = self._rows[key] = [math.nan] * n
-            column.append(value)
-        if len(row) != len(self._rows):
-            for column in self._rows.values():
-                if len(column) == n:
-                    column.append(math.nan)
-        self._size += 1
-
-    def append_arrays(self, steps, wall_times, columns):
-        self._seal()
-        self._segments.append((steps, wall_times, columns))
-        self._size += len(steps)
-
-    def compact(self):
-        """Stores everything as one segment: 8 bytes per value."""
-        self.arrays()
-
-    def _seal(self):
-        if self._steps:
-            columns = {k: np.asarray(v, np.float64) for k, v in self._rows.items()}
-            steps = np.asarray(self._steps, np.int64)
-            self._segments.append((steps, np.asarray(self._walls), columns))
-            self._steps, self._walls, self._rows = [], [], {}
-
-    def arrays(self):
-        """Returns `(steps, wall_times, {key: values})`; NaN where missing."""
-        self._seal()
-        if not self._segments:
-            return np.zeros(0, np.int64), np.zeros(0), {}
-        if len(self._segments) > 1:
-            keys = set().union(*(columns for _, _, columns in self._segments))
-            columns = {
-                key: np.concatenate(
-                    [c.get(key, np.full(len(s), np.nan)) for s, _, c in self._segments]
-                )
-                for key in keys
-            }
-            steps = np.concatenate([s for s, _, _ in self._segments])
-            walls = np.concatenate([w for _, w, _ in self._segments])
-            self._segments = [(steps, walls, columns)]
-        return self._segments[0]
-
-    def drop_oldest(self, count):
-        """Drops the `count` oldest batches, in time independent of the
-        buffer's size (this runs at every batch while writes fail)."""
-        self._size -= count
-        while count and self._segments:
-            steps, walls, columns = self._segments[0]
-            if count >= len(steps):
-                count -= len(steps)
-                del self._segments[0]
-            else:
-                columns = {key: values[count:] for key, values in columns.items()}
-                self._segments[0] = (steps[count:], walls[count:], columns)
-                count = 0
-        if count:
-            del self._steps[:count]
-            del self._walls[:count]
-            for column in self._rows.values():
-                del column[:count]
 
 
 def _cause(error):
@@ -510,109 +403,3 @@ def _warn_once(owner, key, message):
     if key not in owner._warned:
         owner._warned.add(key)
         warnings.warn(f"epochjump: {message}", RuntimeWarning, stacklevel=4)
-
-
-class _EventFile:
-    """One event file, written synchronously, so failures surface at flush."""
-
-    def __init__(self, log_dir):
-        tb_tf.io.gfile.makedirs(log_dir)
-        with _file_counter_lock:
-            uid = next(_file_counter)
-        name = (
-            f"events.out.tfevents.{int(time.time()):010d}."
-            f"{socket.gethostname()}.{os.getpid()}.{uid}.epochjump"
-        )
-        self.path = os.path.join(log_dir, name)
-        self._gfile = tb_tf.io.gfile.GFile(self.path, "wb")
-        self._records = RecordWriter(self._gfile)
-        self._tags_with_metadata = set()
-        header = event_pb2.Event(
-            wall_time=time.time(),
-            file_version="brain.Event:2",
-            source_metadata=event_pb2.SourceMetadata(writer="epochjump"),
-        )
-        try:
-            self.write([header])
-        except Exception:
-            # Retried every flush while a store is down: leak no handles.
-            self.close()
-            raise
-
-    def summary_value(self, kind, metric, array):
-        """A summary value; metadata only on a tag's first use in this file."""
-        tag = metadata.tag_for(kind, metric)
-        value = summary_pb2.Summary.Value(
-            tag=tag, tensor=tensor_util.make_tensor_proto(array)
-        )
-        if tag not in self._tags_with_metadata:
-            self._tags_with_metadata.add(tag)
-            value.metadata.CopyFrom(metadata.create_summary_metadata(kind, metric))
-        return value
-
-    def write(self, events):
-        for event in events:
-            self._records.write(event.SerializeToString())
-        self._records.flush()
-
-    def on_disk(self):
-        """False if this local file was removed while open; remote paths are
-        taken as present (their stores report failed writes)."""
-        return "://" in self.path or os.path.exists(self.path)
-
-    def close(self):
-        self._records.close()
-
-
-def _time_offsets(offsets):
-    """float32 (4 bytes, under 0.25 ms of rounding) for offsets within an hour
-    of the flush, as in every flush of a training run; float64 otherwise."""
-    if len(offsets) and np.abs(offsets).max() <= _FLOAT32_TIME_RANGE:
-        return offsets.astype(np.float32)
-    return offsets
-
-
-def _compact(values):
-    """float32 when that keeps every value exactly, else float64."""
-    as32 = values.astype(np.float32)
-    if np.array_equal(as32.astype(np.float64), values, equal_nan=True):
-        return as32
-    return values
-
-
-def _check_step(step):
-    if type(step) is int and step >= 0:  # The common case, without ABC checks.
-        return step
-    if isinstance(step, bool) or not isinstance(step, (numbers.Integral, np.integer)):
-        raise ValueError(f"A step must be an int. Received: step={step!r}")
-    if step < 0:
-        raise ValueError(f"A step must be >= 0. Received: step={step!r}")
-    return int(step)
-
-
-def _check_metric_name(metric):
-    if not isinstance(metric, str) or not metric:
-        raise ValueError(f"Metric names must be non-empty str. Received: {metric!r}")
-    if metric.startswith("val_"):
-        raise ValueError(
-            f"Metric names are logged without the `val_` prefix; use "
-            f"log_eval('val', ...) for validation. Received: {metric!r}"
-        )
-
-
-def _check_values(values, argument):
-    if not isinstance(values, dict) or not values:
-        raise ValueError(
-            f"`{argument}` must be a non-empty dict from metric name to number. "
-            f"Received: {argument}={values!r}"
-        )
-    checked = {}
-    for metric, value in values.items():
-        _check_metric_name(metric)
-        try:
-            checked[metric] = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"`{argument}[{metric!r}]` must be a number. Received: {value!r}"
-            ) from None
-    return checked

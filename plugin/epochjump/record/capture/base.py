@@ -1,4 +1,4 @@
-"""Captures exact per-batch metric values inside a Keras model's train step.
+"""What every backend's recorder shares: exact batch values inside the train step.
 
 Keras keeps each metric as accumulated state (for `Mean`: a sum and a count)
 and reports `result()`, the running mean since the epoch began. To record the
@@ -15,10 +15,8 @@ which is every built-in Keras metric (means, confusion-matrix counts, AUC,
 F-scores, R2, IoU). For other custom metrics the running mean is recorded and
 the batch value is NaN.
 
-How the values leave the step depends on the backend: a device ring buffer
-read once per flush (TensorFlow, `capture_tensorflow`), a host callback from
-the jitted step (JAX, `capture_jax`), or tensors kept per batch (PyTorch, whose
-steps run eagerly, `capture_torch`).
+Each backend's module (`tensorflow`, `jax`, `torch` beside this one) says how
+the values leave its step; `epochjump.record.capture.recorder_for` picks one.
 """
 
 import numpy as np
@@ -68,43 +66,6 @@ def leaf_metrics(model):
     return leaves
 
 
-def recorder_for(model):
-    """Returns the model's recorder for the current Keras backend.
-
-    A recorder is installed once per model and kept across `fit()` calls; a
-    new one replaces it after `compile()` gave the model new metrics.
-
-    Raises:
-      NotImplementedError: on a backend epochjump cannot record.
-    """
-    import keras
-
-    backend = keras.backend.backend()
-    if is_tf_keras(model):
-        from epochjump.capture_tensorflow import TfKerasRecorder as recorder_class
-    elif backend == "tensorflow":
-        from epochjump.capture_tensorflow import TensorFlowRecorder as recorder_class
-    elif backend == "jax":
-        from epochjump.capture_jax import JaxRecorder as recorder_class
-    elif backend == "torch":
-        from epochjump.capture_torch import TorchRecorder as recorder_class
-    else:
-        raise NotImplementedError(
-            "EpochJumpCallback records batch values on the TensorFlow, JAX and "
-            f"PyTorch backends. Received: KERAS_BACKEND={backend!r}"
-        )
-    recorder = getattr(model, "_epochjump_recorder", None)
-    if isinstance(
-        recorder, recorder_class
-    ) and recorder.signature == _compile_signature(model):
-        return recorder
-    if recorder is not None:
-        recorder.uninstall()
-    recorder = recorder_class(model)
-    recorder.install()
-    return recorder
-
-
 class BatchRecorder:
     """What every backend's recorder shares; see the module docstring.
 
@@ -120,7 +81,7 @@ class BatchRecorder:
         self.capacity = capacity
         self.metric_names = ()
         self.exact_batch_values = ()
-        self.signature = _compile_signature(model)
+        self.signature = compile_signature(model)
         self._model = model
         self._original_train_step = model.train_step
         self._swapped = None  # Set by `configure`.
@@ -232,7 +193,7 @@ def running_logs(logs, running):
     return logs
 
 
-def _compile_signature(model):
+def compile_signature(model):
     """Changes when `compile()` gives the model new metrics or losses."""
     # vars(), not getattr(): on Keras 3, `compiled_metrics` is a property that
     # builds a new object at each access.

@@ -9,8 +9,8 @@ import warnings
 import keras
 import numpy as np
 
-from epochjump import capture
-from epochjump.writer import Writer
+from epochjump.record import capture
+from epochjump.record.writer import Writer
 
 
 def _never_raises(hook):

@@ -1,0 +1,1 @@
+"""Recording: exact batch capture per Keras backend, the callback, the writer."""

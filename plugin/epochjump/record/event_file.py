@@ -1,0 +1,124 @@
+"""Event files of epochjump: one file per writer, and the encoding of batch chunks."""
+
+import os
+import socket
+import threading
+import time
+
+import numpy as np
+from tensorboard.compat import tf as tb_tf
+from tensorboard.compat.proto import event_pb2
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.summary.writer.record_writer import RecordWriter
+from tensorboard.util import tensor_util
+
+from epochjump import metadata
+
+_INT32_MAX = np.iinfo(np.int32).max
+_FLOAT32_TIME_RANGE = 3600.0  # seconds
+_file_counter = iter(range(1 << 62))
+_file_counter_lock = threading.Lock()
+
+
+class EventFile:
+    """One event file, written synchronously, so failures surface at flush."""
+
+    def __init__(self, log_dir):
+        tb_tf.io.gfile.makedirs(log_dir)
+        with _file_counter_lock:
+            uid = next(_file_counter)
+        name = (
+            f"events.out.tfevents.{int(time.time()):010d}."
+            f"{socket.gethostname()}.{os.getpid()}.{uid}.epochjump"
+        )
+        self.path = os.path.join(log_dir, name)
+        self._gfile = tb_tf.io.gfile.GFile(self.path, "wb")
+        self._records = RecordWriter(self._gfile)
+        self._tags_with_metadata = set()
+        header = event_pb2.Event(
+            wall_time=time.time(),
+            file_version="brain.Event:2",
+            source_metadata=event_pb2.SourceMetadata(writer="epochjump"),
+        )
+        try:
+            self.write([header])
+        except Exception:
+            # Retried every flush while a store is down: leak no handles.
+            self.close()
+            raise
+
+    def summary_value(self, kind, metric, array):
+        """A summary value; metadata only on a tag's first use in this file."""
+        tag = metadata.tag_for(kind, metric)
+        value = summary_pb2.Summary.Value(
+            tag=tag, tensor=tensor_util.make_tensor_proto(array)
+        )
+        if tag not in self._tags_with_metadata:
+            self._tags_with_metadata.add(tag)
+            value.metadata.CopyFrom(metadata.create_summary_metadata(kind, metric))
+        return value
+
+    def write(self, events):
+        for event in events:
+            self._records.write(event.SerializeToString())
+        self._records.flush()
+
+    def on_disk(self):
+        """False if this local file was removed while open; remote paths are
+        taken as present (their stores report failed writes)."""
+        return "://" in self.path or os.path.exists(self.path)
+
+    def close(self):
+        self._records.close()
+
+
+def _time_offsets(offsets):
+    """float32 (4 bytes, under 0.25 ms of rounding) for offsets within an hour
+    of the flush, as in every flush of a training run; float64 otherwise."""
+    if len(offsets) and np.abs(offsets).max() <= _FLOAT32_TIME_RANGE:
+        return offsets.astype(np.float32)
+    return offsets
+
+
+def _compact(values):
+    """float32 when that keeps every value exactly, else float64."""
+    as32 = values.astype(np.float32)
+    if np.array_equal(as32.astype(np.float64), values, equal_nan=True):
+        return as32
+    return values
+
+
+def batch_chunk_event(file, steps, wall_times, columns, keys):
+    """One event holding a chunk of batches; see `docs/format.md`.
+
+    Args:
+      file: the `EventFile` the event goes to (it adds tag metadata once).
+      steps: int64 array, the batches' global steps.
+      wall_times: float64 array, when each batch finished.
+      columns: dict from `(kind, metric)` to float64 arrays of values.
+      keys: sorted list of the `(kind, metric)` series to write; a series
+        missing from `columns` is written as NaN.
+
+    Returns:
+      An `event_pb2.Event`.
+    """
+    last_step = int(steps.max())
+    # The event's time says when the chunk was written; readers order
+    # restarts by it. Batch times are stored relative to it.
+    event_time = time.time()
+    offsets = last_step - steps
+    offsets = offsets.astype(np.int32 if offsets.max() <= _INT32_MAX else np.int64)
+    values = [
+        file.summary_value(
+            metadata.BATCH_TIMES, None, _time_offsets(wall_times - event_time)
+        )
+    ]
+    nans = np.full(len(steps), np.nan)
+    for kind, metric in keys:
+        array = _compact(columns.get((kind, metric), nans))
+        values.append(file.summary_value(kind, metric, array))
+    # `batch_steps` last: TensorBoard ingests an event's values in order,
+    # so a reader that sees a chunk's steps sees all of its values.
+    values.append(file.summary_value(metadata.BATCH_STEPS, None, offsets))
+    summary = summary_pb2.Summary(value=values)
+    return event_pb2.Event(step=last_step, wall_time=event_time, summary=summary)
