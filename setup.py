@@ -43,7 +43,7 @@ setuptools.setup(
     python_requires=">=3.9",
     package_dir={"": "plugin"},
     packages=setuptools.find_packages("plugin"),
-    package_data={"epochjump": ["static/*"]},
+    package_data={"epochjump": ["static/*", "constants.json"]},
     # google-crc32c: checking event files in C (first load of a large run).
     install_requires=["numpy>=1.23", "tensorboard>=2.16", "google-crc32c>=1.5"],
     extras_require={
@@ -61,7 +61,7 @@ setuptools.setup(
         ],
     },
     entry_points={
-        "tensorboard_plugins": ["epochjump = epochjump.loader:EpochJumpLoader"],
+        "tensorboard_plugins": ["epochjump = epochjump.serve.loader:EpochJumpLoader"],
         "console_scripts": ["epochjump = epochjump.cli:main"],
     },
     cmdclass={"build_py": BuildPyWithFrontend},

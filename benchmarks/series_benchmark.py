@@ -35,7 +35,7 @@ from werkzeug import test as werkzeug_test  # noqa: E402
 
 import epochjump  # noqa: E402
 from epochjump import metadata  # noqa: E402
-from epochjump.loader import EpochJumpLoader  # noqa: E402
+from epochjump.serve.loader import EpochJumpLoader  # noqa: E402
 
 PREFIX = "/data/plugin/epochjump"
 EPOCHS = 10

@@ -2,6 +2,7 @@
 // embedded data; number decoding, and a guard that drops responses superseded
 // by a newer request for the same slot.
 
+import { COMPARE_MAX_RUNS } from "./constants";
 import { embeddedSource } from "./embedded";
 import { ApiError, type DataSource, type Params, query, type Route, httpSource } from "./source";
 import type {
@@ -263,14 +264,12 @@ function parseRunComparison(raw: unknown): RunComparison {
   };
 }
 
-/** The most runs one `compare` request names (compare.MAX_RUNS on the server). */
-const COMPARE_BATCH = 20;
 
 /** Every run's jump decomposition of one metric, asked in batches of 20 runs. */
 export async function fetchCompare(metric: string, runs: string[]): Promise<CompareResponse | null> {
   return latest(JSON.stringify(["compare", metric]), async () => {
     const batches: string[][] = [];
-    for (let i = 0; i < runs.length; i += COMPARE_BATCH) batches.push(runs.slice(i, i + COMPARE_BATCH));
+    for (let i = 0; i < runs.length; i += COMPARE_MAX_RUNS) batches.push(runs.slice(i, i + COMPARE_MAX_RUNS));
     const answers = await Promise.all(batches.map((batch) => getJson("compare", { metric, run: batch })));
     const first = asObject(answers[0]);
     return {

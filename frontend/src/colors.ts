@@ -1,24 +1,12 @@
 // Per-run colours, stable for a run once given (by order of first appearance).
-
-const PALETTE = [
-  "#ff7043", // TensorBoard orange
-  "#0077bb",
-  "#009988",
-  "#9467bd",
-  "#e6ab02",
-  "#33bbee",
-  "#8c564b",
-  "#bcbd22",
-  "#7f7f7f",
-  "#2ca02c",
-];
+import { RUN_COLORS } from "./constants";
 
 const assigned = new Map<string, string>();
 
 export function runColor(run: string): string {
   let color = assigned.get(run);
   if (color === undefined) {
-    color = PALETTE[assigned.size % PALETTE.length];
+    color = RUN_COLORS[assigned.size % RUN_COLORS.length];
     assigned.set(run, color);
   }
   return color;

@@ -3,15 +3,15 @@
 // server) into averaging lag, training-mode regularisation and the
 // generalisation gap. Numbers and sentences are the server's, only formatted.
 
+import { MAX_SHOWN_SHARE } from "./constants";
 import { el } from "./dom";
 import { formatPercent, formatSigned, formatValue } from "./format";
 import type { ValidationGap } from "./types";
 
 type Field = keyof ValidationGap;
 
-// Shares beyond ±200% only say that the gap is small next to its parts, so
-// they are left out, as in the server's sentence (validation_gap.MAX_SHOWN_SHARE).
-const MAX_SHOWN_SHARE = 2;
+// Shares beyond MAX_SHOWN_SHARE only say that the gap is small next to its
+// parts, so they are left out, as in the server's sentence.
 
 interface Column {
   field: Field;

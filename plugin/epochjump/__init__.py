@@ -4,9 +4,9 @@ Record with `EpochJumpCallback` (Keras) or `Writer` (any training loop), then
 open TensorBoard's "Epoch Jump" tab or run `epochjump explain RUN_DIR`.
 """
 
-from epochjump.analysis import explain
-from epochjump.reader import RunData
-from epochjump.reader import read_run
+from epochjump.analysis.jumps import explain
+from epochjump.read.logdir import read_run
+from epochjump.read.run_data import RunData
 from epochjump.record.writer import Writer
 
 __all__ = ["EpochJumpCallback", "RunData", "Writer", "explain", "plot", "read_run"]
@@ -22,7 +22,7 @@ def __getattr__(name):
         return EpochJumpCallback
     # matplotlib, likewise, is imported only when a picture is drawn.
     if name == "plot":
-        from epochjump.plotting import plot
+        from epochjump.share.plotting import plot
 
         return plot
     raise AttributeError(f"module 'epochjump' has no attribute {name!r}")

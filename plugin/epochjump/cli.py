@@ -6,9 +6,11 @@ import os
 import socket
 import sys
 
-from epochjump import analysis
-from epochjump import export
-from epochjump import reader
+from epochjump.analysis import jumps as analysis
+from epochjump.read.logdir import Logdir
+from epochjump.read.logdir import no_data_message
+from epochjump.read.logdir import read_run
+from epochjump.share import export
 
 _COLUMNS = (
     ("epoch", "epoch"),
@@ -50,7 +52,7 @@ def explain_text(run, metrics=None):
     """The `explain` report of a run.
 
     Args:
-      run: `reader.RunData`.
+      run: `RunData`.
       metrics: list of metric names, default all of the run's.
 
     Returns:
@@ -91,21 +93,16 @@ def _format_number(value):
 
 
 def _explain(args):
-    try:
-        runs = [reader.read_run(args.run_dir)]
-    except ValueError:
-        # A log directory holding several runs: explain each.
-        run_dirs = reader.find_runs(args.run_dir)
-        runs, skipped = [], []
-        for run_dir in run_dirs:
-            try:
-                runs.append(reader.read_run(run_dir))
-            except ValueError as e:
-                skipped.append(f"Run {run_dir}: {e}")
-        if not runs:
-            raise
-    else:
-        skipped = []
+    logdir = Logdir(args.run_dir)
+    runs = [logdir.load(name) for name in logdir.run_names()]
+    skipped = [
+        f"Run {name}: {why}" for name, why in logdir.runs_without_data().items()
+    ]
+    if not runs:
+        raise ValueError(
+            "\n".join(logdir.runs_without_data().values())
+            or no_data_message(args.run_dir)
+        )
     reports = []
     for run in runs:
         if args.metric and args.metric not in run:
@@ -141,7 +138,7 @@ def _demo(args):
 
     print(f"Training the demo model on scikit-learn's digits into {args.logdir} ...")
     run_dir = demo.train_demo(args.logdir, epochs=args.epochs)
-    print(explain_text(reader.read_run(run_dir)))
+    print(explain_text(read_run(run_dir)))
     if args.no_serve:
         return
     from tensorboard import program

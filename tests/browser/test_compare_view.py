@@ -10,8 +10,8 @@ from browser_env import DEMO_RUN
 from browser_env import XSS_RUN
 
 import epochjump
-from epochjump import compare
-from epochjump import validation_gap
+from epochjump import answers
+from epochjump.analysis import validation_gap
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -44,7 +44,7 @@ def test_two_runs_side_by_side(page, tensorboard_url, logdir):
     blocks = section.locator("[data-testid=compare-metric]")
     assert blocks.count() == 1
     assert blocks.first.get_attribute("data-metric") == "loss"
-    answer = compare.compare_answer(runs, "loss")
+    answer = answers.compare_answer(runs, "loss")
     names = (DEMO_RUN, XSS_RUN)
     for entry, name in zip(answer["runs"], names):
         selector = f'[data-testid=compare-run][data-run="{name}"]'

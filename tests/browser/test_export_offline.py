@@ -15,9 +15,9 @@ from browser_env import XSS_METRIC
 from browser_env import XSS_RUN
 
 import epochjump
+from epochjump import answers
 from epochjump import cli
-from epochjump import compare
-from epochjump import validation_gap
+from epochjump.analysis import validation_gap
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -203,7 +203,7 @@ def test_report_compares_runs_side_by_side(offline_page, runs):
     section = page.locator("[data-testid=compare]")
     section.wait_for(state="visible", timeout=WAIT_MS)
     block = section.locator('[data-testid=compare-metric][data-metric="accuracy"]')
-    answer = compare.compare_answer([runs[DEMO_RUN], runs[BATCH64_RUN]], "accuracy")
+    answer = answers.compare_answer([runs[DEMO_RUN], runs[BATCH64_RUN]], "accuracy")
     for entry, name in zip(answer["runs"], (DEMO_RUN, BATCH64_RUN)):
         row = block.locator(f'[data-testid=compare-run][data-run="{name}"]')
         for field in ("mean_jump", "lag_share", "mean_progress", "mean_mode_gap"):

@@ -1,0 +1,1 @@
+"""Analysis: the jump decomposition and its companions (pure numpy, no I/O)."""

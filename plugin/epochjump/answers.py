@@ -1,0 +1,254 @@
+"""Every JSON answer of the tab and the report, built from `RunData`.
+
+The TensorBoard routes (`serve.plugin`) and the HTML report (`share`) both
+answer from here, so a report shows exactly what the tab shows. Answers are
+JSON-ready dicts with non-finite floats left as floats (the routes and the
+report write them as "NaN"/"Infinity" strings).
+"""
+
+import csv
+import io
+
+import numpy as np
+
+from epochjump.analysis import comparison
+from epochjump.analysis import downsample
+from epochjump.analysis import jumps
+from epochjump.analysis import validation_gap
+from epochjump.analysis.epoch_geometry import EpochGeometry
+from epochjump.analysis.epoch_geometry import resolution
+
+CSV_HEADER = ("step", "epoch", "wall_time", "batch_value", "running_mean")
+BOUNDARY_FIELDS = ("epoch", "jump", "lag", "progress", "lag_share", "mode_gap")
+
+
+def run_summary(run):
+    """One entry of the `runs` answer: what a run recorded.
+
+    Args:
+      run: `RunData`.
+
+    Returns:
+      A dict: `run`, `metrics`, `epochs`, `batches`, `has_train_eval`,
+      `has_val`, `resolution` and `problems`.
+    """
+    any_series = run[run.metrics[0]] if run.metrics else None
+    return {
+        "run": run.name,
+        "metrics": list(run.metrics),
+        "epochs": _num_epochs(run, any_series),
+        "batches": run.num_batches,
+        "has_train_eval": run.has_train_eval,
+        "has_val": run.has_val,
+        "resolution": resolution(any_series),
+        "problems": list(run.problems),
+    }
+
+
+def empty_summary(run, problem):
+    """The `runs` entry of a run that has no data to show.
+
+    Args:
+      run: str, the run name.
+      problem: str, why.
+
+    Returns:
+      A dict shaped as `run_summary`'s.
+    """
+    return {
+        "run": run,
+        "metrics": [],
+        "epochs": 0,
+        "batches": 0,
+        "has_train_eval": False,
+        "has_val": False,
+        "resolution": "batch",
+        "problems": [problem],
+    }
+
+
+def series_answer(run, series, start=None, end=None, max_points=None):
+    """Builds the `series` answer for one metric of a run.
+
+    Args:
+      run: `RunData`.
+      series: `MetricData`, one metric of `run`.
+      start: int or None, the first global step wanted (inclusive).
+      end: int or None, the last global step wanted (inclusive).
+      max_points: int, or None for every batch in the range.
+
+    Returns:
+      A JSON-ready dict (non-finite floats left as floats).
+    """
+    steps = series.step
+    lo = 0 if start is None else int(np.searchsorted(steps, start, side="left"))
+    hi = len(steps) if end is None else int(np.searchsorted(steps, end, side="right"))
+    hi = max(lo, hi)
+    total = hi - lo
+    if max_points is None or total <= max_points:
+        picks = slice(lo, hi)
+    else:
+        picks = lo + downsample.downsample_indices(
+            steps[lo:hi], series.epoch[lo:hi], series.batch_value[lo:hi], max_points
+        )
+    geometry = EpochGeometry(series, run.epoch_starts)
+    batch_steps = steps[picks]
+    batch_epochs = series.epoch[picks]
+    range_start = start if start is not None else _first(steps)
+    range_end = end if end is not None else _last(steps)
+    return {
+        "run": run.name,
+        "metric": series.name,
+        "epoch_starts": run.epoch_starts.tolist(),
+        "range": {"start": range_start, "end": range_end},
+        "total_batches": total,
+        "downsampled": not isinstance(picks, slice),
+        "resolution": resolution(series),
+        "batches": {
+            "step": batch_steps.tolist(),
+            "epoch": batch_epochs.tolist(),
+            "epoch_fraction": geometry.fraction(batch_epochs, batch_steps).tolist(),
+            "wall_time": series.wall_time[picks].tolist(),
+            "batch_value": series.batch_value[picks].tolist(),
+            "running_mean": series.running_mean[picks].tolist(),
+        },
+        "train_eval": _evals(series.train_eval, geometry, start, end),
+        "val": _evals(series.val, geometry, start, end),
+    }
+
+
+def _evals(evals, geometry, start, end):
+    keep = np.ones(len(evals), bool)
+    if start is not None:
+        keep &= evals.step >= start
+    if end is not None:
+        keep &= evals.step <= end
+    steps, epochs = evals.step[keep], evals.epoch[keep]
+    return {
+        "step": steps.tolist(),
+        "epoch": epochs.tolist(),
+        "epoch_fraction": geometry.fraction(epochs, steps).tolist(),
+        "wall_time": evals.wall_time[keep].tolist(),
+        "value": evals.value[keep].tolist(),
+    }
+
+
+def _first(steps):
+    return int(steps[0]) if len(steps) else None
+
+
+def _last(steps):
+    return int(steps[-1]) if len(steps) else None
+
+
+def jumps_answer(run, metric):
+    """The `jumps` answer: the decomposition of every boundary of one metric.
+
+    Args:
+      run: `RunData`.
+      metric: str, a metric of `run`.
+
+    Returns:
+      A dict: `run`, `metric`, `estimator` and `boundaries`, one
+      `Jump.as_dict()` per boundary without its `metric`.
+    """
+    boundaries = []
+    for jump in jumps.explain(run, metric):
+        record = jump.as_dict()
+        del record["metric"]
+        boundaries.append(record)
+    return {
+        "run": run.name,
+        "metric": metric,
+        "estimator": jumps.ESTIMATOR,
+        "boundaries": boundaries,
+    }
+
+
+def csv_answer(series):
+    """The full-resolution batches of one metric as CSV.
+
+    Args:
+      series: `MetricData`.
+
+    Returns:
+      str, a header line (`CSV_HEADER`) and one line per batch; non-finite
+      values written as nan, inf and -inf.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    # csv writes floats with repr(): nan, inf and -inf for non-finite ones.
+    writer.writerows(
+        zip(
+            series.step.tolist(),
+            series.epoch.tolist(),
+            series.wall_time.tolist(),
+            series.batch_value.tolist(),
+            series.running_mean.tolist(),
+        )
+    )
+    return out.getvalue()
+
+
+def compare_answer(runs, metric, level_fraction=jumps.LEVEL_FRACTION):
+    """The `compare` answer: one entry per run for one metric.
+
+    Args:
+      runs: list of `epochjump.RunData`, each holding `metric`.
+      metric: str, the metric name (without `val_`).
+      level_fraction: float in (0, 1], default 0.1, as in `epochjump.explain`.
+
+    Returns:
+      A JSON-ready dict (non-finite floats left as floats): `metric`,
+      `higher_is_better`, `estimator` and `runs`, a list of `run_entry`
+      results in the order given.
+
+    Raises:
+      KeyError: if a run has no such metric.
+    """
+    return {
+        "metric": metric,
+        "higher_is_better": validation_gap.higher_is_better(metric),
+        "estimator": jumps.ESTIMATOR,
+        "runs": [run_entry(run, metric, level_fraction) for run in runs],
+    }
+
+
+def run_entry(run, metric, level_fraction=jumps.LEVEL_FRACTION):
+    """One run's side of the comparison.
+
+    Args:
+      run: `epochjump.RunData`.
+      metric: str, a metric of `run`.
+      level_fraction: float in (0, 1], default 0.1.
+
+    Returns:
+      A dict: `run` (its name), `summary` (see `comparison.summarize`), `boundaries`
+      (per epoch boundary: `epoch`, `jump`, `lag`, `progress`, `lag_share`,
+      `mode_gap`) and `validation` (`ValidationGap.as_dict()` per epoch with
+      a recorded `val`, without `metric`).
+    """
+    found = jumps.explain(run, metric, level_fraction)
+    gaps = validation_gap.validation_gaps(run, metric, level_fraction)
+    boundaries = []
+    for jump in found:
+        record = jump.as_dict()
+        boundaries.append({field: record[field] for field in BOUNDARY_FIELDS})
+    validation = []
+    for gap in gaps:
+        record = gap.as_dict()
+        del record["metric"], record["higher_is_better"]
+        validation.append(record)
+    return {
+        "run": run.name,
+        "summary": comparison.summarize(found),
+        "boundaries": boundaries,
+        "validation": validation,
+    }
+
+
+def _num_epochs(run, series):
+    if len(run.epoch_starts):
+        return len(run.epoch_starts)
+    return 1 if series is not None and len(series) else 0

@@ -1,0 +1,1 @@
+"""Reading: event data -> `RunData`, through TensorBoard's data provider."""

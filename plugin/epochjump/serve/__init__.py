@@ -1,0 +1,1 @@
+"""Serving: the TensorBoard plugin (thin routes), its loader and its run cache."""

@@ -1,0 +1,1 @@
+"""Sharing: the offline HTML report, PNG/SVG pictures and `epochjump.plot`."""

@@ -1,0 +1,230 @@
+"""One picture panel per run and metric, in the tab's visual language (matplotlib)."""
+
+import math
+import textwrap
+
+import numpy as np
+
+from epochjump import constants
+from epochjump.analysis import jumps as jumps_lib
+from epochjump.analysis.epoch_geometry import EpochGeometry
+
+# The tab's colours (constants.json, and frontend/src/theme.ts's light theme).
+RUN_COLORS = constants.RUN_COLORS
+BRACKET = "#d81b60"
+TRAIN_EVAL = "#1b1b1b"
+VAL = "#7b1fa2"
+NON_FINITE = "#d93025"
+INK = "#202124"
+MUTED = "#5f6368"
+EPOCH_LINE = (60 / 255, 64 / 255, 67 / 255, 0.45)
+GRID = (0, 0, 0, 0.07)
+
+_X_LABELS = {"epoch": "epochs completed", "step": "step"}
+
+
+def draw_panel(panel, run, metric, color, x_axis, smoothing):
+    panel.suptitle(
+        f"{metric} · {run.name}",
+        x=0.015,
+        ha="left",
+        fontsize=11,
+        fontweight="bold",
+        color=INK,
+    )
+    ax = panel.subplots()
+    if metric not in run:
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"No {metric!r} in this run", ha="center", color=MUTED)
+        return
+    series = run[metric]
+    jumps = jumps_lib.explain(run, metric)
+    geometry = EpochGeometry(series, run.epoch_starts)
+
+    def xs_of(epochs, steps):
+        if x_axis == "epoch":
+            return geometry.fraction(epochs, steps)
+        return np.asarray(steps, np.float64)
+
+    xs = xs_of(series.epoch, series.step)
+    raw = np.where(np.isfinite(series.batch_value), series.batch_value, np.nan)
+    ax.plot(xs, raw, color=color, lw=0.6, alpha=0.28)
+    ax.plot(xs, smooth(series.batch_value, smoothing), color=color, lw=1.0, alpha=0.7)
+    mean = np.where(np.isfinite(series.running_mean), series.running_mean, np.nan)
+    ax.plot(xs, mean, color=color, lw=2.4, solid_capstyle="round")
+    for evals, style in (
+        (series.train_eval, dict(marker="D", ms=5, color=TRAIN_EVAL)),
+        (series.val, dict(marker="o", ms=6, mfc="none", mec=VAL, mew=1.6)),
+    ):
+        if len(evals):
+            ax.plot(xs_of(evals.epoch, evals.step), evals.value, ls="none", **style)
+    _draw_epoch_lines(ax, run, x_axis)
+    _draw_brackets(ax, jumps, series, xs)
+    _draw_non_finite(ax, xs, series)
+    ax.set_xlabel(_X_LABELS[x_axis], color=MUTED)
+    ax.set_ylabel(metric, color=MUTED)
+    if x_axis == "epoch" and len(xs):
+        ax.set_xlim(math.floor(float(np.min(xs))), float(np.max(xs)) + 0.04)
+    reported_last = float(series.running_mean[-1]) if len(series) else math.nan
+    ax.set_title(
+        textwrap.fill(headline(jumps, reported_last), width=92),
+        loc="left",
+        fontsize=8.5,
+        color=MUTED,
+    )
+
+
+def _draw_epoch_lines(ax, run, x_axis):
+    transform = ax.get_xaxis_transform()
+    for epoch, start in enumerate(run.epoch_starts.tolist()):
+        x = epoch if x_axis == "epoch" else start
+        ax.axvline(x, color=EPOCH_LINE, lw=1, ls=(0, (4, 3)), zorder=1)
+        ax.text(
+            x,
+            0.985,
+            f" epoch {epoch + 1}",
+            transform=transform,
+            ha="left",
+            va="top",
+            fontsize=8,
+            color=MUTED,
+        )
+
+
+def _draw_brackets(ax, jumps, series, xs):
+    """Each jump as a bracket from what Keras printed to the next epoch's
+    first value, with a tick at the level the model had reached."""
+    x_of_step = dict(zip(series.step.tolist(), xs.tolist()))
+    span = float(np.nanmax(xs) - np.nanmin(xs)) if len(xs) else 1.0
+    arm = 0.012 * (span or 1.0)
+    for j in jumps:
+        if not (math.isfinite(j.reported) and math.isfinite(j.first_next)):
+            continue
+        xm = (x_of_step[j.last_step] + x_of_step[j.first_next_step]) / 2
+        ax.plot([xm - arm, xm], [j.reported, j.reported], color=BRACKET, lw=2)
+        ax.plot([xm, xm + arm], [j.first_next, j.first_next], color=BRACKET, lw=2)
+        ax.annotate(
+            "",
+            xy=(xm, j.first_next),
+            xytext=(xm, j.reported),
+            arrowprops=dict(
+                arrowstyle="-|>",
+                color=BRACKET,
+                lw=2,
+                shrinkA=0,
+                shrinkB=0,
+                mutation_scale=11,
+            ),
+            zorder=5,
+        )
+        ax.plot(xm, j.reported, "o", color=BRACKET, ms=4.5, zorder=6)
+        if math.isfinite(j.level_at_end):
+            ax.plot(
+                [xm - 0.8 * arm, xm + 0.8 * arm],
+                [j.level_at_end, j.level_at_end],
+                color=BRACKET,
+                lw=2,
+                zorder=6,
+            )
+        ax.annotate(
+            f"{j.jump:+.4g}",
+            xy=(xm, (j.reported + j.first_next) / 2),
+            xytext=(7, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8.5,
+            fontweight="bold",
+            color=BRACKET,
+            bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.85),
+            zorder=7,
+        )
+
+
+def _draw_non_finite(ax, xs, series):
+    bad = ~np.isfinite(series.batch_value) | ~np.isfinite(series.running_mean)
+    if not bad.any():
+        return
+    ax.plot(
+        xs[bad],
+        np.full(int(bad.sum()), 0.97),
+        ls="none",
+        marker="^",
+        ms=6,
+        color=NON_FINITE,
+        transform=ax.get_xaxis_transform(),
+        clip_on=False,
+    )
+
+
+def legend_handles(color):
+    from matplotlib.lines import Line2D
+
+    def line(label, **style):
+        return Line2D([], [], label=label, **style)
+
+    return [
+        line("running mean (what Keras prints)", color=color, lw=2.4),
+        line("each batch", color=color, lw=1.0, alpha=0.7),
+        line("train_eval", ls="none", marker="D", ms=5, color=TRAIN_EVAL),
+        line("val", ls="none", marker="o", ms=6, mfc="none", mec=VAL, mew=1.6),
+        line("jump", color=BRACKET, lw=2, marker="o", ms=4),
+    ]
+
+
+def headline(jumps, reported_last=math.nan):
+    """The caption of a panel: the largest jump and how much of it is lag.
+
+    Args:
+      jumps: list of `analysis.Jump` for one metric of one run.
+      reported_last: float, what Keras printed for the last epoch, used when
+        there is no boundary yet.
+
+    Returns:
+      str, e.g. "Jump after epoch 1: +0.2704, 77% of it averaging lag (Keras
+      printed 0.4171; the model was already at 0.625). Mode gap +0.1973."
+    """
+    finite = [j for j in jumps if math.isfinite(j.jump)]
+    if not finite:
+        if jumps:
+            return "The jumps are not finite (NaN or infinite values)."
+        return f"One epoch recorded: Keras printed {reported_last:.4g}; no jump yet."
+    j = max(finite, key=lambda jump: abs(jump.jump))
+    n = j.epoch + 1
+    share = j.lag_share
+    if math.isfinite(share) and 0 <= share <= 1:
+        text = (
+            f"Jump after epoch {n}: {j.jump:+.4g}, {share:.0%} of it averaging lag "
+            f"(Keras printed {j.reported:.4g}; the model was already at "
+            f"{j.level_at_end:.4g})."
+        )
+    else:
+        text = (
+            f"Jump after epoch {n}: {j.jump:+.4g} = lag {j.lag:+.4g} + progress "
+            f"{j.progress:+.4g} (Keras printed {j.reported:.4g}; the model was at "
+            f"{j.level_at_end:.4g})."
+        )
+    if math.isfinite(j.mode_gap):
+        text += f" Mode gap {j.mode_gap:+.4g}."
+    return text
+
+
+def smooth(values, weight):
+    """TensorBoard's debiased exponential moving average, skipping non-finite values.
+
+    Args:
+      values: 1-D float array.
+      weight: float in [0, 1); 0 returns the finite values unchanged.
+
+    Returns:
+      A float64 array, NaN where `values` is not finite.
+    """
+    values = np.asarray(values, np.float64)
+    out = np.full(len(values), np.nan)
+    last, count = 0.0, 0
+    for i, value in enumerate(values.tolist()):
+        if not math.isfinite(value):
+            continue
+        last = last * weight + (1 - weight) * value
+        count += 1
+        out[i] = last / (1 - weight**count)
+    return out

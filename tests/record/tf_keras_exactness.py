@@ -1,0 +1,108 @@
+"""Exactness of EpochJumpCallback on a Keras 2 (`tf_keras`) model; run as a
+script by test_backends.py with TF_USE_LEGACY_KERAS=1. Exits non-zero on
+failure."""
+
+import os
+import sys
+
+import numpy as np
+import tf_keras
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from support.keras_fits import digits  # noqa: E402
+
+import epochjump  # noqa: E402
+
+BATCH, N = 32, 200
+
+
+class Recorder(tf_keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batch_logs, self.weights_before_batch = [], []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.weights_before_batch.append(self.model.get_weights())
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batch_logs.append({k: float(v) for k, v in logs.items()})
+
+
+def make_model():
+    tf_keras.utils.set_random_seed(0)
+    model = tf_keras.Sequential(
+        [
+            tf_keras.Input((64,)),
+            tf_keras.layers.Dense(16, activation="relu"),
+            tf_keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        tf_keras.optimizers.SGD(0.1),
+        "sparse_categorical_crossentropy",
+        weighted_metrics=[],
+        metrics=[
+            "accuracy",
+            tf_keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3"),
+        ],
+    )
+    return model
+
+
+def main(log_dir):
+    x, y = digits(N + 64)
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, N).astype("float32")
+    model = make_model()
+    recorder = Recorder()
+    history = model.fit(
+        x[:N],
+        y[:N],
+        sample_weight=weights,
+        batch_size=BATCH,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        validation_data=(x[N:], y[N:]),
+        callbacks=[epochjump.EpochJumpCallback(log_dir), recorder],
+    ).history
+    run = epochjump.read_run(log_dir)
+    per_epoch = -(-N // BATCH)
+    assert run.epoch_starts.tolist() == [1, per_epoch + 1], run.epoch_starts
+    assert set(run.metrics) == {"loss", "accuracy", "top3"}, run.metrics
+    for metric in run.metrics:
+        series = run[metric]
+        logged = np.array([e[metric] for e in recorder.batch_logs], np.float32)
+        np.testing.assert_array_equal(series.running_mean, logged)
+        for epoch in range(2):
+            assert series.running_mean[series.epoch == epoch][-1] == np.float32(
+                history[metric][epoch]
+            )
+        np.testing.assert_array_equal(
+            series.val.value, np.float32(history[f"val_{metric}"])
+        )
+    slices = [slice(i, min(i + BATCH, N)) for i in range(0, N, BATCH)] * 2
+    clone = make_model()
+    for b, rows in enumerate(slices):
+        clone.set_weights(recorder.weights_before_batch[b])
+        expected = clone.evaluate(
+            x[rows],
+            y[rows],
+            sample_weight=weights[rows],
+            batch_size=BATCH,
+            verbose=0,
+            return_dict=True,
+        )
+        for metric in run.metrics:
+            got = run[metric].batch_value[b]
+            assert abs(got - expected[metric]) <= 1e-5 * abs(expected[metric]) + 1e-6, (
+                metric,
+                b,
+                got,
+                expected[metric],
+            )
+    print("exact")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,388 @@
+"""The routes never answer 5xx: broken runs become per-run problems, hostile
+names and parameters get 404/400 naming them (cut when very long), a request
+for a million points is refused before any data is read, and a boundary is
+reported only once the next epoch has a batch."""
+
+import json
+import math
+import struct
+
+import numpy as np
+import pytest
+from support import plugin_client
+from support.written_runs import write_chunked_run
+from support.written_runs import write_malformed_run
+from support.written_runs import write_scalars
+from tensorboard import context as tb_context
+from tensorboard.backend.event_processing import data_provider
+from tensorboard.backend.event_processing import plugin_event_multiplexer
+from tensorboard.plugins import base_plugin
+
+import epochjump
+from epochjump import metadata
+from epochjump.read import provider as provider_io
+from epochjump.serve import run_cache
+
+PREFIX = "/data/plugin/epochjump"
+HTML_RUN = "<img src=x onerror=alert(1)>"
+QUOTES_RUN = 'it\'s "quoted" \\ back'
+NEWLINE_RUN = "new\nline\r\nrun"
+UNICODE_RUN = "日本語 ✓ ünïcødé"
+LONG_RUN = "/".join(c * 200 for c in "LMNOPQ")
+HTML_METRIC = '<script>alert("m")</script>'
+LONG_METRIC = "m" * 1000
+HOSTILE_RUNS = (HTML_RUN, QUOTES_RUN, NEWLINE_RUN, UNICODE_RUN, LONG_RUN)
+BIG_BATCHES = 200_000
+
+
+def write_named_run(path):
+    """Two epochs of 3 batches; metrics with hostile names."""
+    with epochjump.Writer(path) as writer:
+        for step in range(1, 7):
+            if step in (1, 4):
+                writer.start_epoch(step)
+            values = {"loss": 1.0 / step, HTML_METRIC: step / 10, LONG_METRIC: 0.5}
+            writer.log_batch(step, values, values)
+
+
+def write_big_run(path):
+    steps = np.arange(1, BIG_BATCHES + 1)
+    values = np.sin(steps / 1000.0)
+    with epochjump.Writer(path) as writer:
+        writer.start_epoch(1)
+        writer.log_batches(steps, {"loss": values}, {"loss": values})
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    write_chunked_run(root / "good")
+    truncated = write_chunked_run(root / "truncated")
+    truncated.write_bytes(truncated.read_bytes()[:-10])
+    corrupt = write_chunked_run(root / "corrupt")
+    data = bytearray(corrupt.read_bytes())
+    data[records(corrupt)[4][0] + 20] ^= 0xFF
+    corrupt.write_bytes(bytes(data))
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(metadata, "FORMAT_VERSION", 2)
+    write_chunked_run(root / "newer", chunks=1)
+    monkeypatch.undo()
+    write_scalars(root / "keras_only")
+    write_chunked_run(root / "mixed", chunks=1)
+    write_scalars(root / "mixed")
+    opened = epochjump.Writer(root / "opened")
+    opened.open()
+    opened.close()
+    with epochjump.Writer(root / "val_only") as writer:
+        writer.log_eval("val", 10, {"loss": 0.25})
+    write_malformed_run(root / "malformed")
+    for run in HOSTILE_RUNS:
+        write_named_run(root / run)
+    write_big_run(root / "big")
+    return root
+
+
+def records(event_file):
+    data = event_file.read_bytes()
+    found, offset = [], 0
+    while offset < len(data):
+        (length,) = struct.unpack("<Q", data[offset : offset + 8])
+        found.append((offset, 16 + length))
+        offset += 16 + length
+    return found
+
+
+def make_client(logdir, local=True):
+    multiplexer, provider = plugin_client.local_provider(logdir)
+    plugin = plugin_client.load_plugin(provider, logdir=logdir if local else None)
+    return multiplexer, plugin_client.client_for(plugin, provider)
+
+
+@pytest.fixture(scope="module")
+def client(logdir):
+    return make_client(logdir)[1]
+
+
+def get(client, route, **params):
+    return client.get(PREFIX + route, query_string=params)
+
+
+def runs_by_name(client):
+    response = get(client, "/runs")
+    assert response.status_code == 200
+    return {r["run"]: r for r in json.loads(response.get_data(as_text=True))["runs"]}
+
+
+def test_runs_lists_each_run_with_its_problems(client, logdir):
+    runs = runs_by_name(client)
+
+    assert set(runs) == {
+        "good",
+        "truncated",
+        "corrupt",
+        "newer",
+        "mixed",
+        "opened",
+        "val_only",
+        "malformed",
+        "big",
+        *HOSTILE_RUNS,
+    }  # keras_only holds no epochjump data: not an epochjump run.
+    for name in ("good", "mixed", "big", *HOSTILE_RUNS):
+        assert runs[name]["problems"] == [], name
+    assert runs["good"]["batches"] == 12 and runs["good"]["epochs"] == 2
+    (problem,) = runs["truncated"]["problems"]
+    assert problem.startswith("events.out.tfevents.")
+    assert "incomplete last record (" in problem
+    assert runs["truncated"]["batches"] == 8
+    (problem,) = runs["corrupt"]["problems"]
+    offset = records(next((logdir / "corrupt").iterdir()))[4][0]
+    assert f"corrupt record at byte {offset} (its data checksum" in problem
+    assert runs["corrupt"]["batches"] == 4
+    (problem,) = runs["newer"]["problems"]
+    assert "format version 2" in problem and runs["newer"]["metrics"] == []
+    assert runs["opened"]["problems"] == [
+        "No epochjump data yet: its epochjump event files hold none (training "
+        "has not written its first batches, or stopped before it did)"
+    ]
+    assert runs["val_only"]["problems"] == [
+        "No batches recorded, only evaluations (val, train_eval): there is no "
+        "epoch boundary to explain"
+    ]
+    assert len(runs["malformed"]["problems"]) == 5
+    assert runs[HTML_RUN]["metrics"] == ["loss", HTML_METRIC, LONG_METRIC]
+
+
+def test_no_route_answers_5xx_for_any_run_or_metric(client):
+    runs = runs_by_name(client)
+    names = [*runs, "keras_only", "no such run", "../good", "x" * 5000]
+    statuses = set()
+    for run in names:
+        metrics = runs.get(run, {}).get("metrics", []) + ["no such metric"]
+        for metric in metrics:
+            if run == "big" and metric == "loss":
+                continue  # Served in test_a_million_points_is_refused.
+            for route, extra in (
+                ("/series", {}),
+                ("/jumps", {}),
+                ("/download", {"format": "csv"}),
+                ("/download", {"format": "json"}),
+            ):
+                response = get(client, route, run=run, metric=metric, **extra)
+                statuses.add(response.status_code)
+                assert response.status_code in (200, 404), (run, metric, route)
+                if response.status_code == 404:
+                    assert response.mimetype == "text/plain"
+                    assert len(response.get_data()) < 2000
+                elif route != "/download" or extra["format"] == "json":
+                    json.loads(response.get_data(as_text=True))
+    assert statuses == {200, 404}
+
+
+def series(client, run, metric="loss", **params):
+    response = get(client, "/series", run=run, metric=metric, **params)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return json.loads(response.get_data(as_text=True))
+
+
+def test_broken_runs_serve_what_can_be_read(client):
+    assert series(client, "truncated")["batches"]["step"] == list(range(1, 9))
+    assert series(client, "corrupt")["batches"]["step"] == [1, 2, 3, 4]
+    values = series(client, "corrupt")["batches"]["batch_value"]
+    assert values == [1.0, 0.5, 1 / 3, 0.25]
+    assert series(client, "val_only")["val"]["value"] == [0.25]
+    malformed = series(client, "malformed")
+    assert malformed["batches"]["running_mean"] == [3.0, 2.5, 2.0]
+    assert series(client, "malformed", "acc")["batches"]["batch_value"] == ["NaN"] * 3
+
+    response = get(client, "/series", run="newer", metric="loss")
+    assert response.status_code == 404
+    text = response.get_data(as_text=True)
+    assert text.startswith("Not found: No metric 'loss' in run 'newer'; it has [] (")
+    assert "format version 2" in text
+    response = get(client, "/series", run="opened", metric="loss")
+    assert response.status_code == 404
+    assert response.get_data(as_text=True) == (
+        "Not found: No epochjump data for run 'opened'"
+    )
+
+
+def test_hostile_names_round_trip_as_data(client):
+    for run in HOSTILE_RUNS:
+        answer = series(client, run, HTML_METRIC)
+        assert answer["run"] == run and answer["metric"] == HTML_METRIC
+        assert answer["batches"]["batch_value"] == [s / 10 for s in range(1, 7)]
+        response = get(client, "/series", run=run, metric=HTML_METRIC)
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        jumps = json.loads(
+            get(client, "/jumps", run=run, metric=LONG_METRIC).get_data(as_text=True)
+        )
+        assert jumps["metric"] == LONG_METRIC and len(jumps["boundaries"]) == 1
+
+        download = get(client, "/download", run=run, metric=HTML_METRIC, format="csv")
+        assert download.status_code == 200
+        disposition = download.headers["Content-Disposition"]
+        assert disposition.isascii() and "\n" not in disposition
+        assert "\r" not in disposition and "<" not in disposition
+        fallback = disposition.split('filename="')[1].split('"')[0]
+        assert all(c.isalnum() or c in "._-" for c in fallback)
+
+
+@pytest.mark.parametrize(
+    "params, status, message",
+    [
+        (
+            {"max_points": "1000000"},
+            400,
+            "Bad max_points: expected an integer from 2 to 100000, got '1000000'",
+        ),
+        ({"max_points": "0x10"}, 400, "got '0x10'"),
+        ({"max_points": "1.5"}, 400, "got '1.5'"),
+        ({"start": "١٢"}, 400, "Bad start: expected an integer from 0 to"),
+        ({"start": "-1"}, 400, "got '-1'"),
+        ({"end": "1e3"}, 400, "got '1e3'"),
+        ({"start": "\x00"}, 400, "got '\\x00'"),
+        (
+            {"max_points": "9" * 100_000},
+            400,
+            f"got {'9' * 200!r}... (100000 characters)",
+        ),
+        ({"start": "9", "end": "3"}, 400, "Bad range: start=9 is after end=3"),
+        ({"run": "x" * 100_000}, 404, f"run {'x' * 200!r}... (100000 characters)"),
+        ({"run": "good\x00"}, 404, "No epochjump data for run 'good\\x00'"),
+        (
+            {"metric": "<b>" * 1000},
+            404,
+            "... (3000 characters) in run 'good'; it has ['loss']",
+        ),
+        ({"run": ""}, 400, "Bad run: expected a run name, got ''"),
+    ],
+    ids=lambda value: str(value)[:24] if isinstance(value, dict) else "",
+)
+def test_hostile_parameters_are_named_and_bounded(client, params, status, message):
+    response = get(client, "/series", **{"run": "good", "metric": "loss", **params})
+    text = response.get_data(as_text=True)
+    assert response.status_code == status, text
+    assert response.mimetype == "text/plain"
+    assert message in text
+    assert len(text) < 1000
+
+
+def test_malformed_query_strings_are_not_5xx(client):
+    for query in (
+        "run=%ff%fe&metric=loss",  # not UTF-8
+        "run=good&run=evil&metric=loss",  # repeated: the first counts
+        "run=good&metric=loss&max_points=%",
+        "run=good&metric=loss&format=CSV",
+        "",
+        "&&&=&=",
+    ):
+        response = client.get(f"{PREFIX}/series?{query}")
+        assert response.status_code in (200, 400, 404), query
+    repeated = client.get(f"{PREFIX}/series?run=good&run=evil&metric=loss")
+    assert repeated.status_code == 200
+
+
+class CountingLoads:
+    def __init__(self, monkeypatch, fail_for=()):
+        self.calls = []
+        self._load = provider_io.load_run
+        self._fail_for = fail_for
+        monkeypatch.setattr(provider_io, "load_run", self)
+
+    def __call__(self, provider, ctx, experiment_id, run, name=None):
+        self.calls.append(run)
+        if run in self._fail_for:
+            raise RuntimeError(f"boom in {run}")
+        return self._load(provider, ctx, experiment_id, run, name=name)
+
+
+def test_a_million_points_is_refused_before_reading(client, monkeypatch):
+    loads = CountingLoads(monkeypatch)
+    response = get(client, "/series", run="big", metric="loss", max_points="1000000")
+    assert response.status_code == 400
+    assert loads.calls == []
+
+    answer = series(client, "big", max_points=100_000)
+    steps = answer["batches"]["step"]
+    assert answer["downsampled"] and answer["total_batches"] == BIG_BATCHES
+    assert len(steps) <= 100_000 and steps[0] == 1 and steps[-1] == BIG_BATCHES
+    np.testing.assert_array_equal(
+        answer["batches"]["batch_value"], np.sin(np.array(steps) / 1000.0)
+    )
+
+
+def test_an_unreadable_run_is_a_problem_read_once(tmp_path, monkeypatch):
+    write_chunked_run(tmp_path / "good")
+    write_chunked_run(tmp_path / "other", chunks=1)
+    loads = CountingLoads(monkeypatch, fail_for={"good"})
+    _, client = make_client(tmp_path)
+
+    runs = runs_by_name(client)
+    assert runs["good"]["problems"] == [
+        "Could not read this run: RuntimeError: boom in good"
+    ]
+    assert runs["other"]["problems"] == [] and runs["other"]["batches"] == 4
+    for _ in range(2):
+        response = get(client, "/series", run="good", metric="loss")
+        assert response.status_code == 404
+        assert "boom in good" in response.get_data(as_text=True)
+    assert loads.calls == ["good", "other"]
+
+
+def test_file_checks_need_a_local_logdir(logdir):
+    _, client = make_client(logdir, local=False)
+    runs = runs_by_name(client)
+    assert runs["truncated"]["problems"] == [] and runs["truncated"]["batches"] == 8
+    assert "opened" not in runs
+
+    cache = run_cache.RunCache(None, logdir=str(logdir))
+    assert cache.run_dir("good") == str((logdir / "good").resolve())
+    assert cache.run_dir("../" + logdir.name + "/good") == cache.run_dir("good")
+    assert cache.run_dir("..") is None
+    assert cache.run_dir("/etc") is None
+    assert cache.run_dir("no such run") is None
+
+
+def test_a_boundary_needs_a_batch_of_the_next_epoch(tmp_path):
+    writer = epochjump.Writer(tmp_path / "live")
+    writer.start_epoch(1)
+    for step in range(1, 5):
+        writer.log_batch(step, {"loss": 1.0 / step})
+    writer.log_eval("val", 4, {"loss": 0.5})
+    writer.start_epoch(5)  # Epoch 2 has started, without a batch yet.
+    writer.flush()
+    multiplexer, client = make_client(tmp_path)
+
+    assert series(client, "live")["epoch_starts"] == [1, 5]
+    jumps = json.loads(get(client, "/jumps", run="live", metric="loss").get_data())
+    assert jumps["boundaries"] == []
+
+    writer.log_batch(5, {"loss": 0.125})
+    writer.close()
+    multiplexer.Reload()
+    (boundary,) = json.loads(
+        get(client, "/jumps", run="live", metric="loss").get_data()
+    )["boundaries"]
+    assert boundary["last_step"] == 4 and boundary["first_next_step"] == 5
+    assert boundary["reported"] == pytest.approx((1 + 1 / 2 + 1 / 3 + 1 / 4) / 4)
+    assert boundary["first_next"] == 0.125 and boundary["val"] == 0.5
+    assert not math.isnan(boundary["level_at_end"])
+
+
+def test_impls_without_http_report_problems_too(logdir):
+    from epochjump.serve.plugin import EpochJumpPlugin
+
+    multiplexer = plugin_event_multiplexer.EventMultiplexer(
+        tensor_size_guidance={"epochjump": 0}
+    )
+    multiplexer.AddRunsFromDirectory(str(logdir))
+    multiplexer.Reload()
+    provider = data_provider.MultiplexerDataProvider(multiplexer, str(logdir))
+    plugin = EpochJumpPlugin(
+        base_plugin.TBContext(data_provider=provider, flags=None, logdir=str(logdir))
+    )
+    answer = plugin.runs_impl(tb_context.RequestContext(), "")
+    names = [r["run"] for r in answer["runs"]]
+    assert names == sorted(names) and "opened" in names

@@ -1,0 +1,58 @@
+"""The plugin over a local logdir, loaded as TensorBoard loads it, behind a client."""
+
+import argparse
+
+from tensorboard.backend import application
+from tensorboard.backend.event_processing import data_provider
+from tensorboard.backend.event_processing import plugin_event_multiplexer
+from tensorboard.plugins import base_plugin
+from werkzeug import test as werkzeug_test
+
+from epochjump.serve.loader import EpochJumpLoader
+
+PREFIX = "/data/plugin/epochjump"
+
+
+def local_provider(logdir):
+    """TensorBoard's Python ingester over `logdir`, loaded once.
+
+    Args:
+      logdir: str or os.PathLike.
+
+    Returns:
+      `(multiplexer, provider)`; call `multiplexer.Reload()` to see new data.
+    """
+    multiplexer = plugin_event_multiplexer.EventMultiplexer(
+        tensor_size_guidance={"epochjump": 0}
+    )
+    multiplexer.AddRunsFromDirectory(str(logdir))
+    multiplexer.Reload()
+    return multiplexer, data_provider.MultiplexerDataProvider(multiplexer, str(logdir))
+
+
+def load_plugin(provider, logdir=None, samples_per_plugin=None):
+    """The plugin as TensorBoard loads it (through `EpochJumpLoader`).
+
+    Args:
+      provider: a TensorBoard `DataProvider`.
+      logdir: str or None, TensorBoard's `--logdir` (enables file checks).
+      samples_per_plugin: dict or None, the flag as the user gave it.
+
+    Returns:
+      An `EpochJumpPlugin`.
+    """
+    flags = argparse.Namespace(samples_per_plugin=dict(samples_per_plugin or {}))
+    loader = EpochJumpLoader()
+    loader.fix_flags(flags)
+    context = base_plugin.TBContext(
+        data_provider=provider,
+        flags=flags,
+        logdir=None if logdir is None else str(logdir),
+    )
+    return loader.load(context)
+
+
+def client_for(plugin, provider):
+    """A werkzeug client of TensorBoard's WSGI app serving `plugin`."""
+    app = application.TensorBoardWSGI([plugin], data_provider=provider)
+    return werkzeug_test.Client(app)

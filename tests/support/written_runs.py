@@ -1,0 +1,91 @@
+"""Runs written for the tests: chunked, malformed, or another tool's scalars."""
+
+from tensorboard.compat.proto import event_pb2
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.compat.proto import tensor_pb2
+from tensorboard.compat.proto import types_pb2
+from tensorboard.plugins.scalar import summary as scalar_summary
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+from tensorboard.util import tensor_util
+
+import epochjump
+from epochjump import metadata
+
+PER_CHUNK = 4
+
+
+def loss(step):
+    return 1.0 / step
+
+
+def write_chunked_run(path, chunks=3):
+    """Epoch starts at 1 and 5; one chunk (event) of 4 batches per flush.
+
+    Records: file header, epoch start 1, chunk 1-4, epoch start 5, chunk 5-8,
+    chunk 9-12, ...
+    """
+    with epochjump.Writer(path) as writer:
+        for chunk in range(chunks):
+            steps = range(chunk * PER_CHUNK + 1, (chunk + 1) * PER_CHUNK + 1)
+            if steps[0] in (1, 5):
+                writer.start_epoch(steps[0])
+            for step in steps:
+                writer.log_batch(step, {"loss": loss(step)}, {"loss": loss(step)})
+            writer.flush()
+    (event_file,) = path.iterdir()
+    return event_file
+
+
+def write_scalars(path):
+    writer = EventFileWriter(str(path))
+    event = event_pb2.Event(step=1, wall_time=1.0)
+    # pb() builds TensorFlow's proto class when TensorFlow is installed.
+    event.summary.ParseFromString(
+        scalar_summary.pb("epoch_loss", 0.5).SerializeToString()
+    )
+    writer.add_event(event)
+    writer.close()
+
+
+def summary_event(step, wall_time, values):
+    """An event of (tag, kind, metric, tensor_proto) values, with metadata."""
+    summary = summary_pb2.Summary()
+    for tag, kind, metric, tensor in values:
+        value = summary.value.add(tag=tag, tensor=tensor)
+        if kind is not None:
+            value.metadata.CopyFrom(metadata.create_summary_metadata(kind, metric))
+    return event_pb2.Event(step=step, wall_time=wall_time, summary=summary)
+
+
+def tagged(kind, metric, tensor):
+    return metadata.tag_for(kind, metric), kind, metric, tensor
+
+
+def write_malformed_run(path):
+    """Good loss batches at steps 1-3, plus series this reader cannot use."""
+    make = tensor_util.make_tensor_proto
+    broken = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_content=b"abc")
+    broken.tensor_shape.dim.add(size=5)
+    foreign = summary_pb2.Summary()
+    value = foreign.value.add(tag="epochjump/mystery", tensor=make(1.0))
+    value.metadata.plugin_data.plugin_name = "epochjump"
+    value.metadata.data_class = summary_pb2.DATA_CLASS_TENSOR
+    value.metadata.plugin_data.content = b"<not json>"
+    chunk = [
+        ("batch_times", None, make([0.0, 0.0, 0.0])),
+        ("batch_value", "loss", make([3.0, 2.0, 1.0])),
+        ("running_mean", "loss", make([3.0, 2.5, 2.0])),
+        ("batch_value", "acc", make([0.5, 0.5])),
+        ("running_mean", "acc", broken),
+        ("batch_steps", None, make([2, 1, 0])),
+    ]
+    writer = EventFileWriter(str(path), filename_suffix=".epochjump")
+    events = [
+        summary_event(1, 100.0, [tagged("epoch_start", None, make([b"x"]))]),
+        summary_event(3, 101.0, [tagged(*value) for value in chunk]),
+        summary_event(3, 102.0, [tagged("val", "loss", make([1.0, 2.0]))]),
+        event_pb2.Event(step=3, wall_time=103.0, summary=foreign),
+    ]
+    for event in events:
+        writer.add_event(event)
+    writer.close()
