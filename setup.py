@@ -1,6 +1,7 @@
 """Installs epochjump and builds its TensorBoard frontend with npm + esbuild."""
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -10,6 +11,17 @@ from setuptools.command.build_py import build_py
 HERE = os.path.dirname(os.path.abspath(__file__))
 FRONTEND = os.path.join(HERE, "frontend")
 BUNDLE = os.path.join(HERE, "plugin", "epochjump", "static", "index.js")
+
+
+def read_version():
+    """`__version__` of plugin/epochjump/__init__.py, read without importing it
+    (importing would need numpy and tensorboard before they are installed)."""
+    path = os.path.join(HERE, "plugin", "epochjump", "__init__.py")
+    with open(path, encoding="utf-8") as f:
+        match = re.search(r'^__version__ = "([^"]+)"$', f.read(), re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f'No __version__ = "..." line in {path}')
+    return match.group(1)
 
 
 class BuildPyWithFrontend(build_py):
@@ -35,7 +47,7 @@ class BuildPyWithFrontend(build_py):
 
 setuptools.setup(
     name="epochjump",
-    version="0.1.0",
+    version=read_version(),
     description="See why Keras metrics jump between epochs: a TensorBoard plugin.",
     long_description=open(os.path.join(HERE, "README.md"), encoding="utf-8").read(),
     long_description_content_type="text/markdown",
@@ -55,6 +67,7 @@ setuptools.setup(
             "matplotlib>=3.7",
             "scikit-learn>=1.2",
             "pytest>=7",
+            "build>=1.0",
             "playwright>=1.40",
             "werkzeug>=2",
             "ruff>=0.5",

@@ -6,6 +6,7 @@ import os
 import socket
 import sys
 
+import epochjump
 from epochjump.analysis import jumps as analysis
 from epochjump.read.logdir import Logdir
 from epochjump.read.logdir import no_data_message
@@ -171,6 +172,9 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="epochjump",
         description="See why Keras metrics jump between epochs.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"epochjump {epochjump.__version__}"
     )
     commands = parser.add_subparsers(dest="command", required=True)
     explain = commands.add_parser(

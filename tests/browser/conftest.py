@@ -2,26 +2,19 @@
 
 A session trains the demo's Keras model with `EpochJumpCallback`, writes a run whose
 name is HTML, starts `tensorboard` on it (once per `--load_fast` value) and
-drives Debian's Chromium through Playwright.
+drives Debian's Chromium through Playwright (the `browser` and `page` fixtures are
+in tests/conftest.py, shared with tests/test_wheel.py).
 """
 
-import contextlib
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 
 import pytest
-from browser_env import ARTIFACTS
-from browser_env import CHROMIUM
-from browser_env import CHROMIUM_ARGS
 from browser_env import DEMO_RUN
 from browser_env import XSS_METRIC
 from browser_env import XSS_RUN
+from browser_env import serve_tensorboard
 
-TENSORBOARD_START_TIMEOUT = 180
 HTTP_TIMEOUT = 10
 
 
@@ -61,68 +54,26 @@ def empty_logdir(tmp_path_factory):
     return root
 
 
-def _free_port():
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url):
     with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as response:
         return response.read().decode("utf-8")
 
 
-@contextlib.contextmanager
 def _tensorboard(name, logdir, load_fast, ready, *extra_args):
-    """Runs `tensorboard` on `logdir` until `ready(base)` holds; yields the base URL."""
-    port = _free_port()
-    log_path = ARTIFACTS / f"tensorboard-{name}.log"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    """Runs this Python's `tensorboard` on `logdir` until `ready(base)` holds;
+    a context manager that yields the base URL."""
     command = [
         sys.executable,
         "-m",
         "tensorboard.main",
         "--logdir",
         str(logdir),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
         f"--load_fast={load_fast}",
         "--reload_interval",
         "1",
         *extra_args,
     ]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + TENSORBOARD_START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"tensorboard exited with {process.returncode}; see {log_path}:\n"
-                    + log_path.read_text(errors="replace")[-3000:]
-                )
-            try:
-                if ready(base):
-                    break
-            except (urllib.error.URLError, OSError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"tensorboard at {base} not ready after "
-                    f"{TENSORBOARD_START_TIMEOUT}s; see {log_path}"
-                )
-            time.sleep(0.5)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    return serve_tensorboard(name, command, ready)
 
 
 def _lists_runs(*runs):
@@ -160,46 +111,3 @@ def empty_tensorboard_url(empty_logdir):
         "empty", empty_logdir, "false", ready, "--samples_per_plugin=epochjump=5"
     ) as base:
         yield base
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000
-        )
-        yield browser
-        browser.close()
-
-
-class ConsoleErrors(list):
-    """Console errors and uncaught exceptions of a page and its frames."""
-
-    def attach(self, page):
-        page.on(
-            "console",
-            lambda m: (
-                self.append(f"console.{m.type}: {m.text} ({m.location})")
-                if m.type == "error"
-                else None
-            ),
-        )
-        page.on("pageerror", lambda e: self.append(f"pageerror: {e}"))
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh 1400x1000 page; `page.console_errors` collects errors."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(30_000)
-    # Opened as a top-level page, plugin_entry.html makes Chromium ask for
-    # /favicon.ico, which TensorBoard does not serve (inside TensorBoard, the
-    # iframe never asks). Answer it so that 404 is not counted as our error.
-    context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
-    page = context.new_page()
-    page.console_errors = ConsoleErrors()
-    page.console_errors.attach(page)
-    yield page
-    context.close()
