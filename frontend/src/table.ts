@@ -22,7 +22,7 @@ const COLUMNS: Column[] = [
   { field: "jump", header: "jump", help: "first next − reported: the jump you see in the Keras log.", signed: true },
   { field: "lag", header: "lag", help: "level at end − reported: the part of the jump due to averaging over the epoch.", signed: true },
   { field: "progress", header: "progress", help: "first next − level at end: the model changing, plus batch noise.", signed: true },
-  { field: "mode_gap", header: "mode gap", help: "train_eval − level at end: inference mode vs. training mode (dropout, batch norm).", signed: true, optional: true },
+  { field: "mode_gap", header: "mode gap", help: "train_eval − train_eval in training mode: the same subset and weights in inference vs. training mode (dropout, batch norm).", signed: true, optional: true },
   { field: "val", header: "val", help: "Validation value after the epoch.", optional: true },
 ];
 

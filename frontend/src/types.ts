@@ -107,7 +107,8 @@ export interface CompareBoundary {
   mode_gap: number;
 }
 
-/** After one epoch: `val - reported = lag + mode_gap + generalisation_gap`. */
+/** After one epoch: `val - reported = lag + subset_gap + mode_gap + generalisation_gap`
+ * (`subset_gap` and `mode_gap` NaN without a training-mode evaluation). */
 export interface ValidationGap {
   epoch: number;
   last_step: number;
@@ -119,7 +120,10 @@ export interface ValidationGap {
   lag: number;
   mode_gap: number;
   generalisation_gap: number;
+  train_eval_training_mode: number;
+  subset_gap: number;
   lag_share: number;
+  subset_share: number;
   mode_share: number;
   generalisation_share: number;
   val_better: boolean;

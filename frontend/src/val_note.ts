@@ -1,7 +1,7 @@
 // "Why is validation better than training?": under the jump table, the epochs
 // whose validation beats what Keras printed, with that gap split (by the
-// server) into averaging lag, training-mode regularisation and the
-// generalisation gap. Numbers and sentences are the server's, only formatted.
+// server) into averaging lag, the training subset against the last batches,
+// dropout and batch norm (the mode gap) and the generalisation gap. Numbers and sentences are the server's, only formatted.
 
 import { MAX_SHOWN_SHARE } from "./constants";
 import { el } from "./dom";
@@ -32,9 +32,15 @@ const COLUMNS: Column[] = [
     share: "lag_share",
   },
   {
+    field: "subset_gap",
+    header: "subset",
+    help: "train_eval in training mode − level at end: the training subset (epoch-end weights, training mode) vs. the epoch's last batches.",
+    share: "subset_share",
+  },
+  {
     field: "mode_gap",
     header: "mode gap",
-    help: "train_eval − level at end: the training subset in inference mode vs. training mode (dropout, batch norm).",
+    help: "train_eval − train_eval in training mode: the same subset and weights in inference vs. training mode (dropout, batch norm).",
     share: "mode_share",
   },
   {

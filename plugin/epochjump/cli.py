@@ -82,7 +82,7 @@ def explain_text(run, metrics=None):
     lines.append("")
     lines.append(
         f"({analysis.ESTIMATOR}; jump = lag + progress; "
-        "mode gap = train eval - level@end)"
+        "mode gap = train eval - train eval in training mode)"
     )
     return "\n".join(lines)
 

@@ -13,10 +13,15 @@ For the boundary after epoch `e` of a metric:
   (the running mean trailing the model) and `progress = first_next -
   level_at_end` (the model changing, plus batch-to-batch noise), so
   `jump == lag + progress` exactly.
-- `train_eval` / `mode_gap = train_eval - level_at_end`: the fixed training
-  subset evaluated in inference mode after the epoch, against the level in
-  training mode (dropout, batch-norm statistics, regularisation terms).
+- `train_eval` / `train_eval_training_mode` / `mode_gap = train_eval -
+  train_eval_training_mode`: the fixed training subset evaluated after the
+  epoch in inference mode and in training mode, with the same weights on the
+  same samples, so the gap is exactly dropout and batch-norm statistics; NaN
+  without the training-mode evaluation (runs of format version 1).
 - `val`: the validation value after the epoch.
+- `learning_rate_before` / `learning_rate_after`: the learning rate in force
+  at the epoch's last batch and at the next epoch's first; NaN when not
+  recorded.
 """
 
 import dataclasses
@@ -43,7 +48,8 @@ class Jump:
       first_next_step: int, global step of the next epoch's first batch.
       level_batches: int, how many batches `level_at_end` averages.
       reported, level_at_end, first_next, jump, lag, progress, train_eval,
-        mode_gap, val: float; NaN where not recorded.
+        mode_gap, val, train_eval_training_mode, learning_rate_before,
+        learning_rate_after: float; NaN where not recorded.
     """
 
     metric: str
@@ -60,6 +66,9 @@ class Jump:
     train_eval: float
     mode_gap: float
     val: float
+    train_eval_training_mode: float = math.nan
+    learning_rate_before: float = math.nan
+    learning_rate_after: float = math.nan
 
     @property
     def lag_share(self):
@@ -107,6 +116,9 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
         # Steps ascend: the batch after the epoch's last is the next's first.
         nxt = int(np.searchsorted(series.step, end.last_step, side="right"))
         first_next = float(series.running_mean[nxt])
+        rate_before, rate_after = _learning_rates(
+            run, end.last_step, int(series.step[nxt])
+        )
         jumps.append(
             Jump(
                 metric=metric,
@@ -121,11 +133,21 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
                 lag=end.level_at_end - end.reported,
                 progress=first_next - end.level_at_end,
                 train_eval=end.train_eval,
-                mode_gap=end.train_eval - end.level_at_end,
+                mode_gap=end.train_eval - end.train_eval_training_mode,
                 val=end.val,
+                train_eval_training_mode=end.train_eval_training_mode,
+                learning_rate_before=rate_before,
+                learning_rate_after=rate_after,
             )
         )
     return jumps
+
+
+def _learning_rates(run, *steps):
+    rates = run.learning_rate
+    if len(rates) == 0:
+        return tuple(math.nan for _ in steps)
+    return tuple(float(v) for v in rates.at(np.array(steps, np.int64)))
 
 
 def describe(jump):
@@ -163,9 +185,11 @@ def describe(jump):
     if math.isfinite(jump.train_eval):
         text += (
             f" Evaluated in inference mode after epoch {n}, the training subset "
-            f"scores {_num(jump.train_eval)} ({_signed(jump.mode_gap)} against "
-            f"the training-mode level)."
+            f"scores {_num(jump.train_eval)}"
         )
+        if math.isfinite(jump.mode_gap):
+            text += f" ({_signed(jump.mode_gap)} against training mode)"
+        text += "."
     return text
 
 
@@ -183,6 +207,8 @@ class EpochEnd:
       level_at_end: float, the mean batch value over the epoch's last batches.
       train_eval, val: float, the evaluations after the epoch; NaN where not
         recorded.
+      train_eval_training_mode: float, the training subset evaluated after
+        the epoch in training mode; NaN where not recorded.
     """
 
     metric: str
@@ -193,6 +219,7 @@ class EpochEnd:
     level_at_end: float
     train_eval: float
     val: float
+    train_eval_training_mode: float = math.nan
 
 
 def epoch_ends(run, metric, level_fraction=LEVEL_FRACTION):
@@ -239,9 +266,13 @@ def epoch_ends(run, metric, level_fraction=LEVEL_FRACTION):
                 ),
                 train_eval=_value_for_epoch(series.train_eval, epoch),
                 val=_value_for_epoch(series.val, epoch),
+                train_eval_training_mode=_value_for_epoch(
+                    series.train_eval_training_mode, epoch
+                ),
             )
         )
     return ends
+
 
 
 def _value_for_epoch(evals, epoch):
