@@ -35,3 +35,9 @@ def require(module):
 def test_training_mode_is_exact_and_history_untouched(tmp_path, backend):
     require(backend)
     run_script("training_mode_exactness.py", tmp_path, {"KERAS_BACKEND": backend})
+
+
+@pytest.mark.slow
+def test_training_mode_is_exact_and_history_untouched_on_tf_keras(tmp_path):
+    require("tf_keras")
+    run_script("tf_keras_training_mode.py", tmp_path, {"TF_USE_LEGACY_KERAS": "1"})

@@ -13,11 +13,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from support.keras_fits import KerasLogRecorder  # noqa: E402
 from support.keras_fits import dense_model  # noqa: E402
 from support.keras_fits import digits  # noqa: E402
+from support.training_mode import BN_EPSILON  # noqa: E402
+from support.training_mode import batch_norm_training_mode  # noqa: E402
 
 import epochjump  # noqa: E402
 
 BATCH, N, SUBSET = 32, 200, 72  # The subset: batches of 32, 32 and 8.
-BN_EPSILON = 1e-3  # Keras's default.
 
 
 def bn_model(dropout=0.0, seed=0):
@@ -99,36 +100,13 @@ def check_batch_norm_by_hand(log_root, x, y):
     run = epochjump.read_run(log_dir)
     xs, ys = x[:SUBSET].astype(np.float64), y[:SUBSET]
     for epoch, weights in enumerate(recorder.weights_at_epoch_end):
-        loss, accuracy = batch_norm_training_mode(weights, xs, ys)
+        loss, accuracy = batch_norm_training_mode(weights, xs, ys, BATCH)
         got_loss = run["loss"].train_eval_training_mode.value[epoch]
         got_accuracy = run["accuracy"].train_eval_training_mode.value[epoch]
         assert abs(got_loss - loss) <= 1e-5 * abs(loss), (epoch, got_loss, loss)
         assert abs(got_accuracy - accuracy) <= 1e-6, (epoch, got_accuracy, accuracy)
         inference = run["loss"].train_eval.value[epoch]
         assert abs(inference - got_loss) > 1e-4, (epoch, inference, got_loss)
-
-
-def batch_norm_training_mode(weights, x, y):
-    """Loss (batch-size-weighted mean of batch means) and accuracy of the BN
-    model over batches of BATCH, each normalised by its own statistics."""
-    w1, b1, gamma, beta, _moving_mean, _moving_var, w2, b2 = (
-        np.asarray(w, np.float64) for w in weights
-    )
-    losses, sizes, correct = [], [], 0
-    for start in range(0, len(x), BATCH):
-        xb, yb = x[start : start + BATCH], y[start : start + BATCH]
-        h = xb @ w1 + b1
-        mean, var = h.mean(axis=0), h.var(axis=0)  # Biased, as Keras.
-        h = (h - mean) / np.sqrt(var + BN_EPSILON) * gamma + beta
-        logits = np.maximum(h, 0) @ w2 + b2
-        p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        p = np.clip(p, 1e-7, 1 - 1e-7)
-        losses.append(-np.log(p[np.arange(len(yb)), yb]).mean())
-        sizes.append(len(yb))
-        correct += int((p.argmax(axis=1) == yb).sum())
-    loss = float(np.dot(losses, sizes) / np.sum(sizes))
-    return loss, correct / len(x)
 
 
 def check_learning_rate_and_fit_starts(log_root, x, y):
