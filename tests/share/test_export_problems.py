@@ -2,9 +2,9 @@
 still show the run's other data and the other runs."""
 
 import pytest
+from support.written_runs import write_chunked_run
 
 from epochjump import cli
-from support.written_runs import write_chunked_run
 
 
 def flip_a_byte_in_a_record(event_file):
