@@ -5,7 +5,7 @@ noise. The level at an edge (the epoch's last batch, or its first) is the
 intercept of a straight line fitted by least squares to the batches nearest
 that edge. The window (how many batches) is chosen per edge to minimise the
 estimated squared bias plus variance of that intercept: the bias comes from a
-cubic pilot fitted to the whole epoch, the variance from the batch-to-batch
+quadratic pilot fitted to the whole epoch, the variance from the batch-to-batch
 noise (Gasser-Sroka-Jennen pseudo-residuals, which a smooth trend barely
 affects). The standard error is that of the fit (leverage of the edge point
 times the noise variance), widened by the estimated bias of the chosen window.
@@ -20,9 +20,14 @@ import numpy as np
 # Fewer finite batches than this cannot separate a trend from the noise: the
 # level is then their plain mean.
 MIN_FIT = 3
-# A cubic pilot needs enough batches to be less noisy than the lines it judges.
-MIN_CUBIC_PILOT = 8
-MIN_QUADRATIC_PILOT = 5
+# The local polynomials tried at each edge and the degree of the pilot that
+# judges their bias. Measured (benchmarks/estimator_accuracy.py): adding means
+# (degree 0) or parabolas, or a cubic pilot, made the lag's RMSE worse, as the
+# pilot then misjudges the bias of the wide windows it picks.
+DEGREES = (1,)
+PILOT_DEGREE = 2
+# A pilot needs a few residual degrees of freedom to judge anything.
+MIN_PILOT = 5
 # The noise is estimated over at least this many batches nearest the edge: a
 # short chosen window alone would give a noisy estimate (and under-cover).
 MIN_NOISE_BATCHES = 32
@@ -41,12 +46,15 @@ class Level:
       window: int, how many finite batches nearest the edge the fit used.
       noise_sd: float, the batch-to-batch noise standard deviation near the
         edge; NaN with fewer than 2 finite batches.
+      degree: int, the fitted polynomial's degree (0: the window's mean, 1: a
+        line, 2: a parabola).
     """
 
     value: float
     stderr: float
     window: int
     noise_sd: float
+    degree: int
 
 
 def level_at_end(values):
@@ -104,7 +112,7 @@ def _noise_sd(x, y):
     if len(y) < 2:
         return math.nan
     if len(y) == 2:
-        return abs(y[1] - y[0]) / math.sqrt(2)
+        return float(abs(y[1] - y[0])) / math.sqrt(2)
     left, right = x[1:-1] - x[:-2], x[2:] - x[1:-1]
     a, b = right / (left + right), left / (left + right)
     pseudo = a * y[:-2] + b * y[2:] - y[1:-1]
@@ -118,64 +126,129 @@ def _edge_level(y):
     y = y[finite]
     m = len(y)
     if m == 0:
-        return Level(math.nan, math.nan, 0, math.nan)
+        return Level(math.nan, math.nan, 0, math.nan, 0)
     if m < MIN_FIT:
         sd = _noise_sd(x, y)
-        return Level(float(np.mean(y)), sd / math.sqrt(m), m, sd)
-    # Intercepts at x = 0 of the lines through the h nearest batches, for
-    # every h at once, and the same for the pilot's fitted values (whose
-    # intercept error is the line's bias under the pilot).
-    intercept, leverage = _line_intercepts(x, y)
-    pilot_at_x, pilot_at_0 = _pilot(x, y)
-    bias, _ = _line_intercepts(x, pilot_at_x)
-    bias = bias - pilot_at_0
+        return Level(float(np.mean(y)), sd / math.sqrt(m), m, sd, 0)
+    x = x / x[-1] if x[-1] > 0 else x
+    fits = _candidates(x, y)
     sigma = _noise_sd(x, y)
     for _ in range(2):
+        if sigma == 0:  # Exact values: the widest line reproduces them.
+            risk = np.where(fits.degree == 1, -fits.window, np.inf)
+        else:
+            # E[bias²] = bias² + its variance: subtract the latter.
+            bias2 = np.maximum(fits.bias**2 - sigma**2 * fits.bias_leverage, 0)
+            risk = bias2 + sigma**2 * fits.leverage
+        best = int(np.argmin(risk))
         # The noise varies over an epoch (a binomial accuracy's shrinks as it
         # rises): re-estimate it near the edge once a window is chosen.
-        h = m if sigma == 0 else _best_window(bias, sigma**2 * leverage)
-        nearest = max(h, min(m, MIN_NOISE_BATCHES))
+        nearest = max(int(fits.window[best]), min(m, MIN_NOISE_BATCHES))
         sigma = _noise_sd(x[:nearest], y[:nearest])
-    i = h - 1
-    stderr = math.sqrt(sigma**2 * leverage[i] + bias[i] ** 2)
-    return Level(float(intercept[i]), stderr, h, sigma)
+    bias2 = fits.bias[best] ** 2 if sigma > 0 else 0.0
+    stderr = math.sqrt(sigma**2 * fits.leverage[best] + bias2)
+    return Level(
+        float(fits.value[best]),
+        stderr,
+        int(fits.window[best]),
+        sigma,
+        int(fits.degree[best]),
+    )
 
 
-def _line_intercepts(x, y):
-    """Least-squares lines through the first h points, for h = 1..len(x).
+@dataclasses.dataclass(frozen=True)
+class _Candidates:
+    """Estimates of the level at x = 0, one per (degree, window), as arrays.
+
+    Attributes:
+      degree, window: int arrays, the local polynomial's degree and how many
+        points nearest the edge it fits.
+      value: the fitted value at x = 0.
+      leverage: its variance per unit noise variance (sum of squared weights).
+      bias: the error the pilot polynomial predicts for it.
+      bias_leverage: the variance of `bias` per unit noise variance.
+    """
+
+    degree: np.ndarray
+    window: np.ndarray
+    value: np.ndarray
+    leverage: np.ndarray
+    bias: np.ndarray
+    bias_leverage: np.ndarray
+
+
+def _candidates(x, y):
+    """Every (degree, window) estimate, with the pilot's view of its bias.
+
+    Args:
+      x: float array, ascending positions in [0, 1], the edge at 0.
+      y: float array, the values there.
 
     Returns:
-      (intercept, leverage): arrays of the fitted value at x = 0 and of its
-      variance per unit noise variance; NaN for h < MIN_FIT.
+      A `_Candidates`.
     """
-    s0 = np.arange(1, len(x) + 1, dtype=float)
-    s1, s2 = np.cumsum(x), np.cumsum(x * x)
-    t0, t1 = np.cumsum(y), np.cumsum(x * y)
-    det = s0 * s2 - s1 * s1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        intercept = (s2 * t0 - s1 * t1) / det
-        leverage = s2 / det
-    intercept[: MIN_FIT - 1] = math.nan
-    leverage[: MIN_FIT - 1] = math.nan
-    return intercept, leverage
+    pilot_degree = _pilot_degree(len(y))
+    top = max(DEGREES)
+    powers = np.arange(2 * max(top, pilot_degree) + 1)
+    xk = x[:, None] ** powers
+    moments = np.cumsum(xk, axis=0)  # S_k over the h nearest points.
+    cross = np.cumsum(xk[:, : max(top, pilot_degree) + 1] * y[:, None], axis=0)
+    pilot, pilot_inverse = _pilot(moments[-1], cross[-1], pilot_degree)
+    reach = np.arange(pilot_degree + 1)
+    parts = []
+    for degree in DEGREES:
+        windows = _windows(len(y))
+        windows = windows[windows >= degree + 2]
+        if len(windows) == 0:
+            continue
+        # Rescale to each window's own span so small windows stay
+        # well-conditioned; values at x = 0 do not depend on the scale.
+        span = x[windows - 1]
+        scale = np.where(span > 0, span, 1.0)[:, None] ** -powers
+        s = moments[windows - 1] * scale
+        k = np.arange(degree + 1)
+        gram = s[:, k[:, None] + k[None, :]]
+        unit = np.zeros((len(windows), degree + 1, 1))
+        unit[:, 0, 0] = 1.0
+        g = np.linalg.solve(gram, unit)[:, :, 0]
+        t = cross[windows - 1, : degree + 1] * scale[:, : degree + 1]
+        # Moments of the fit's weights, sum_i w_i x_i^j, in the pilot's scale;
+        # those up to the fit's degree are reproduced exactly (no bias).
+        weight_moments = np.einsum("wjk,wk->wj", s[:, reach[:, None] + k], g)
+        d = weight_moments / scale[:, : pilot_degree + 1]
+        d[:, : degree + 1] = 0.0
+        parts.append(
+            _Candidates(
+                degree=np.full(len(windows), degree),
+                window=windows,
+                value=np.sum(g * t, axis=1),
+                leverage=g[:, 0],
+                bias=d @ pilot,
+                bias_leverage=np.einsum("wj,jk,wk->w", d, pilot_inverse, d),
+            )
+        )
+    return _Candidates(
+        *(
+            np.concatenate([getattr(p, f.name) for p in parts])
+            for f in dataclasses.fields(_Candidates)
+        )
+    )
 
 
-def _pilot(x, y):
-    """A low-degree polynomial over all the points: values at x and at 0."""
-    if len(y) >= MIN_CUBIC_PILOT:
-        degree = 3
-    elif len(y) >= MIN_QUADRATIC_PILOT:
-        degree = 2
-    else:
-        return y * 0.0, 0.0  # Too few batches to judge the line's bias.
-    scale = x[-1] if x[-1] > 0 else 1.0
-    coef = np.polynomial.polynomial.polyfit(x / scale, y, degree)
-    fitted = np.polynomial.polynomial.polyval(x / scale, coef)
-    return fitted, float(coef[0])
+def _pilot_degree(m):
+    # A pilot of the fits' own degree sees no bias: the widest window wins.
+    return PILOT_DEGREE if m >= MIN_PILOT else max(DEGREES)
 
 
-def _best_window(bias, variance):
-    """The window (a number of points) minimising bias² + variance."""
-    risk = bias**2 + variance
-    risk[~np.isfinite(risk)] = math.inf
-    return int(np.argmin(risk)) + 1
+def _pilot(total_moments, total_cross, degree):
+    """The pilot polynomial over all points: coefficients and (X'X)^-1."""
+    k = np.arange(degree + 1)
+    inverse = np.linalg.pinv(total_moments[k[:, None] + k[None, :]])
+    return inverse @ total_cross[: degree + 1], inverse
+
+
+def _windows(m):
+    """Candidate window sizes: every size up to 64, then a geometric grid."""
+    small = np.arange(1, min(m, 64) + 1)
+    large = np.geomspace(64, m, 48).round() if m > 64 else []
+    return np.unique(np.concatenate([small, large, [m]]).astype(int))
