@@ -31,6 +31,7 @@ MIN_PILOT = 5
 # The noise is estimated over at least this many batches nearest the edge: a
 # short chosen window alone would give a noisy estimate (and under-cover).
 MIN_NOISE_BATCHES = 32
+ROUNDING = 1e-12
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,8 +133,11 @@ def _edge_level(y):
         return Level(float(np.mean(y)), sd / math.sqrt(m), m, sd, 0)
     x = x / x[-1] if x[-1] > 0 else x
     fits = _candidates(x, y)
+    # Noise at the level of float rounding is no noise (exactly linear values).
+    rounding = ROUNDING * float(np.max(np.abs(y)))
     sigma = _noise_sd(x, y)
     for _ in range(2):
+        sigma = 0.0 if sigma <= rounding else sigma
         if sigma == 0:  # Exact values: the widest line reproduces them.
             risk = np.where(fits.degree == 1, -fits.window, np.inf)
         else:
@@ -145,6 +149,7 @@ def _edge_level(y):
         # rises): re-estimate it near the edge once a window is chosen.
         nearest = max(int(fits.window[best]), min(m, MIN_NOISE_BATCHES))
         sigma = _noise_sd(x[:nearest], y[:nearest])
+    sigma = 0.0 if sigma <= rounding else sigma
     bias2 = fits.bias[best] ** 2 if sigma > 0 else 0.0
     stderr = math.sqrt(sigma**2 * fits.leverage[best] + bias2)
     return Level(
