@@ -36,11 +36,12 @@ def test_explain_matches_a_hand_computation(known_run):
         values = [epoch + b / 20 for b in range(20)]
         reported = sum(values) / 20  # Equal weights: the plain epoch mean.
         # Noiseless values on a line: the fitted line is that line, its
-        # widest window wins, and it reproduces the last value exactly.
+        # widest window wins, and it reproduces the last value (to the
+        # rounding of the fit's sums).
         level = values[-1]
         first_next = epoch + 1.0
         assert j.reported == pytest.approx(reported, abs=1e-15)
-        assert j.level_at_end == pytest.approx(level, abs=1e-15)
+        assert j.level_at_end == pytest.approx(level, abs=1e-12)
         assert j.level_batches == 20
         assert j.lag_stderr == 0 and j.noise_sd == 0
         # The next epoch's line starts at its first value (to fit rounding).
@@ -52,11 +53,11 @@ def test_explain_matches_a_hand_computation(known_run):
         assert j.progress == j.boundary_step + j.first_batch_noise
         assert j.first_next == first_next
         assert j.jump == pytest.approx(first_next - reported, abs=1e-15)
-        assert j.lag == pytest.approx(level - reported, abs=1e-15)
-        assert j.progress == pytest.approx(first_next - level, abs=1e-15)
+        assert j.lag == pytest.approx(level - reported, abs=1e-12)
+        assert j.progress == pytest.approx(first_next - level, abs=1e-12)
         assert j.jump == pytest.approx(j.lag + j.progress, abs=1e-15)
         assert j.train_eval == epoch + 1.5
-        assert j.mode_gap == pytest.approx(epoch + 1.5 - level, abs=1e-15)
+        assert j.mode_gap == pytest.approx(epoch + 1.5 - level, abs=1e-12)
         assert j.last_step == 20 * (epoch + 1)
         assert j.first_next_step == 20 * (epoch + 1) + 1
     assert jumps[0].val == 0.75
