@@ -196,16 +196,25 @@ def _candidates(x, y):
     pilot_degree = _pilot_degree(len(y))
     top = max(DEGREES)
     powers = np.arange(max(2 * top, top + pilot_degree, 2 * pilot_degree) + 3)
-    xk = x[:, None] ** powers
-    moments = np.cumsum(xk, axis=0)  # S_k over the h nearest points.
     cross_powers = max(top + 1, pilot_degree) + 1
-    cross = np.cumsum(xk[:, :cross_powers] * y[:, None], axis=0)
+    all_windows = _windows(len(y))
+    # Power sums S_k = sum x^k and T_k = sum x^k y over the h nearest points,
+    # at each candidate h only (memory stays O(len(y)) for huge epochs).
+    starts = np.append(0, all_windows[:-1])
+    moments = np.empty((len(all_windows), len(powers)))
+    cross = np.empty((len(all_windows), cross_powers))
+    xk = np.ones_like(x)
+    for k in powers:
+        moments[:, k] = np.cumsum(np.add.reduceat(xk, starts))
+        if k < cross_powers:
+            cross[:, k] = np.cumsum(np.add.reduceat(xk * y, starts))
+        xk = xk * x
     pilot, pilot_inverse = _pilot(moments[-1], cross[-1], pilot_degree)
     reach = np.arange(pilot_degree + 1)
     parts = []
     for degree in DEGREES:
-        windows = _windows(len(y))
-        windows = windows[windows >= degree + 2]
+        usable = all_windows >= degree + 2
+        windows = all_windows[usable]
         if len(windows) == 0:
             continue
         # Rescale to each window's own span so small windows stay
@@ -213,8 +222,8 @@ def _candidates(x, y):
         # span reaches one spacing past the window, where the kernel is 0.
         span = x[windows - 1] * windows / np.maximum(windows - 1, 1)
         scale = np.where(span > 0, span, 1.0)[:, None] ** -powers
-        s = moments[windows - 1] * scale
-        t = cross[windows - 1] * scale[:, :cross_powers]
+        s = moments[usable] * scale
+        t = cross[usable] * scale[:, :cross_powers]
         # Triangular weights 1 - x / span (the edge batch counts most): sums
         # over them follow from the plain power sums.
         ks = s[:, :-2] - s[:, 1:-1]
