@@ -2,13 +2,15 @@
 
 Each batch value is the model's level at that batch plus the batch's sampling
 noise. The level at an edge (the epoch's last batch, or its first) is the
-intercept of a straight line fitted by least squares to the batches nearest
-that edge. The window (how many batches) is chosen per edge to minimise the
-estimated squared bias plus variance of that intercept: the bias comes from a
-quadratic pilot fitted to the whole epoch, the variance from the batch-to-batch
-noise (Gasser-Sroka-Jennen pseudo-residuals, which a smooth trend barely
-affects). The standard error is that of the fit (leverage of the edge point
-times the noise variance), widened by the estimated bias of the chosen window.
+intercept of a straight line fitted by weighted least squares to the batches
+nearest that edge (triangular weights: the edge batch counts most, the
+window's far end least). The window (how many batches) is chosen per edge to
+minimise the estimated squared bias plus variance of that intercept: the bias
+comes from a quadratic pilot fitted to the whole epoch, the variance from the
+batch-to-batch noise (Gasser-Sroka-Jennen pseudo-residuals, which a smooth
+trend barely affects). The standard error is that of the fit (leverage of the
+edge point times the noise variance), widened by the estimated bias of the
+chosen window.
 See docs/analysis.md for the formulas and their measured accuracy.
 """
 
@@ -32,6 +34,7 @@ MIN_PILOT = 5
 # The noise is estimated over at least this many batches nearest the edge: a
 # short chosen window alone would give a noisy estimate (and under-cover).
 MIN_NOISE_BATCHES = 32
+# Noise below this share of the values' magnitude is float rounding.
 ROUNDING = 1e-12
 
 
@@ -71,7 +74,7 @@ def level_at_end(values):
 
     Example:
       ```python
-      level_at_end([0.5, 0.6, 0.7, 0.8])  # Level(value=0.8, stderr=0.0, ...)
+      level_at_end([0.5, 0.6, 0.7, 0.8])  # Level(value≈0.8, stderr=0.0, ...)
       ```
     """
     return _edge_level(np.asarray(values, dtype=float)[::-1])
@@ -134,7 +137,6 @@ def _edge_level(y):
         return Level(float(np.mean(y)), sd / math.sqrt(m), m, sd, 0)
     x = x / x[-1] if x[-1] > 0 else x
     fits = _candidates(x, y)
-    # Noise at the level of float rounding is no noise (exactly linear values).
     rounding = ROUNDING * float(np.max(np.abs(y)))
     sigma = _noise_sd(x, y)
     for _ in range(2):
