@@ -7,7 +7,7 @@ from epochjump.read import chunks
 from epochjump.read import run_data
 
 
-def decode_run(name, series, problems=()):
+def decode_run(name, series, problems=(), files=None):
     """Decodes the stored series of one run into a `RunData`.
 
     Data is kept "newest wins", like TensorBoard's handling of restarted runs:
@@ -22,6 +22,11 @@ def decode_run(name, series, problems=()):
         data in the order it was written.
       problems: iterable of str, problems found while reading the data; they
         come first in `RunData.problems`.
+      files: a `file_contents.FileReport` of the run's files, or None when
+        they cannot be read one by one (remote runs). Its `left_out` values
+        are dropped, and a tag is read with the metadata a readable file gave
+        it (TensorBoard keeps a tag's first metadata, maybe a newer one's);
+        the report's problems are the caller's to add.
 
     Returns:
       A `RunData`.
@@ -29,6 +34,11 @@ def decode_run(name, series, problems=()):
     found = _Problems()
     by_kind = {kind: {} for kind in metadata.ALL_KINDS}
     for tag, (content, data) in series.items():
+        if files is not None:
+            kept = [d for d in data if (tag, d.step, d.wall_time) not in files.left_out]
+            if data and not kept and tag not in files.contents:
+                continue  # All from files the report names.
+            content, data = files.contents.get(tag, content), kept
         try:
             kind, metric = metadata.parse_plugin_metadata(content)
         except metadata.FormatError as e:
