@@ -4,6 +4,7 @@ import numpy as np
 
 from epochjump import metadata
 from epochjump.read import chunks
+from epochjump.read import epoch_numbers
 from epochjump.read import run_data
 
 
@@ -51,7 +52,10 @@ def decode_run(name, series, problems=(), files=None):
 
     epoch_start_data = by_kind[metadata.EPOCH_START].get(None, [])
     restarts = chunks.Restarts(epoch_start_data)
-    epoch_starts = _decode_epoch_starts(epoch_start_data, restarts)
+    recorded_starts = _decode_epoch_starts(epoch_start_data, restarts)
+    ordinals = epoch_numbers.recorded_ordinals(
+        recorded_starts, by_kind[metadata.EPOCH_INDEX].get(None, []), restarts
+    )
 
     batches = chunks.decode_batches(by_kind, found)
     metric_names = sorted(
@@ -76,6 +80,9 @@ def decode_run(name, series, problems=(), files=None):
         wall_times = np.zeros(0, np.float64)
         values = {}
         found.add_run_note(_no_batches_note(by_kind))
+    epoch_starts, numbered = epoch_numbers.starts_by_ordinal(
+        recorded_starts, ordinals, _first_step(steps, by_kind)
+    )
     epochs = run_data.epoch_of(steps, epoch_starts)
 
     out = {}
@@ -94,6 +101,14 @@ def decode_run(name, series, problems=(), files=None):
             val=_decode_evals(
                 by_kind[metadata.VAL].get(metric, []), epoch_starts, restarts
             ),
+        )
+    if numbered:
+        with_data = set(epochs.tolist()) | set(np.unique(ordinals).tolist())
+        for series in out.values():
+            with_data |= set(series.val.epoch.tolist())
+            with_data |= set(series.train_eval.epoch.tolist())
+        found.add_run_note(
+            epoch_numbers.missing_epochs_note(len(epoch_starts), with_data)
         )
     return run_data.RunData(
         name=name,
@@ -145,7 +160,7 @@ class _Problems:
         return tuple(out + self._notes)
 
 
-_SCALAR_KINDS = (metadata.EPOCH_START,) + metadata.EVAL_KINDS
+_SCALAR_KINDS = (metadata.EPOCH_START, metadata.EPOCH_INDEX) + metadata.EVAL_KINDS
 
 
 def _usable(tag, kind, data, found):
@@ -177,6 +192,11 @@ def _clean(kind, value):
         if not (np.isfinite(start) and start == int(start)):
             return f"epoch start {start!r} is not a whole number"
         return array.astype(np.int64)
+    if kind == metadata.EPOCH_INDEX:
+        ordinal = float(array[0])
+        if not (np.isfinite(ordinal) and ordinal == int(ordinal) and ordinal >= 0):
+            return f"epoch index {ordinal!r} is not a whole number >= 0"
+        return array.astype(np.int64)
     if kind == metadata.BATCH_STEPS:
         if array.dtype.kind == "f":
             return "step offsets are not integers"
@@ -190,6 +210,14 @@ def _keras_order(metric):
     # "loss" first, then the order Keras uses for the rest: alphabetical is
     # the only stable order the files give, so use it.
     return (metric != "loss", metric)
+
+
+def _first_step(steps, by_kind):
+    """The smallest step of any batch or evaluation, or None."""
+    firsts = [int(steps.min())] if len(steps) else []
+    for kind in metadata.EVAL_KINDS:
+        firsts += [min(d.step for d in data) for data in by_kind[kind].values() if data]
+    return min(firsts, default=None)
 
 
 def _decode_epoch_starts(data, restarts):
