@@ -190,6 +190,7 @@ class WriterLease:
         self._lease = None
         self._local = "://" not in log_dir
         self._warned = set()
+        self.refused = False  # The last claim found another live writer.
 
     @property
     def held(self):
@@ -203,7 +204,12 @@ class WriterLease:
           OSError: if the directory or the lease file cannot be written.
         """
         if self._lease is None and self._local:
-            self._lease = Lease(self._log_dir)
+            try:
+                self._lease = Lease(self._log_dir)
+            except RunDirectoryInUse:
+                self.refused = True
+                raise
+            self.refused = False
         writer = self._writer()
         if writer is not None:
             signals.install()

@@ -318,7 +318,7 @@ class Writer:
     def _claim_early(self):
         """The lease at the first logging call, so a second writer fails at
         start; a directory that cannot be created yet is retried at flushes."""
-        if self._lease is not None:
+        if self._lease is not None and not self._lease.refused:
             return
         try:
             self._claim()
