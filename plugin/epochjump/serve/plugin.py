@@ -52,7 +52,7 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         self._warning = sampling_warning(context.flags)
 
     def get_plugin_apps(self):
-        return {
+        routes = {
             "/index.js": self._index_js_route,
             "/runs": self._runs_route,
             "/series": self._series_route,
@@ -60,6 +60,7 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
             "/download": self._download_route,
             "/compare": self._compare_route,
         }
+        return {path: params.read_only(app) for path, app in routes.items()}
 
     def is_active(self):
         return False  # TensorBoard core lists plugins from the data provider.
@@ -123,9 +124,12 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
 
         Raises:
           NotFoundError: for an unknown run or metric.
+          InvalidArgumentError: for a range that ends before it starts, the
+            bound not given being the run's first or last step.
         """
         data = self._load(ctx, experiment, run)
         series = _metric(data, metric)
+        params.check_range(start, end, series.step)
         return answers.series_answer(data, series, start, end, max_points)
 
     def jumps_impl(self, ctx, experiment, run, metric):
@@ -257,10 +261,7 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         max_points = params.optional_int(
             request, "max_points", MIN_MAX_POINTS, MAX_MAX_POINTS, DEFAULT_MAX_POINTS
         )
-        if start is not None and end is not None and start > end:
-            raise errors.InvalidArgumentError(
-                f"Bad range: start={start} is after end={end}"
-            )
+        params.check_range(start, end)  # Before reading, when both are given.
         ctx = plugin_util.context(request.environ)
         experiment = plugin_util.experiment_id(request.environ)
         body = self.series_impl(ctx, experiment, run, metric, start, end, max_points)
