@@ -30,11 +30,14 @@ class FileReport:
         a newer format version, or by another plugin.
       contents: dict from tag to the epochjump `plugin_data.content` a
         readable file wrote for it (the one TensorBoard kept may be newer).
+      has_data: bool, whether the files hold epochjump values this reader
+        can use (whatever TensorBoard loaded of them).
     """
 
     problems: tuple = ()
     left_out: frozenset = frozenset()
     contents: dict = dataclasses.field(default_factory=dict)
+    has_data: bool = False
 
 
 class FileContents:
@@ -146,7 +149,7 @@ def run_report(files, problems):
                 f"({plugin!r}), whose summary in {name} came first, so its "
                 "epochjump data cannot be shown"
             )
-    return FileReport(tuple(problems), frozenset(left_out), contents)
+    return FileReport(tuple(problems), frozenset(left_out), contents, bool(with_data))
 
 
 def _listed(tags):

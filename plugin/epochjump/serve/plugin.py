@@ -29,6 +29,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_POINTS = constants.DEFAULT_MAX_POINTS
 MIN_MAX_POINTS, MAX_MAX_POINTS = constants.MAX_POINTS_RANGE
 MAX_STEP = np.iinfo(np.int64).max
+# A run whose files hold epochjump data TensorBoard lists none of.
+NOT_LOADED = (
+    "TensorBoard has not loaded this run's epochjump data, which its files "
+    "hold: it may still be loading, or its Python ingester stopped at a record "
+    "that is not an event (named in another run's problems), which stops it for "
+    "every run; TensorBoard started with --load_fast=true reads past it"
+)
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INDEX_JS = os.path.join(PACKAGE_DIR, "static", "index.js")
 
@@ -218,6 +225,8 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         for run in names:
             run_dir = None if run in listing else self._runs.run_dir(run)
             problem = run_dir and logdir.no_data_problem(run_dir)
+            if problem and self._runs.file_report(run).has_data:
+                problem = NOT_LOADED
             if problem:
                 problems = (problem,) + self._runs.file_problems(run)
                 summaries.append(answers.empty_summary(run, "; ".join(problems)))

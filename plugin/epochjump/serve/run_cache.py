@@ -135,6 +135,12 @@ class RunCache:
             data = dataclasses.replace(data, problems=data.problems + problems)
         return data
 
+    def file_report(self, run):
+        """What a local run's event files hold (`file_contents.FileReport`),
+        or None when the run is not local."""
+        run_dir = self.run_dir(run)
+        return None if run_dir is None else self._files.report(run_dir)
+
     def file_problems(self, run):
         """Incomplete or corrupt records in a run's epochjump event files.
 
