@@ -5,6 +5,7 @@ what `EpochJumpCallback` is built on. Batch data is buffered in memory and
 written as one compact chunk per flush; see `docs/format.md`.
 """
 
+import contextlib
 import os
 import time
 import warnings
@@ -318,14 +319,9 @@ class Writer:
     def _claim_early(self):
         """The lease at the first logging call, so a second writer fails at
         start; a directory that cannot be created yet is retried at flushes."""
-        if self._lease is not None and not self._lease.refused:
-            return
-        try:
-            self._claim()
-        except lease_lib.RunDirectoryInUse:
-            raise
-        except OSError:
-            pass
+        if self._lease is None or self._lease.refused:
+            with contextlib.suppress(OSError):  # RunDirectoryInUse is raised.
+                self._claim()
 
     def _refresh_lease(self, force=False):
         if self._lease is not None:
