@@ -40,7 +40,7 @@ class Writer:
     with epochjump.Writer("logs/run1") as writer:
         step = 0
         for epoch in range(epochs):
-            writer.start_epoch(step + 1)
+            writer.start_epoch(step + 1, epoch=epoch)
             for x, y in batches:
                 loss = train_step(x, y)
                 step += 1
