@@ -82,7 +82,10 @@ def train_and_signal(log_dir, signum, user_handler=False, seed=0):
     finally:
         process.kill()
     steps = [int(line) for line in lines if line.isdigit()]
-    recorded = epochjump.read_run(log_dir)["loss"].step.tolist()
+    try:
+        recorded = epochjump.read_run(log_dir)["loss"].step.tolist()
+    except ValueError:  # Killed before its first flush: nothing written.
+        recorded = []
     process.printed = lines
     return steps[-1], recorded, process
 

@@ -197,7 +197,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
     def _flush_batches(self, now_is_call_begin=False):
         """Moves the recorded batches from the device buffer to the writer."""
         # A SIGTERM arriving meanwhile waits: its handler calls this too.
-        with signals.busy():
+        with signals.BUSY:
             self._move_batches(now_is_call_begin)
 
     def _move_batches(self, now_is_call_begin):

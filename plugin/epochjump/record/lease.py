@@ -136,7 +136,9 @@ def in_use_message(run_dir, holder):
         f"Another epochjump writer is recording into log_dir={run_dir!r}: {who}, "
         f"since {started} (see {os.path.join(run_dir, LEASE_NAME)}). Two writers "
         "in one run directory would mix their batches and epochs into one "
-        "timeline. Give this one another log_dir, or stop the other first."
+        "timeline. Give this one another log_dir, or stop the other first (if "
+        "it has stopped and its pid now belongs to another process, delete the "
+        "lease file)."
     )
 
 

@@ -22,6 +22,7 @@ _previous = None  # The handler ours replaced, once installed.
 _installed = False
 _busy = 0  # Writer calls in progress on the main thread.
 _deferred = None  # (signum, frame) received during such a call.
+_MAIN_THREAD = threading.main_thread().ident
 
 
 def install():
@@ -66,24 +67,27 @@ def remove_source(method):
         _sources.pop(id(method.__self__), None)
 
 
-class busy:
+class _Busy:
     """Marks a writer call in progress: a SIGTERM arriving meanwhile is
-    handled when the call ends, not in the middle of it."""
+    handled when the call ends, not in the middle of it. Use `with BUSY:`."""
 
     def __enter__(self):
         global _busy
-        if threading.current_thread() is threading.main_thread():
+        if threading.get_ident() == _MAIN_THREAD:
             _busy += 1
         return self
 
     def __exit__(self, *exc_info):
         global _busy, _deferred
-        if threading.current_thread() is not threading.main_thread():
+        if threading.get_ident() != _MAIN_THREAD:
             return
         _busy -= 1
         if _busy == 0 and _deferred is not None:
             deferred, _deferred = _deferred, None
             _on_sigterm(*deferred)
+
+
+BUSY = _Busy()
 
 
 def _on_sigterm(signum, frame):

@@ -166,7 +166,7 @@ class Writer:
         row.update({(metadata.RUNNING_MEAN, metric): v for metric, v in means.items()})
         self._keys.update(row)
         wall_time = time.time() if wall_time is None else float(wall_time)
-        with signals.busy():
+        with signals.BUSY:
             self._batches.append_row(step, wall_time, row)
             self._maybe_flush()
 
@@ -189,7 +189,7 @@ class Writer:
             steps, batch_values, running_means, wall_times, time.time()
         )
         self._keys.update(arrays)
-        with signals.busy():
+        with signals.BUSY:
             self._batches.append_arrays(steps, wall_times, arrays)
             self._maybe_flush()
 
@@ -247,7 +247,7 @@ class Writer:
                 f"`on_error` must be 'raise' or 'warn'. Received: on_error={on_error!r}"
             )
         self._check_open()
-        with signals.busy():
+        with signals.BUSY:
             return self._flush(on_error)
 
     def _flush(self, on_error):
