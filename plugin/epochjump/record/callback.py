@@ -121,8 +121,8 @@ class EpochJumpCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         # Errors here (unwritable log_dir, another writer recording into it,
-        # unsupported model) stop `fit`
-        # before the first batch, which is when they are cheapest to fix.
+        # unsupported model) stop `fit` before the first batch, which is when
+        # they are cheapest to fix.
         if self._writer is not None:
             self._finish()  # The previous fit was interrupted (Ctrl-C).
         if _is_chief(self.model):
