@@ -6,6 +6,7 @@ call each. Each batch's row is a tensor on the metrics' device, kept in a
 once per flush, so no step waits for the device.
 """
 
+import keras
 import numpy as np
 import torch
 
@@ -20,6 +21,7 @@ class TorchRecorder(base.BatchRecorder):
         self._buffer = base.RowBuffer(capacity, _to_host)
         self._saved = None
         self._nan = None
+        self._logs_are_results = _logs_are_metrics_results(model)
 
     def _allocate(self):
         with torch.no_grad():
@@ -39,7 +41,7 @@ class TorchRecorder(base.BatchRecorder):
                 torch._foreach_zero_(state)
         try:
             logs = self._original_train_step(data)
-            batch = model.get_metrics_result()
+            batch = logs if self._logs_are_results else model.get_metrics_result()
             # A copy before the restore: some results are views of the state.
             batch_row = self._row_tensor(batch, exact_only=True)
         finally:
@@ -82,6 +84,16 @@ class TorchRecorder(base.BatchRecorder):
           callback).
         """
         return self.read_buffer(self._buffer)
+
+
+def _logs_are_metrics_results(model):
+    """Whether the train step's logs are `get_metrics_result()` itself, so
+    the batch results need no second computation: Keras's own step."""
+    cls = type(model)
+    return all(
+        getattr(cls, name) is getattr(keras.Model, name)
+        for name in ("train_step", "compute_metrics", "get_metrics_result")
+    )
 
 
 def _tensor(value, like):
