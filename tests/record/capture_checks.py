@@ -26,11 +26,11 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from keras_fits import KerasLogRecorder  # noqa: E402
-from keras_fits import dense_model  # noqa: E402
-from keras_fits import digits  # noqa: E402
 from metric_models import COUNTS  # noqa: E402
 from metric_models import TASKS  # noqa: E402
+from support.keras_fits import KerasLogRecorder  # noqa: E402
+from support.keras_fits import dense_model  # noqa: E402
+from support.keras_fits import digits  # noqa: E402
 
 import epochjump  # noqa: E402
 from epochjump.record.capture import base  # noqa: E402
