@@ -134,6 +134,8 @@ class EpochJumpCallback(keras.callbacks.Callback):
         self._writer.open()
         self._recorder = capture.recorder_for(self.model)
         self._recorder.read()  # Skip rows recorded outside this callback.
+        # Read once: on JAX, each `self.model` syncs the whole training state.
+        self._steps_per_call = getattr(self.model, "steps_per_execution", 1) or 1
         self._last_flush = time.monotonic()
         # Keras calls no hook when fit is interrupted; flush at exit instead,
         # and on SIGTERM (whose default action skips atexit).
@@ -149,10 +151,10 @@ class EpochJumpCallback(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         now = time.monotonic()
         self._call_begins.append((batch, time.time()))
-        steps_per_call = getattr(self.model, "steps_per_execution", 1) or 1
         if (
             now - self._last_flush >= self.flush_secs
-            or (len(self._call_begins) + 1) * steps_per_call > self._recorder.capacity
+            or (len(self._call_begins) + 1) * self._steps_per_call
+            > self._recorder.capacity
         ):
             self._flush_batches(now_is_call_begin=True)
 
