@@ -684,10 +684,10 @@ class CountingLoads:
         self._delay = delay
         monkeypatch.setattr(provider_io, "load_run", self)
 
-    def __call__(self, provider, ctx, experiment_id, run, name=None):
+    def __call__(self, provider, ctx, experiment_id, run, **kwargs):
         self.calls.append(run)
         time.sleep(self._delay)
-        return self._load(provider, ctx, experiment_id, run, name=name)
+        return self._load(provider, ctx, experiment_id, run, **kwargs)
 
 
 def test_cache_rereads_a_run_only_when_it_changed(tmp_path, monkeypatch):

@@ -97,7 +97,8 @@ def load_outlines(provider, ctx, experiment_id, listings):
         `TensorTimeSeries`), as `list_runs` returns them.
 
     Returns:
-      A dict from run name to `RunData`, for every run with tags.
+      A dict from run name to `RunData`, for every run with tags; a run that
+      cannot be decoded has no metrics and a problem saying why.
     """
     wanted = {run: _outline_tags(tags) for run, tags in listings.items() if tags}
     read = _read_runs(provider, ctx, experiment_id, wanted)
@@ -107,7 +108,11 @@ def load_outlines(provider, ctx, experiment_id, listings):
             continue
         data, problems = read[run]
         series = {tag: (tags[tag].plugin_content, data.get(tag, [])) for tag in tags}
-        outlines[run] = decode_run(run, series, problems)
+        try:
+            outlines[run] = decode_run(run, series, problems)
+        except Exception as e:  # noqa: BLE001 - one bad run must not hide others.
+            problem = f"Could not read this run: {type(e).__name__}: {e}"
+            outlines[run] = decode_run(run, {}, [problem])
     return outlines
 
 

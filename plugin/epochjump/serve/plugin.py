@@ -5,6 +5,7 @@ and read only through TensorBoard's data provider, so the tab works with both
 the Python ingester and the Rust data server.
 """
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping
@@ -48,7 +49,9 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         self._runs = RunCache(
             context.data_provider, logdir=getattr(context, "logdir", None)
         )
-        self._summaries = {}  # (experiment, run) -> (signature, dict)
+        # run -> (signature, summary, True if from the decoded run): shared by
+        # experiment IDs like the run cache.
+        self._summaries = {}
         self._warning = sampling_warning(context.flags)
 
     def get_plugin_apps(self):
@@ -81,18 +84,19 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
           and `warning` (str or None).
         """
         listing = provider_io.list_runs(self._data_provider, ctx, experiment)
-        runs = []
-        for run in sorted(listing):
-            key = (experiment, run)
-            signature = RunCache.signature(listing[run])
-            cached = self._summaries.get(key)
-            if cached is None or cached[0] != signature:
-                cached = (signature, self._summarize(ctx, experiment, run, listing))
-                self._summaries[key] = cached
-            runs.append(cached[1])
-        for key in list(self._summaries):
-            if key[0] == experiment and key[1] not in listing:
-                self._summaries.pop(key, None)
+        summaries = {}
+        unread = {}
+        for run, tags in listing.items():
+            summary = self._known_summary(run, RunCache.signature(tags))
+            if summary is None:
+                unread[run] = tags
+            else:
+                summaries[run] = summary
+        summaries.update(self._outline_summaries(ctx, experiment, unread))
+        for run in list(self._summaries):
+            if run not in listing:
+                self._summaries.pop(run, None)
+        runs = list(summaries.values())
         runs.extend(self._runs_without_data(ctx, experiment, listing))
         runs.sort(key=lambda summary: summary["run"])
         return {"runs": runs, "warning": self._warning}
@@ -219,15 +223,42 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
                 summaries.append(answers.empty_summary(run, "; ".join(problems)))
         return summaries
 
-    def _summarize(self, ctx, experiment, run, listing):
-        try:
-            data = self._runs.get(ctx, experiment, run, listing.get(run))
-        except Exception as e:  # One bad run must not hide the others.
-            logger.exception("Could not read epochjump run %r", run)
-            return answers.empty_summary(run, f"Could not read this run: {e}")
+    def _known_summary(self, run, signature):
+        """A run's summary without reading anything, or None: from its decoded
+        data when cached (every problem), else from its last outline."""
+        data = self._runs.peek(run, signature)
+        cached = self._summaries.get(run)
+        if cached is not None and cached[0] == signature:
+            if cached[2] or data is None:
+                return cached[1]
         if data is None:
-            return answers.empty_summary(run, "No epochjump data")
-        return answers.run_summary(data)
+            return None
+        summary = answers.run_summary(data)
+        self._summaries[run] = (signature, summary, True)
+        return summary
+
+    def _outline_summaries(self, ctx, experiment, listing):
+        """Summaries of runs not decoded, from their steps, epoch starts and
+        evaluations only (one request for all runs; no batch values)."""
+        if not listing:
+            return {}
+        try:
+            outlines = provider_io.load_outlines(
+                self._data_provider, ctx, experiment, listing
+            )
+        except Exception as e:  # noqa: BLE001 - listed, with the reason.
+            logger.exception("Could not read epochjump runs")
+            problem = f"Could not read this run: {type(e).__name__}: {e}"
+            return {run: answers.empty_summary(run, problem) for run in listing}
+        summaries = {}
+        for run, outline in outlines.items():
+            problems = outline.problems + self._runs.file_problems(run)
+            summary = answers.run_summary(
+                dataclasses.replace(outline, problems=problems)
+            )
+            self._summaries[run] = (RunCache.signature(listing[run]), summary, False)
+            summaries[run] = summary
+        return summaries
 
     @wrappers.Request.application
     def _index_js_route(self, request):

@@ -25,8 +25,11 @@ class RunCache:
 
     Holds the `CACHED_RUNS` most recently used runs. A run is re-read when the
     largest step or wall time of any of its tags changed, which listing tells
-    cheaply. Reading a run again costs about as much as the first time (the
-    data provider has no "data since" query); see the benchmark. A run that
+    cheaply. Runs are kept by name and listing signature, not by experiment:
+    TensorBoard serves one logdir under any `/experiment/<id>/` prefix, so a
+    new experiment ID with the same data reads nothing again. Reading a run
+    again costs about as much as the first time (the data provider has no
+    "data since" query); see the benchmark. A run that
     cannot be read is kept as an empty run whose `problems` say why, so it
     is not re-read at every request and never breaks the others.
 
@@ -42,8 +45,8 @@ class RunCache:
         self._data_provider = data_provider
         self._max_runs = max_runs
         self._lock = threading.Lock()
-        self._runs = collections.OrderedDict()  # key -> (signature, RunData)
-        self._loading = {}  # key -> Lock, so one request reads a run at a time
+        self._runs = collections.OrderedDict()  # run -> (signature, RunData)
+        self._loading = {}  # run -> Lock, so one request reads a run at a time
         self._logdir = _local_dir(logdir)
         self._files = event_files.FileChecker()
 
@@ -91,7 +94,7 @@ class RunCache:
                 plugin_name=metadata.PLUGIN_NAME,
                 run_tag_filter=provider.RunTagFilter(runs=[run]),
             ).get(run)
-        key = (experiment, run)
+        key = run
         if not tags:
             with self._lock:
                 self._runs.pop(key, None)
@@ -109,7 +112,7 @@ class RunCache:
                 cached = self._fresh(key, signature)
             if cached is not None:
                 return cached
-            data = self._read(ctx, experiment, run)
+            data = self._read(ctx, experiment, run, tags)
             with self._lock:
                 if data is None:
                     self._runs.pop(key, None)
@@ -120,9 +123,23 @@ class RunCache:
                         self._runs.popitem(last=False)
             return data
 
-    def _read(self, ctx, experiment, run):
+    def peek(self, run, signature):
+        """The cached `RunData` of a run if it has this signature, else None;
+        never reads.
+
+        Args:
+          run: str, the run name.
+          signature: the run's `signature` as listed now.
+        """
+        with self._lock:
+            entry = self._runs.get(run)
+        return entry[1] if entry is not None and entry[0] == signature else None
+
+    def _read(self, ctx, experiment, run, tags):
         try:
-            data = provider_io.load_run(self._data_provider, ctx, experiment, run)
+            data = provider_io.load_run(
+                self._data_provider, ctx, experiment, run, listing=tags
+            )
         except Exception as e:  # noqa: BLE001 - one bad run must not break others.
             logger.exception("Could not read epochjump run %r", run)
             data = _unreadable(run, f"Could not read this run: {type(e).__name__}: {e}")
