@@ -30,7 +30,7 @@ def list_runs(provider, ctx, experiment_id, runs=None):
     )
 
 
-def load_run(provider, ctx, experiment_id, run, name=None, listing=None):
+def load_run(provider, ctx, experiment_id, run, name=None, listing=None, read=None):
     """Reads one run's epochjump data through a TensorBoard data provider.
 
     Batch chunks are all or nothing: a chunk's `batch_steps` value is the last
@@ -47,6 +47,8 @@ def load_run(provider, ctx, experiment_id, run, name=None, listing=None):
       name: str, the name to give the returned run (default `run`).
       listing: the run's tags (dict from tag to `TensorTimeSeries`) listed
         just before, or None to list them here.
+      read: the run's outline (`read_outlines`) read after `listing` was,
+        or None; its tags are not read again.
 
     Returns:
       A `RunData`, or None if the run has no epochjump data.
@@ -55,8 +57,7 @@ def load_run(provider, ctx, experiment_id, run, name=None, listing=None):
         listing = list_runs(provider, ctx, experiment_id, runs=[run]).get(run)
     if not listing:
         return None
-    problems = []
-    data = {}
+    data, problems = ({}, []) if read is None else (dict(read[0]), list(read[1]))
     while True:
         steps_tags = [tag for tag in listing if _unread_steps(tag, listing, data)]
         data.update(_read_tags(provider, ctx, experiment_id, run, steps_tags, problems))
@@ -81,39 +82,52 @@ def load_run(provider, ctx, experiment_id, run, name=None, listing=None):
     return decode_run(name if name is not None else run, series, problems)
 
 
-def load_outlines(provider, ctx, experiment_id, listings):
+def read_outlines(provider, ctx, experiment_id, listings):
     """Reads what the `runs` answer needs of many runs, in one request.
 
-    Reads each run's epoch starts, batch steps and evaluations, not its batch
-    values or times, so the `RunData` returned has the run's exact metrics,
-    epoch starts, steps, epochs and evaluations, and NaN batch values and
-    times. Its `problems` are those of the data read (and of the listing).
+    Reads each run's batch steps, epoch starts and evaluations, not its batch
+    values or times (most of the data). `decode_outline` makes a `RunData` of
+    them; `load_run` reads the rest of a run later.
 
     Args:
       provider: a TensorBoard `DataProvider`.
       ctx: a `tensorboard.context.RequestContext`.
       experiment_id: str.
       listings: dict from run name to its tags (dict from tag to
-        `TensorTimeSeries`), as `list_runs` returns them.
+        `TensorTimeSeries`) listed just before, as `list_runs` returns them.
 
     Returns:
-      A dict from run name to `RunData`, for every run with tags; a run that
-      cannot be decoded has no metrics and a problem saying why.
+      A dict from run name to `(data, problems)`: a dict from tag to a list
+      of `Datum` and a list of str, for every run with tags.
     """
     wanted = {run: _outline_tags(tags) for run, tags in listings.items() if tags}
-    read = _read_runs(provider, ctx, experiment_id, wanted)
-    outlines = {}
-    for run, tags in listings.items():
-        if not tags:
-            continue
-        data, problems = read[run]
-        series = {tag: (tags[tag].plugin_content, data.get(tag, [])) for tag in tags}
-        try:
-            outlines[run] = decode_run(run, series, problems)
-        except Exception as e:  # noqa: BLE001 - one bad run must not hide others.
-            problem = f"Could not read this run: {type(e).__name__}: {e}"
-            outlines[run] = decode_run(run, {}, [problem])
-    return outlines
+    return _read_runs(provider, ctx, experiment_id, wanted)
+
+
+def decode_outline(run, listing, outline):
+    """Decodes an outline (`read_outlines`) into a `RunData`.
+
+    The `RunData` has the run's exact metrics, epoch starts, steps, epochs
+    and evaluations, NaN batch values and times, and the problems of the
+    listing and of the data read.
+
+    Args:
+      run: str, the run name.
+      listing: the run's tags (dict from tag to `TensorTimeSeries`).
+      outline: `(data, problems)`, the run's entry of `read_outlines`.
+
+    Returns:
+      A `RunData`; one that cannot be decoded has no metrics and a problem
+      saying why.
+    """
+    data, problems = outline
+    series = {tag: (listing[tag].plugin_content, data.get(tag, [])) for tag in listing}
+    try:
+        return decode_run(run, series, problems)
+    except Exception as e:  # noqa: BLE001 - one bad run must not hide others.
+        return decode_run(
+            run, {}, [f"Could not read this run: {type(e).__name__}: {e}"]
+        )
 
 
 _OUTLINE_KINDS = (metadata.BATCH_STEPS, metadata.EPOCH_START) + metadata.EVAL_KINDS

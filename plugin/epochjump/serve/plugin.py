@@ -5,7 +5,6 @@ and read only through TensorBoard's data provider, so the tab works with both
 the Python ingester and the Rust data server.
 """
 
-import dataclasses
 import logging
 import os
 from collections.abc import Mapping
@@ -243,19 +242,14 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         if not listing:
             return {}
         try:
-            outlines = provider_io.load_outlines(
-                self._data_provider, ctx, experiment, listing
-            )
+            outlines = self._runs.outlines(ctx, experiment, listing)
         except Exception as e:  # noqa: BLE001 - listed, with the reason.
             logger.exception("Could not read epochjump runs")
             problem = f"Could not read this run: {type(e).__name__}: {e}"
             return {run: answers.empty_summary(run, problem) for run in listing}
         summaries = {}
         for run, outline in outlines.items():
-            problems = outline.problems + self._runs.file_problems(run)
-            summary = answers.run_summary(
-                dataclasses.replace(outline, problems=problems)
-            )
+            summary = answers.run_summary(outline)
             self._summaries[run] = (RunCache.signature(listing[run]), summary, False)
             summaries[run] = summary
         return summaries

@@ -47,6 +47,10 @@ class RunCache:
         self._lock = threading.Lock()
         self._runs = collections.OrderedDict()  # run -> (signature, RunData)
         self._loading = {}  # run -> Lock, so one request reads a run at a time
+        # run -> (signature, outline): what `outlines` read of runs not read
+        # whole yet, so their first full read skips it. It is the smallest
+        # part of a run (steps as int32, one value per epoch and evaluation).
+        self._outlines = {}
         self._logdir = _local_dir(logdir)
         self._files = event_files.FileChecker()
 
@@ -112,8 +116,12 @@ class RunCache:
                 cached = self._fresh(key, signature)
             if cached is not None:
                 return cached
-            data = self._read(ctx, experiment, run, tags)
             with self._lock:
+                outline = self._outlines.get(key)
+            outline = outline[1] if outline and outline[0] == signature else None
+            data = self._read(ctx, experiment, run, tags, outline)
+            with self._lock:
+                self._outlines.pop(key, None)
                 if data is None:
                     self._runs.pop(key, None)
                 else:
@@ -135,10 +143,43 @@ class RunCache:
             entry = self._runs.get(run)
         return entry[1] if entry is not None and entry[0] == signature else None
 
-    def _read(self, ctx, experiment, run, tags):
+    def outlines(self, ctx, experiment, listings):
+        """What the `runs` answer needs of runs, without their batch values.
+
+        Reads all the runs' steps, epoch starts and evaluations in one request
+        (`provider.read_outlines`) and keeps them until the run is read whole.
+
+        Args:
+          ctx: A `tensorboard.context.RequestContext`.
+          experiment: str, the experiment ID.
+          listings: dict from run name to its tags (dict from tag to
+            `TensorTimeSeries`), listed just before.
+
+        Returns:
+          A dict from run name to a `RunData` with NaN batch values and times
+          (`provider.decode_outline`), its problems followed by those of its
+          event files.
+        """
+        read = provider_io.read_outlines(self._data_provider, ctx, experiment, listings)
+        decoded = {}
+        with self._lock:
+            for run in list(self._outlines):
+                if run not in listings:
+                    del self._outlines[run]
+            for run, outline in read.items():
+                self._outlines[run] = (self.signature(listings[run]), outline)
+        for run, outline in read.items():
+            data = provider_io.decode_outline(run, listings[run], outline)
+            problems = self.file_problems(run)
+            if problems:
+                data = dataclasses.replace(data, problems=data.problems + problems)
+            decoded[run] = data
+        return decoded
+
+    def _read(self, ctx, experiment, run, tags, outline):
         try:
             data = provider_io.load_run(
-                self._data_provider, ctx, experiment, run, listing=tags
+                self._data_provider, ctx, experiment, run, listing=tags, read=outline
             )
         except Exception as e:  # noqa: BLE001 - one bad run must not break others.
             logger.exception("Could not read epochjump run %r", run)
