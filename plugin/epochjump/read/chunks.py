@@ -40,7 +40,8 @@ def decode_batches(by_kind, found):
     Returns:
       `(steps, wall_times, written_at, values)`: per batch its step, its own
       wall time and the time its chunk was written, and a dict from
-      `(kind, metric)` to float64 arrays; or None when there are no batches.
+      `(kind, metric)` to float64 arrays (left out: a series without chunks,
+      all NaN); or None when there are no batches.
     """
     step_chunks = by_kind[metadata.BATCH_STEPS].get(None, [])
     if not step_chunks:
@@ -54,15 +55,17 @@ def decode_batches(by_kind, found):
     layout = _Layout(event_steps, sizes)
 
     time_chunks = by_kind[metadata.BATCH_TIMES].get(None, [])
-    times, time_walls, timed, _ = layout.gather(time_chunks)
-    # Batches without their own times (no or a wrong-sized chunk) take their
-    # chunk's.
-    walls = np.where(
-        np.repeat(timed, sizes), np.repeat(time_walls, sizes) + times, written_at
-    )
+    walls = written_at  # Batches without their own times take their chunk's.
+    if time_chunks:
+        times, time_walls, timed, _ = layout.gather(time_chunks)
+        walls = np.where(
+            np.repeat(timed, sizes), np.repeat(time_walls, sizes) + times, written_at
+        )
     values = {}
     for kind in metadata.METRIC_BATCH_KINDS:
         for metric, data in by_kind[kind].items():
+            if not data:
+                continue  # All NaN, as a series missing from `values` reads.
             values[(kind, metric)], _, _, mismatched = layout.gather(data)
             if mismatched:
                 found.add(
@@ -145,9 +148,18 @@ def last_unique(steps):
     """Sorts by step, keeping the last occurrence of each step.
 
     Returns:
-      `(sorted_unique_steps, indices_into_steps)`.
+      `(sorted_unique_steps, indices_into_steps)`; the indices are a slice
+      of all when `steps` already ascend strictly (the usual case).
     """
+    if np.all(steps[1:] > steps[:-1]):
+        return steps, slice(None)
     reversed_steps = steps[::-1]
     unique, first_in_reversed = np.unique(reversed_steps, return_index=True)
     indices = len(steps) - 1 - first_in_reversed
     return unique, indices
+
+
+def kept(mask):
+    """`mask` for indexing arrays, or a slice of all when it keeps all (no
+    copies)."""
+    return slice(None) if mask.all() else mask
