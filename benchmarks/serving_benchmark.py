@@ -10,8 +10,8 @@ wait polls TensorBoard's scalars plugin for it. Then it times, over HTTP:
 
 - `runs`: the first answer (the plugin has read nothing yet) and warm ones;
 - `series` (default `max_points`) per run: the first answer and a warm one;
-- `runs` under a new `/experiment/<id>/` prefix, and `series` of the runs
-  the plugin still holds decoded (the same logdir data, so nothing needs
+- under a new `/experiment/<id>/` prefix, `series` of the runs the plugin
+  still holds decoded, then `runs` (the same logdir data, so nothing needs
   reading again).
 
 It checks that every `runs` entry counts all batches and epochs (loading was
@@ -41,9 +41,9 @@ import urllib.request
 import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "browser"))
+sys.path.insert(0, str(REPO / "tests"))
 
-from browser_env import serve_tensorboard  # noqa: E402
+from support.tensorboard_process import serve_tensorboard  # noqa: E402
 
 import epochjump  # noqa: E402
 from epochjump.serve.run_cache import CACHED_RUNS  # noqa: E402
@@ -148,15 +148,16 @@ def one_server(logdir, names, load_fast, batches, index):
         figures["series first"] = first
         figures["series warm"] = warm
         experiment = f"/experiment/bench{index}"
-        figures["new experiment runs"], listed = get(
-            base, experiment + PREFIX + "/runs"
-        )
-        check_counts(listed, names, batches)
-        # The runs the plugin still holds decoded (it keeps the last 4 read).
+        # The runs the plugin still holds decoded (it keeps the last 4 read),
+        # then the run list, under an experiment ID not seen before.
         figures["new experiment series"] = [
             get(base, experiment + PREFIX + "/series", run=run, metric="loss")[0]
             for run in names[-CACHED_RUNS:]
         ]
+        figures["new experiment runs"], listed = get(
+            base, experiment + PREFIX + "/runs"
+        )
+        check_counts(listed, names, batches)
     return figures
 
 
@@ -172,11 +173,23 @@ def check_counts(listed, names, batches):
 
 
 def check_data_server(base):
-    """Fails unless a `tensorboard-data-server` binary runs under this server."""
-    out = subprocess.run(
-        ["ps", "-eo", "args"], capture_output=True, text=True, check=True
+    """Fails unless the `tensorboard` serving `base` runs a data server child
+    (with `--load_fast=true`, TensorBoard falls back to the Python ingester
+    when the binary cannot run)."""
+    port = base.rsplit(":", 1)[1]
+    table = subprocess.run(
+        ["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=True
     ).stdout
-    if "tensorboard_data_server" not in out and "tensorboard-data-server" not in out:
+    processes = [line.split(None, 2) for line in table.splitlines()]
+    parents = {
+        pid
+        for pid, _, args in processes
+        if "tensorboard.main" in args and f"--port {port}" in args
+    }
+    if not any(
+        ppid in parents and "tensorboard_data_server" in args
+        for _, ppid, args in processes
+    ):
         raise RuntimeError(
             f"--load_fast=true at {base} runs no data server binary (TensorBoard "
             "fell back to the Python ingester); see test-artifacts/"
@@ -224,8 +237,8 @@ def report(load_fast, results):
         "runs warm",
         "series first",
         "series warm",
-        "new experiment runs",
         "new experiment series",
+        "new experiment runs",
     ):
         values = []
         for figures in results:

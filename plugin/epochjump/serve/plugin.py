@@ -23,6 +23,7 @@ from epochjump.read import logdir
 from epochjump.read import provider as provider_io
 from epochjump.serve import params
 from epochjump.serve.run_cache import RunCache
+from epochjump.serve.run_summaries import RunSummaries
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +49,7 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         self._runs = RunCache(
             context.data_provider, logdir=getattr(context, "logdir", None)
         )
-        # run -> (signature, summary, True if from the decoded run): shared by
-        # experiment IDs like the run cache.
-        self._summaries = {}
+        self._summaries = RunSummaries(self._runs)
         self._warning = sampling_warning(context.flags)
 
     def get_plugin_apps(self):
@@ -83,18 +82,7 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
           and `warning` (str or None).
         """
         listing = provider_io.list_runs(self._data_provider, ctx, experiment)
-        summaries = {}
-        unread = {}
-        for run, tags in listing.items():
-            summary = self._known_summary(run, RunCache.signature(tags))
-            if summary is None:
-                unread[run] = tags
-            else:
-                summaries[run] = summary
-        summaries.update(self._outline_summaries(ctx, experiment, unread))
-        for run in list(self._summaries):
-            if run not in listing:
-                self._summaries.pop(run, None)
+        summaries = self._summaries.summaries(ctx, experiment, listing)
         runs = list(summaries.values())
         runs.extend(self._runs_without_data(ctx, experiment, listing))
         runs.sort(key=lambda summary: summary["run"])
@@ -220,38 +208,6 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
             if problem:
                 problems = (problem,) + self._runs.file_problems(run)
                 summaries.append(answers.empty_summary(run, "; ".join(problems)))
-        return summaries
-
-    def _known_summary(self, run, signature):
-        """A run's summary without reading anything, or None: from its decoded
-        data when cached (every problem), else from its last outline."""
-        data = self._runs.peek(run, signature)
-        cached = self._summaries.get(run)
-        if cached is not None and cached[0] == signature:
-            if cached[2] or data is None:
-                return cached[1]
-        if data is None:
-            return None
-        summary = answers.run_summary(data)
-        self._summaries[run] = (signature, summary, True)
-        return summary
-
-    def _outline_summaries(self, ctx, experiment, listing):
-        """Summaries of runs not decoded, from their steps, epoch starts and
-        evaluations only (one request for all runs; no batch values)."""
-        if not listing:
-            return {}
-        try:
-            outlines = self._runs.outlines(ctx, experiment, listing)
-        except Exception as e:  # noqa: BLE001 - listed, with the reason.
-            logger.exception("Could not read epochjump runs")
-            problem = f"Could not read this run: {type(e).__name__}: {e}"
-            return {run: answers.empty_summary(run, problem) for run in listing}
-        summaries = {}
-        for run, outline in outlines.items():
-            summary = answers.run_summary(outline)
-            self._summaries[run] = (RunCache.signature(listing[run]), summary, False)
-            summaries[run] = summary
         return summaries
 
     @wrappers.Request.application

@@ -29,9 +29,9 @@ class RunCache:
     TensorBoard serves one logdir under any `/experiment/<id>/` prefix, so a
     new experiment ID with the same data reads nothing again. Reading a run
     again costs about as much as the first time (the data provider has no
-    "data since" query); see the benchmark. A run that
-    cannot be read is kept as an empty run whose `problems` say why, so it
-    is not re-read at every request and never breaks the others.
+    "data since" query); see the benchmark. A run that cannot be read is kept
+    as an empty run whose `problems` say why, so it is not re-read at every
+    request and never breaks the others.
 
     Args:
       data_provider: a TensorBoard `DataProvider`.
@@ -163,11 +163,11 @@ class RunCache:
         read = provider_io.read_outlines(self._data_provider, ctx, experiment, listings)
         decoded = {}
         with self._lock:
-            for run in list(self._outlines):
-                if run not in listings:
-                    del self._outlines[run]
             for run, outline in read.items():
-                self._outlines[run] = (self.signature(listings[run]), outline)
+                if outline[1]:  # Not kept: a full read tries these tags again.
+                    self._outlines.pop(run, None)
+                else:
+                    self._outlines[run] = (self.signature(listings[run]), outline)
         for run, outline in read.items():
             data = provider_io.decode_outline(run, listings[run], outline)
             problems = self.file_problems(run)
@@ -175,6 +175,12 @@ class RunCache:
                 data = dataclasses.replace(data, problems=data.problems + problems)
             decoded[run] = data
         return decoded
+
+    def forget_outlines(self, keep):
+        """Drops the outlines kept of runs not in `keep` (a set of run names)."""
+        with self._lock:
+            for run in [run for run in self._outlines if run not in keep]:
+                del self._outlines[run]
 
     def _read(self, ctx, experiment, run, tags, outline):
         try:
