@@ -8,6 +8,7 @@ the Python ingester and the Rust data server.
 import logging
 import os
 from collections.abc import Mapping
+from concurrent import futures
 
 import numpy as np
 from tensorboard import errors
@@ -50,6 +51,9 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
             context.data_provider, logdir=getattr(context, "logdir", None)
         )
         self._summaries = RunSummaries(self._runs)
+        self._background = futures.ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="epochjump"
+        )
         self._warning = sampling_warning(context.flags)
 
     def get_plugin_apps(self):
@@ -81,10 +85,17 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
           The `runs` answer: a dict with `runs` (a list of dicts, by run name)
           and `warning` (str or None).
         """
+        names = None
+        if self._runs.run_dir(".") is not None:
+            # Asked meanwhile: each answer of the Rust data server takes at
+            # least ~40 ms, whatever its size.
+            names = self._background.submit(
+                self._data_provider.list_runs, ctx, experiment_id=experiment
+            )
         listing = provider_io.list_runs(self._data_provider, ctx, experiment)
         summaries = self._summaries.summaries(ctx, experiment, listing)
         runs = list(summaries.values())
-        runs.extend(self._runs_without_data(ctx, experiment, listing))
+        runs.extend(self._runs_without_data(listing, names))
         runs.sort(key=lambda summary: summary["run"])
         return {"runs": runs, "warning": self._warning}
 
@@ -188,16 +199,14 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
             raise errors.NotFoundError(f"No epochjump data for run {params.shown(run)}")
         return data
 
-    def _runs_without_data(self, ctx, experiment, listing):
+    def _runs_without_data(self, listing, names):
         """Summaries of the runs that hold an epochjump event file but no data
-        yet (local logdirs only: the data provider cannot tell)."""
-        if self._runs.run_dir(".") is None:
+        yet (local logdirs only: the data provider cannot tell), given the
+        future of TensorBoard's run list (None when not local)."""
+        if names is None:
             return []
         try:
-            names = [
-                r.run_name
-                for r in self._data_provider.list_runs(ctx, experiment_id=experiment)
-            ]
+            names = [r.run_name for r in names.result()]
         except Exception:  # noqa: BLE001 - the other runs are still listed.
             logger.exception("Could not list TensorBoard's runs")
             return []
