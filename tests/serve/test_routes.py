@@ -344,8 +344,10 @@ def test_series_range(client):
 
 
 def test_series_range_outside_the_data(client):
-    answer = get_json(client, "/series", run="known", metric="loss", start=1000)
-    assert answer["range"] == {"start": 1000, "end": 30}
+    answer = get_json(
+        client, "/series", run="known", metric="loss", start=1000, end=2000
+    )
+    assert answer["range"] == {"start": 1000, "end": 2000}
     assert answer["total_batches"] == 0
     assert answer["batches"]["step"] == []
     assert answer["val"]["step"] == []

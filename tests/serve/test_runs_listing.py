@@ -3,11 +3,15 @@ what the plugin read; on both ingesters."""
 
 import argparse
 import json
+import pathlib
+import sys
 import time
 
 import numpy as np
 import pytest
 from support import plugin_client
+from support.written_runs import write_chunked_run
+from support.written_runs import write_malformed_run
 from tensorboard import context as tb_context
 from tensorboard.data import server_ingester
 from tensorboard.util import grpc_util
@@ -16,6 +20,10 @@ import epochjump
 from epochjump import metadata
 from epochjump.read import provider as provider_io
 from epochjump.serve.loader import EpochJumpLoader
+
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "read"))
+from test_hardening_two_read import write_foreign  # noqa: E402
+from test_hardening_two_read import write_versions  # noqa: E402
 
 PREFIX = "/data/plugin/epochjump"
 T0 = 1_750_000_000.0
@@ -298,3 +306,34 @@ def test_outlines_of_many_runs_are_one_request(provider, written):
         metadata.VAL,
         metadata.TRAIN_EVAL,
     }
+
+
+def test_outlines_agree_with_whole_runs_on_damaged_logdirs(tmp_path, monkeypatch):
+    """Newer-format files and another plugin's summaries (in either order),
+    malformed tensors: every field but `problems` is the same before and
+    after the run is read whole, and no problem goes away."""
+    for newer_first in (False, True):
+        write_versions(tmp_path / f"versions_{newer_first}", monkeypatch, newer_first)
+    for foreign_first in (False, True):
+        run_dir = tmp_path / f"foreign_{foreign_first}"
+        write_chunked_run(run_dir)
+        foreign = write_foreign(run_dir, "epochjump/epoch_start", 3, 3)
+        foreign.rename(
+            foreign.with_name(f"events.out.tfevents.{'09'[foreign_first]}.other")
+        )
+    write_malformed_run(tmp_path / "malformed")
+    write_chunked_run(tmp_path / "plain")
+    _, provider = plugin_client.local_provider(tmp_path)
+    _, http = client(provider, tmp_path)
+
+    before = {r["run"]: r for r in get_json(http, "/runs")["runs"]}
+    for run in before:
+        http.get(PREFIX + "/series", query_string={"run": run, "metric": "loss"})
+    after = {r["run"]: r for r in get_json(http, "/runs")["runs"]}
+
+    assert set(before) == set(after) and len(before) == 6
+    for run in before:
+        outline, whole = dict(before[run]), dict(after[run])
+        assert set(outline.pop("problems")) <= set(whole.pop("problems")), run
+        assert outline == whole, run
+    assert after["malformed"]["problems"] != before["malformed"]["problems"]

@@ -1,5 +1,7 @@
 """Reads epochjump tags through a TensorBoard data provider (both ingesters)."""
 
+import logging
+
 from tensorboard.data import provider as provider_lib
 
 from epochjump import metadata
@@ -8,6 +10,35 @@ from epochjump.read.run_data import Datum
 
 # Ask the data provider for every stored sample.
 _ALL_SAMPLES = 2**31 - 1
+
+logger = logging.getLogger(__name__)
+
+
+def reload_each_run(multiplexer):
+    """Loads every run of a TensorBoard `EventMultiplexer`, one at a time.
+
+    `EventMultiplexer.Reload` stops at the first run that fails to load (a
+    record that is not an event raises protobuf's `DecodeError`), leaving the
+    runs after it unread; here such a run keeps what was read before the
+    failure, and the others load.
+
+    Args:
+      multiplexer: a `plugin_event_multiplexer.EventMultiplexer`.
+
+    Returns:
+      A dict from the name of each run that failed to load to a message.
+    """
+    failed = {}
+    for name in sorted(multiplexer.Runs()):
+        try:
+            multiplexer.GetAccumulator(name).Reload()
+        except Exception as e:  # noqa: BLE001 - one bad run must not hide others.
+            logger.info("Could not read run %r: %r", name, e)
+            failed[name] = (
+                f"TensorBoard stopped reading this run ({type(e).__name__}: {e}); "
+                "the data after that point is missing"
+            )
+    return failed
 
 
 def list_runs(provider, ctx, experiment_id, runs=None):
@@ -30,7 +61,9 @@ def list_runs(provider, ctx, experiment_id, runs=None):
     )
 
 
-def load_run(provider, ctx, experiment_id, run, name=None, listing=None, read=None):
+def load_run(
+    provider, ctx, experiment_id, run, name=None, files=None, listing=None, read=None
+):
     """Reads one run's epochjump data through a TensorBoard data provider.
 
     Batch chunks are all or nothing: a chunk's `batch_steps` value is the last
@@ -45,6 +78,8 @@ def load_run(provider, ctx, experiment_id, run, name=None, listing=None, read=No
       experiment_id: str.
       run: str, the run name as the provider knows it.
       name: str, the name to give the returned run (default `run`).
+      files: a `file_contents.FileReport` of the run's local event files, or
+        None; see `decode_run`.
       listing: the run's tags (dict from tag to `TensorTimeSeries`) listed
         just before, or None to list them here.
       read: the run's outline (`read_outlines`) read after `listing` was,
@@ -57,9 +92,12 @@ def load_run(provider, ctx, experiment_id, run, name=None, listing=None, read=No
         listing = list_runs(provider, ctx, experiment_id, runs=[run]).get(run)
     if not listing:
         return None
+    contents = {} if files is None else files.contents
     data, problems = ({}, []) if read is None else (dict(read[0]), list(read[1]))
     while True:
-        steps_tags = [tag for tag in listing if _unread_steps(tag, listing, data)]
+        steps_tags = [
+            tag for tag in listing if _unread_steps(tag, listing, data, contents)
+        ]
         data.update(_read_tags(provider, ctx, experiment_id, run, steps_tags, problems))
         # Problems of the last read of the other tags only: they may be read twice.
         other_problems = []
@@ -72,17 +110,17 @@ def load_run(provider, ctx, experiment_id, run, name=None, listing=None, read=No
         # their steps (if any) read before the other tags again.
         relisted = list_runs(provider, ctx, experiment_id, runs=[run]).get(run)
         listing = {**listing, **(relisted or {})}
-        if not any(_unread_steps(tag, listing, data) for tag in listing):
+        if not any(_unread_steps(tag, listing, data, contents) for tag in listing):
             break
     problems.extend(other_problems)
     for tag, values in others.items():
         if tag in listing and tag not in data:
             data[tag] = values
     series = {tag: (listing[tag].plugin_content, data.get(tag, [])) for tag in listing}
-    return decode_run(name if name is not None else run, series, problems)
+    return decode_run(name if name is not None else run, series, problems, files)
 
 
-def read_outlines(provider, ctx, experiment_id, listings):
+def read_outlines(provider, ctx, experiment_id, listings, files=None):
     """Reads what the `runs` answer needs of many runs, in one request.
 
     Reads each run's batch steps, epoch starts and evaluations, not its batch
@@ -95,16 +133,23 @@ def read_outlines(provider, ctx, experiment_id, listings):
       experiment_id: str.
       listings: dict from run name to its tags (dict from tag to
         `TensorTimeSeries`) listed just before, as `list_runs` returns them.
+      files: dict from run name to its `file_contents.FileReport` (local
+        runs), or None.
 
     Returns:
       A dict from run name to `(data, problems)`: a dict from tag to a list
       of `Datum` and a list of str, for every run with tags.
     """
-    wanted = {run: _outline_tags(tags) for run, tags in listings.items() if tags}
+    files = files or {}
+    wanted = {
+        run: _outline_tags(tags, _contents(files.get(run)))
+        for run, tags in listings.items()
+        if tags
+    }
     return _read_runs(provider, ctx, experiment_id, wanted)
 
 
-def decode_outline(run, listing, outline):
+def decode_outline(run, listing, outline, files=None):
     """Decodes an outline (`read_outlines`) into a `RunData`.
 
     The `RunData` has the run's exact metrics, epoch starts, steps, epochs
@@ -115,6 +160,7 @@ def decode_outline(run, listing, outline):
       run: str, the run name.
       listing: the run's tags (dict from tag to `TensorTimeSeries`).
       outline: `(data, problems)`, the run's entry of `read_outlines`.
+      files: the run's `file_contents.FileReport`, or None; see `decode_run`.
 
     Returns:
       A `RunData`; one that cannot be decoded has no metrics and a problem
@@ -122,20 +168,34 @@ def decode_outline(run, listing, outline):
     """
     data, problems = outline
     series = {tag: (listing[tag].plugin_content, data.get(tag, [])) for tag in listing}
+    if files is not None:
+        # A tag not read that no readable file wrote holds only values
+        # `decode_run` would leave out (newer format, another plugin's).
+        for tag in listing:
+            if tag not in data and tag not in files.contents:
+                del series[tag]
     try:
-        return decode_run(run, series, problems)
+        return decode_run(run, series, problems, files)
     except Exception as e:  # noqa: BLE001 - one bad run must not hide others.
         return decode_run(
             run, {}, [f"Could not read this run: {type(e).__name__}: {e}"]
         )
 
 
-_OUTLINE_KINDS = (metadata.BATCH_STEPS, metadata.EPOCH_START) + metadata.EVAL_KINDS
+_OUTLINE_KINDS = (
+    metadata.BATCH_STEPS,
+    metadata.EPOCH_START,
+    metadata.EPOCH_INDEX,
+) + metadata.EVAL_KINDS
 
 
-def _outline_tags(tags):
+def _contents(files):
+    return {} if files is None else files.contents
+
+
+def _outline_tags(tags, contents):
     """The tags of one run that outlines read: steps first, then sorted."""
-    kinds = {tag: _kind(tags[tag]) for tag in tags}
+    kinds = {tag: _kind(tag, tags, contents) for tag in tags}
     steps = [tag for tag in tags if kinds[tag] == metadata.BATCH_STEPS]
     others = sorted(
         tag
@@ -176,15 +236,17 @@ def _read_runs(provider, ctx, experiment_id, wanted):
     return out
 
 
-def _kind(series):
+def _kind(tag, listing, contents):
+    """A tag's kind, from the metadata a readable file gave it if known."""
     try:
-        return metadata.parse_plugin_metadata(series.plugin_content)[0]
+        content = contents.get(tag, listing[tag].plugin_content)
+        return metadata.parse_plugin_metadata(content)[0]
     except metadata.FormatError:
         return None
 
 
-def _unread_steps(tag, listing, data):
-    return tag not in data and _kind(listing[tag]) == metadata.BATCH_STEPS
+def _unread_steps(tag, listing, data, contents):
+    return tag not in data and _kind(tag, listing, contents) == metadata.BATCH_STEPS
 
 
 def _read_others(provider, ctx, experiment_id, run, listing, data, problems):

@@ -160,7 +160,10 @@ class RunCache:
           (`provider.decode_outline`), its problems followed by those of its
           event files.
         """
-        read = provider_io.read_outlines(self._data_provider, ctx, experiment, listings)
+        files = {run: self.file_report(run) for run in listings}
+        read = provider_io.read_outlines(
+            self._data_provider, ctx, experiment, listings, files
+        )
         decoded = {}
         with self._lock:
             for run, outline in read.items():
@@ -169,8 +172,9 @@ class RunCache:
                 else:
                     self._outlines[run] = (self.signature(listings[run]), outline)
         for run, outline in read.items():
-            data = provider_io.decode_outline(run, listings[run], outline)
-            problems = self.file_problems(run)
+            report = files[run]
+            data = provider_io.decode_outline(run, listings[run], outline, report)
+            problems = report.problems if report else ()
             if problems:
                 data = dataclasses.replace(data, problems=data.problems + problems)
             decoded[run] = data
@@ -183,17 +187,30 @@ class RunCache:
                 del self._outlines[run]
 
     def _read(self, ctx, experiment, run, tags, outline):
+        files = self.file_report(run)
         try:
             data = provider_io.load_run(
-                self._data_provider, ctx, experiment, run, listing=tags, read=outline
+                self._data_provider,
+                ctx,
+                experiment,
+                run,
+                files=files,
+                listing=tags,
+                read=outline,
             )
         except Exception as e:  # noqa: BLE001 - one bad run must not break others.
             logger.exception("Could not read epochjump run %r", run)
             data = _unreadable(run, f"Could not read this run: {type(e).__name__}: {e}")
-        problems = self.file_problems(run) if data is not None else ()
+        problems = files.problems if data is not None and files else ()
         if problems:
             data = dataclasses.replace(data, problems=data.problems + problems)
         return data
+
+    def file_report(self, run):
+        """What a local run's event files hold (`file_contents.FileReport`),
+        or None when the run is not local."""
+        run_dir = self.run_dir(run)
+        return None if run_dir is None else self._files.report(run_dir)
 
     def file_problems(self, run):
         """Incomplete or corrupt records in a run's epochjump event files.
