@@ -131,6 +131,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
         self._last_flush = 0.0
         self._epoch_first_step = None
         self._schedule = None  # The optimizer's LearningRateSchedule, if any.
+        self._fit_started = False
 
     def on_train_begin(self, logs=None):
         # Errors here (unwritable log_dir, another writer recording into it,
@@ -151,7 +152,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
         self._steps_per_call = getattr(self.model, "steps_per_execution", 1) or 1
         self._last_flush = time.monotonic()
         self._schedule = learning_rate.schedule_of(self.model.optimizer)
-        self._writer.start_fit(self._iterations() + 1)
+        self._fit_started = False  # Marked with the first epoch's start step.
         # Keras calls no hook when fit is interrupted; flush at exit instead,
         # and on SIGTERM (whose default action skips atexit).
         atexit.register(self._finish)
@@ -162,6 +163,9 @@ class EpochJumpCallback(keras.callbacks.Callback):
         self._call_begins = []
         self._train_end_time = None
         self._epoch_first_step = self._iterations() + 1
+        if not self._fit_started:
+            self._fit_started = True
+            self._writer.start_fit(self._epoch_first_step)
         self._writer.start_epoch(self._epoch_first_step, epoch=epoch)
 
     def on_train_batch_begin(self, batch, logs=None):

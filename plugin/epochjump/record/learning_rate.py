@@ -32,7 +32,12 @@ def current(optimizer):
     Args:
       optimizer: a Keras 3 or Keras 2 (`tf_keras`) optimizer.
     """
-    return _to_float(optimizer.learning_rate)
+    rate = optimizer.learning_rate
+    # The backend tensor's own scalar read: one host copy.
+    tensor = getattr(rate, "value", rate)
+    if callable(getattr(tensor, "item", None)):
+        return float(tensor.item())
+    return _to_float(rate)
 
 
 def schedule_values(schedule, steps):
