@@ -7,19 +7,31 @@ report write them as "NaN"/"Infinity" strings).
 """
 
 import csv
+import dataclasses
 import io
+import math
 
 import numpy as np
 
 from epochjump.analysis import comparison
 from epochjump.analysis import downsample
 from epochjump.analysis import jumps
+from epochjump.analysis import sentences
 from epochjump.analysis import validation_gap
+from epochjump.analysis import wording
 from epochjump.analysis.epoch_geometry import EpochGeometry
 from epochjump.analysis.epoch_geometry import resolution
 
 CSV_HEADER = ("step", "epoch", "wall_time", "batch_value", "running_mean")
-BOUNDARY_FIELDS = ("epoch", "jump", "lag", "progress", "lag_share", "mode_gap")
+BOUNDARY_FIELDS = (
+    "epoch",
+    "jump",
+    "lag",
+    "lag_stderr",
+    "progress",
+    "lag_share",
+    "mode_gap",
+)
 
 
 def run_summary(run):
@@ -114,7 +126,40 @@ def series_answer(run, series, start=None, end=None, max_points=None):
         },
         "train_eval": _evals(series.train_eval, geometry, start, end),
         "val": _evals(series.val, geometry, start, end),
+        **_run_marks(run, geometry),
     }
+
+
+def _run_marks(run, geometry):
+    # TODO(h7): RunData gains `learning_rate` and `fit_starts` on branch h4;
+    # until it is merged a run has neither and the marks are empty.
+    learning_rate = getattr(run, "learning_rate", None)
+    fit_starts = getattr(run, "fit_starts", np.zeros(0, np.int64))
+    return {
+        "learning_rate": _marks(
+            run,
+            geometry,
+            learning_rate.step if learning_rate else np.zeros(0, np.int64),
+            learning_rate.value if learning_rate else np.zeros(0),
+        ),
+        "fit_starts": _marks(run, geometry, fit_starts),
+    }
+
+
+def _marks(run, geometry, steps, values=None):
+    """Steps to mark on the chart (learning-rate changes, fit starts), each
+    placed where its batch begins: on the epoch axis an epoch's first batch
+    begins at `e`, on the epoch line, as a step between batches does."""
+    steps = np.asarray(steps, np.int64)
+    before = steps - 1
+    epochs = np.searchsorted(run.epoch_starts, before, side="right") - 1
+    marks = {
+        "step": steps.tolist(),
+        "epoch_fraction": geometry.fraction(np.maximum(epochs, 0), before).tolist(),
+    }
+    if values is not None:
+        marks["value"] = np.asarray(values, np.float64).tolist()
+    return marks
 
 
 def _evals(evals, geometry, start, end):
@@ -149,19 +194,32 @@ def jumps_answer(run, metric):
       metric: str, a metric of `run`.
 
     Returns:
-      A dict: `run`, `metric`, `estimator` and `boundaries`, one
-      `Jump.as_dict()` per boundary without its `metric`.
+      A dict: `run`, `metric`, `estimator`, `headline` (one sentence over
+      all boundaries), `summary_paragraph` (why the largest jump happens, for
+      a beginner; "" without a boundary), `boundaries` (one `Jump.as_dict()`
+      per boundary without its `metric`) and `epoch_ends` (one
+      `EpochEnd` per recorded epoch, the last included, without `metric`).
     """
+    found = jumps.explain(run, metric)
     boundaries = []
-    for jump in jumps.explain(run, metric):
+    for jump in found:
         record = jump.as_dict()
         del record["metric"]
         boundaries.append(record)
+    ends = []
+    for end in jumps.epoch_ends(run, metric):
+        record = dataclasses.asdict(end)
+        del record["metric"]
+        ends.append(record)
+    reported_last = ends[-1]["reported"] if ends else math.nan
     return {
         "run": run.name,
         "metric": metric,
         "estimator": jumps.ESTIMATOR,
+        "headline": sentences.headline(metric, found, reported_last),
+        "summary_paragraph": sentences.summary_paragraph(metric, found),
         "boundaries": boundaries,
+        "epoch_ends": ends,
     }
 
 
@@ -234,7 +292,9 @@ def run_entry(run, metric, level_fraction=jumps.LEVEL_FRACTION):
     boundaries = []
     for jump in found:
         record = jump.as_dict()
-        boundaries.append({field: record[field] for field in BOUNDARY_FIELDS})
+        boundary = {field: record[field] for field in BOUNDARY_FIELDS}
+        boundary["lag_share_text"] = wording.share_text(jump.lag, jump.jump)
+        boundaries.append(boundary)
     validation = []
     for gap in gaps:
         record = gap.as_dict()

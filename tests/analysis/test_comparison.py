@@ -93,7 +93,9 @@ def expected_entry(run):
     for e, epoch in enumerate(epochs):
         values = epoch["values"]
         reported = sum(values) / len(values)
-        level = levels.level_at_end(values).value
+        level, level_stderr = (lambda fit: (fit.value, fit.stderr))(
+            levels.level_at_end(values)
+        )
         train_eval = (
             epoch["train_eval"] if epoch["train_eval"] is not None else math.nan
         )
@@ -105,8 +107,10 @@ def expected_entry(run):
                     "epoch": e,
                     "jump": jump,
                     "lag": level - reported,
+                    "lag_stderr": level_stderr,
                     "progress": first_next - level,
                     "lag_share": (level - reported) / jump,
+                    "lag_share_text": share_text(level - reported, jump),
                     "mode_gap": train_eval - level,
                 }
             )
@@ -139,15 +143,27 @@ def expected_entry(run):
         ),
         "lag_share": sum(b["lag"] for b in boundaries)
         / sum(b["jump"] for b in boundaries),
+        "lag_share_text": share_text(
+            sum(b["lag"] for b in boundaries), sum(b["jump"] for b in boundaries)
+        ),
     }
     return {"summary": summary, "boundaries": boundaries, "validation": validation}
+
+
+def share_text(part, whole):
+    """A share as the tables show it: a percentage only within 0-100%."""
+    if 0 <= part / whole <= 1:
+        return f"{round(100 * part / whole)}%"
+    return "larger than the jump" if part / whole > 1 else "the other way"
 
 
 def assert_close(actual, expected, where):
     """Every expected field, to float64 rounding (NaN must be NaN)."""
     for key, value in expected.items():
         got = actual[key]
-        if isinstance(value, float) and math.isnan(value):
+        if isinstance(value, str):
+            assert got == value, (where, key, got)
+        elif isinstance(value, float) and math.isnan(value):
             assert isinstance(got, float) and math.isnan(got), (where, key, got)
         elif isinstance(value, bool):
             assert got is value, (where, key, got)
