@@ -126,11 +126,27 @@ def series_answer(run, series, start=None, end=None, max_points=None):
         },
         "train_eval": _evals(series.train_eval, geometry, start, end),
         "val": _evals(series.val, geometry, start, end),
-        **_run_marks(run, geometry),
+        **chart_marks(run, series, geometry),
     }
 
 
-def _run_marks(run, geometry):
+def chart_marks(run, series, geometry=None):
+    """The steps the chart marks: learning-rate changes and fit starts.
+
+    Args:
+      run: `RunData`.
+      series: `MetricData`, one metric of `run` (for the epoch axis).
+      geometry: `EpochGeometry` of `series`, or None to build it.
+
+    Returns:
+      A dict: `learning_rate` (`step`, `epoch_fraction`, `value`: the
+      learning rate in force from that step on) and `fit_starts` (`step`,
+      `epoch_fraction`: the first step of each `fit`). `epoch_fraction` is
+      where the batch at `step` begins on the epoch axis: `e` for the first
+      batch of epoch `e`, on its epoch line.
+    """
+    if geometry is None:
+        geometry = EpochGeometry(series, run.epoch_starts)
     # TODO(h7): RunData gains `learning_rate` and `fit_starts` on branch h4;
     # until it is merged a run has neither and the marks are empty.
     learning_rate = getattr(run, "learning_rate", None)
@@ -139,8 +155,8 @@ def _run_marks(run, geometry):
         "learning_rate": _marks(
             run,
             geometry,
-            learning_rate.step if learning_rate else np.zeros(0, np.int64),
-            learning_rate.value if learning_rate else np.zeros(0),
+            learning_rate.step if learning_rate is not None else np.zeros(0, np.int64),
+            learning_rate.value if learning_rate is not None else np.zeros(0),
         ),
         "fit_starts": _marks(run, geometry, fit_starts),
     }
