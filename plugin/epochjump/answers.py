@@ -147,18 +147,11 @@ def chart_marks(run, series, geometry=None):
     """
     if geometry is None:
         geometry = EpochGeometry(series, run.epoch_starts)
-    # TODO(h7): RunData gains `learning_rate` and `fit_starts` on branch h4;
-    # until it is merged a run has neither and the marks are empty.
-    learning_rate = getattr(run, "learning_rate", None)
-    fit_starts = getattr(run, "fit_starts", np.zeros(0, np.int64))
     return {
         "learning_rate": _marks(
-            run,
-            geometry,
-            learning_rate.step if learning_rate is not None else np.zeros(0, np.int64),
-            learning_rate.value if learning_rate is not None else np.zeros(0),
+            run, geometry, run.learning_rate.step, run.learning_rate.value
         ),
-        "fit_starts": _marks(run, geometry, fit_starts),
+        "fit_starts": _marks(run, geometry, run.fit_starts),
     }
 
 

@@ -15,6 +15,18 @@ def check_step(step):
     return int(step)
 
 
+def check_number(value, argument):
+    """`value` as a float; NaN and Inf are numbers too."""
+    if isinstance(value, (str, bytes, bool)) or value is None:
+        raise ValueError(f"`{argument}` must be a number. Received: {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`{argument}` must be a number. Received: {value!r}"
+        ) from None
+
+
 def check_metric_name(metric):
     if not isinstance(metric, str) or not metric:
         raise ValueError(f"Metric names must be non-empty str. Received: {metric!r}")

@@ -5,6 +5,7 @@ what `EpochJumpCallback` is built on. Batch data is buffered in memory and
 written as one compact chunk per flush; see `docs/format.md`.
 """
 
+import math
 import numbers
 import os
 import time
@@ -24,7 +25,8 @@ EVAL_KINDS = metadata.EVAL_KINDS
 
 
 class Writer:
-    """Records batch values, running means, epoch starts and evaluations.
+    """Records batch values, running means, epoch starts, evaluations,
+    learning rates and the start of each training session.
 
     Use it in custom training loops (plain TensorFlow, PyTorch, JAX); the Keras
     callback uses it too. Data is buffered and written every `flush_secs`
@@ -33,8 +35,10 @@ class Writer:
     ```python
     with epochjump.Writer("logs/run1") as writer:
         step = 0
+        writer.start_fit(step + 1)
         for epoch in range(epochs):
             writer.start_epoch(step + 1)
+            writer.log_learning_rate(step + 1, learning_rate(epoch))
             for x, y in batches:
                 loss = train_step(x, y)
                 step += 1
@@ -83,6 +87,7 @@ class Writer:
         self._keys = set()
         # Sample-weighted sums for running means the writer computes itself.
         self._running_means = RunningMeans()
+        self._last_learning_rate = None  # (step, value) last logged
 
     def __enter__(self):
         return self
@@ -203,12 +208,54 @@ class Writer:
         self._batches.append_arrays(steps.astype(np.int64), wall_times, arrays)
         self._maybe_flush()
 
+    def start_fit(self, step):
+        """Marks the start of a training session (one `fit()` call).
+
+        Args:
+          step: int, the global step of the session's first batch.
+
+        Raises:
+          ValueError: for a bad step.
+        """
+        step = arguments.check_step(step)
+        self._check_open()
+        self._pending_scalars.append(
+            (metadata.FIT_START, None, step, time.time(), np.int64(step))
+        )
+
+    def log_learning_rate(self, step, value):
+        """Records the learning rate in force from `step` on.
+
+        Call it where the rate may have changed (an epoch's first batch, a
+        schedule's steps); a value equal to the last one logged at an earlier
+        step is not written again, so calling it often costs nothing on disk.
+
+        Args:
+          step: int, the global step of the first batch trained with `value`.
+          value: float, the learning rate.
+
+        Raises:
+          ValueError: for a bad step or a value that is not a number.
+        """
+        step = arguments.check_step(step)
+        value = arguments.check_number(value, "value")
+        self._check_open()
+        last = self._last_learning_rate
+        if last is not None and step >= last[0] and _same(value, last[1]):
+            return
+        self._last_learning_rate = (step, value)
+        self._pending_scalars.append(
+            (metadata.LEARNING_RATE, None, step, time.time(), np.float64(value))
+        )
+
     def log_eval(self, kind, step, values):
         """Records one evaluation per metric, made at the end of an epoch.
 
         Args:
           kind: "train_eval" (a fixed training subset evaluated in inference
-            mode) or "val" (validation data).
+            mode), "train_eval_training_mode" (the same subset and weights in
+            training mode: dropout active, batch norm on batch statistics) or
+            "val" (validation data).
           step: int, the global step of the epoch's last batch.
           values: dict from metric name (without `val_`) to value.
 
@@ -375,6 +422,10 @@ class Writer:
                 file.close()
             except Exception:
                 pass
+
+
+def _same(a, b):
+    return a == b or (math.isnan(a) and math.isnan(b))
 
 
 def _cause(error):
