@@ -6,7 +6,8 @@ batch size and pooled, the bias and RMSE of the estimated lag (as % of the
 mean true lag) for the old estimator (mean of the last 10% of the epoch's
 batches) and the new one, the coverage of the stated 95% intervals for `lag`
 and `boundary_step`, and how well a sawtooth drop of 0.06 at every epoch start
-is recovered.
+is recovered, and whether a constant level gives a boundary step
+consistent with 0.
 
 Usage: PYTHONPATH=plugin python benchmarks/estimator_accuracy.py [--seeds 400]
 """
@@ -26,10 +27,13 @@ TAUS = (0.5, 1.0, 2.0)
 DROP = 0.06
 
 
-def level_curve(batches, tau, drop=0.0):
+def level_curve(batches, tau, drop=0.0, plateau=None):
     """p per batch, shape (EPOCHS, batches): a saturating rise, optionally
-    recovering `drop` over each epoch and losing it at the next start."""
+    recovering `drop` over each epoch and losing it at the next start; or the
+    constant `plateau`."""
     t = np.arange(EPOCHS * batches).reshape(EPOCHS, batches) / batches
+    if plateau is not None:
+        return np.full_like(t, plateau)
     p = 0.95 - 0.85 * np.exp(-t / tau)
     if drop:
         p = p - drop + drop * np.linspace(0, 1, batches)
@@ -42,11 +46,11 @@ def old_level_at_end(values):
     return float(np.mean(values[-window:]))
 
 
-def boundaries(rng, batch_size, tau, drop=0.0):
-    """One simulated run: per boundary (true lag, true step, old lag, new
-    end level, new start level, reported)."""
+def boundaries(rng, batch_size, tau, **curve):
+    """One simulated run: per boundary, the true lag and step, the old lag,
+    and the new lag and boundary step with their standard errors."""
     batches = SAMPLES // batch_size
-    p = level_curve(batches, tau, drop)
+    p = level_curve(batches, tau, **curve)
     values = rng.binomial(batch_size, p) / batch_size
     rows = []
     for e in range(EPOCHS - 1):
@@ -67,14 +71,14 @@ def boundaries(rng, batch_size, tau, drop=0.0):
     return rows
 
 
-def collect(seeds, batch_sizes=BATCH_SIZES, taus=TAUS, drop=0.0):
+def collect(seeds, batch_sizes=BATCH_SIZES, taus=TAUS, **curve):
     """All boundaries of `seeds` runs per (batch size, tau), as arrays."""
     rows = []
     for batch_size in batch_sizes:
         for tau in taus:
             rng = np.random.default_rng([batch_size, int(tau * 100), seeds])
             for _ in range(seeds):
-                for row in boundaries(rng, batch_size, tau, drop):
+                for row in boundaries(rng, batch_size, tau, **curve):
                     rows.append(dict(row, batch_size=batch_size))
     return {key: np.array([r[key] for r in rows]) for key in rows[0]}
 
@@ -134,6 +138,13 @@ def main(argv=None):
         f"coverage {s['cover_step']:.1f}%; lag bias {s['bias_new']:+.1f}%, "
         f"rmse {s['rmse_new']:.1f}% (old {s['rmse_old']:.1f}%), "
         f"coverage {s['cover_lag']:.1f}%"
+    )
+    flat = collect(args.seeds, taus=(1.0,), plateau=0.8)
+    z = flat["step"] / flat["step_stderr"]
+    print(
+        f"plateau (constant level 0.8, no step): mean boundary_step "
+        f"{np.mean(flat['step']):+.5f}, mean z {np.mean(z):+.3f}, "
+        f"|z| <= 1.96 in {100 * np.mean(np.abs(z) <= 1.96):.1f}%"
     )
 
 

@@ -93,7 +93,8 @@ def test_lag_is_unbiased_and_beats_the_old_mean(smooth):
     bias, rmse = relative_bias_and_rmse(smooth["lag"], smooth["true_lag"])
     old_bias, old_rmse = relative_bias_and_rmse(smooth["old_lag"], smooth["true_lag"])
     assert abs(bias) <= 0.05, (bias, old_bias)
-    assert rmse <= old_rmse, (rmse, old_rmse)
+    # Measured 0.81 of the old RMSE; a regression towards the old mean fails.
+    assert rmse <= 0.9 * old_rmse, (rmse, old_rmse)
     # The old mean trails a rising level; the comparison is not against a
     # strawman that is already good.
     assert old_rmse > 0.2

@@ -38,10 +38,10 @@ from epochjump.analysis import sentences
 # the window is now chosen per epoch edge from the data.
 LEVEL_FRACTION = 0.1
 ESTIMATOR = (
-    "level_at_end, level_after: a least-squares line through the batches "
-    "nearest the epoch's edge, evaluated at the edge batch, its window chosen "
-    "per edge to minimise estimated bias² + variance; ± stderr from the fit, "
-    "the batch noise and the window's bias"
+    "level_at_end, level_after: a least-squares line (triangular weights) "
+    "through the batches nearest the epoch's edge, evaluated at the edge "
+    "batch, its window chosen per edge to minimise estimated bias² + "
+    "variance; ± stderr from the fit, the batch noise and the window's bias"
 )
 
 

@@ -2,13 +2,15 @@
 
 Each batch value is the model's level at that batch plus the batch's sampling
 noise. The level at an edge (the epoch's last batch, or its first) is the
-intercept of a straight line fitted by least squares to the batches nearest
-that edge. The window (how many batches) is chosen per edge to minimise the
-estimated squared bias plus variance of that intercept: the bias comes from a
-quadratic pilot fitted to the whole epoch, the variance from the batch-to-batch
-noise (Gasser-Sroka-Jennen pseudo-residuals, which a smooth trend barely
-affects). The standard error is that of the fit (leverage of the edge point
-times the noise variance), widened by the estimated bias of the chosen window.
+intercept of a straight line fitted by weighted least squares to the batches
+nearest that edge (triangular weights: the edge batch counts most, the
+window's far end least). The window (how many batches) is chosen per edge to
+minimise the estimated squared bias plus variance of that intercept: the bias
+comes from a quadratic pilot fitted to the whole epoch, the variance from the
+batch-to-batch noise (Gasser-Sroka-Jennen pseudo-residuals, which a smooth
+trend barely affects). The standard error is that of the fit (leverage of the
+edge point times the noise variance), widened by the estimated bias of the
+chosen window.
 See docs/analysis.md for the formulas and their measured accuracy.
 """
 
@@ -32,6 +34,7 @@ MIN_PILOT = 5
 # The noise is estimated over at least this many batches nearest the edge: a
 # short chosen window alone would give a noisy estimate (and under-cover).
 MIN_NOISE_BATCHES = 32
+# Noise below this share of the values' magnitude is float rounding.
 ROUNDING = 1e-12
 
 
@@ -71,7 +74,7 @@ def level_at_end(values):
 
     Example:
       ```python
-      level_at_end([0.5, 0.6, 0.7, 0.8])  # Level(value=0.8, stderr=0.0, ...)
+      level_at_end([0.5, 0.6, 0.7, 0.8])  # Level(value≈0.8, stderr=0.0, ...)
       ```
     """
     return _edge_level(np.asarray(values, dtype=float)[::-1])
@@ -134,7 +137,6 @@ def _edge_level(y):
         return Level(float(np.mean(y)), sd / math.sqrt(m), m, sd, 0)
     x = x / x[-1] if x[-1] > 0 else x
     fits = _candidates(x, y)
-    # Noise at the level of float rounding is no noise (exactly linear values).
     rounding = ROUNDING * float(np.max(np.abs(y)))
     sigma = _noise_sd(x, y)
     for _ in range(2):
@@ -196,16 +198,25 @@ def _candidates(x, y):
     pilot_degree = _pilot_degree(len(y))
     top = max(DEGREES)
     powers = np.arange(max(2 * top, top + pilot_degree, 2 * pilot_degree) + 3)
-    xk = x[:, None] ** powers
-    moments = np.cumsum(xk, axis=0)  # S_k over the h nearest points.
     cross_powers = max(top + 1, pilot_degree) + 1
-    cross = np.cumsum(xk[:, :cross_powers] * y[:, None], axis=0)
+    all_windows = _windows(len(y))
+    # Power sums S_k = sum x^k and T_k = sum x^k y over the h nearest points,
+    # at each candidate h only (memory stays O(len(y)) for huge epochs).
+    starts = np.append(0, all_windows[:-1])
+    moments = np.empty((len(all_windows), len(powers)))
+    cross = np.empty((len(all_windows), cross_powers))
+    xk = np.ones_like(x)
+    for k in powers:
+        moments[:, k] = np.cumsum(np.add.reduceat(xk, starts))
+        if k < cross_powers:
+            cross[:, k] = np.cumsum(np.add.reduceat(xk * y, starts))
+        xk = xk * x
     pilot, pilot_inverse = _pilot(moments[-1], cross[-1], pilot_degree)
     reach = np.arange(pilot_degree + 1)
     parts = []
     for degree in DEGREES:
-        windows = _windows(len(y))
-        windows = windows[windows >= degree + 2]
+        usable = all_windows >= degree + 2
+        windows = all_windows[usable]
         if len(windows) == 0:
             continue
         # Rescale to each window's own span so small windows stay
@@ -213,8 +224,8 @@ def _candidates(x, y):
         # span reaches one spacing past the window, where the kernel is 0.
         span = x[windows - 1] * windows / np.maximum(windows - 1, 1)
         scale = np.where(span > 0, span, 1.0)[:, None] ** -powers
-        s = moments[windows - 1] * scale
-        t = cross[windows - 1] * scale[:, :cross_powers]
+        s = moments[usable] * scale
+        t = cross[usable] * scale[:, :cross_powers]
         # Triangular weights 1 - x / span (the edge batch counts most): sums
         # over them follow from the plain power sums.
         ks = s[:, :-2] - s[:, 1:-1]
