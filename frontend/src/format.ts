@@ -75,6 +75,7 @@ export function kerasSigned(value: number): string {
 
 /** The "± 0.0041" of an estimate; "" when its error is not finite. */
 export function errorText(stderr: number): string {
+  if (stderr === 0) return "± 0.0000"; // noiseless batches, as the server writes it
   return Number.isFinite(stderr) ? `± ${kerasValue(stderr)}` : "";
 }
 

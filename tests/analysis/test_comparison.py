@@ -228,9 +228,14 @@ def test_loss_is_better_when_lower(tmp_path):
     assert gap.mode_gap == pytest.approx(0.3 - 0.4)
     assert gap.generalisation_gap == pytest.approx(0.5 - 0.3)
     assert gap.sentence.startswith(
-        "After epoch 1, validation (0.5) is better than the 0.7 Keras printed"
+        "After epoch 1, validation (0.5000) is better than the 0.7000 Keras printed"
     )
-    assert "Averaging lag: -0.3 (150%)" in gap.sentence
+    # The lag (-0.3) is larger than the gap (-0.2): said in words, not as 150%.
+    assert "Averaging lag: -0.3000 ± " in gap.sentence
+    assert "(more than the whole gap)" in gap.sentence
+    # The mode gap (-0.1) is half the gap; val - train_eval (+0.2) points away.
+    assert "-0.1000 (50%)" in gap.sentence
+    assert "+0.2000 (the other way)" in gap.sentence
 
 
 @pytest.mark.parametrize(
@@ -267,10 +272,13 @@ def test_sentence_leaves_out_shares_of_a_tiny_gap():
         mode_gap=0.02,
         generalisation_gap=-0.0799,
         higher_is_better=True,
+        lag_stderr=0.004,
     )
     assert gap.val_better
     assert gap.lag_share == pytest.approx(600)
-    assert "Averaging lag: +0.06, as" in gap.sentence
+    assert "Averaging lag: +0.0600 ± 0.0040 (more than the whole gap), as" in (
+        gap.sentence
+    )
     assert "%" not in gap.sentence
 
 

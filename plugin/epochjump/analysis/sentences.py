@@ -44,7 +44,7 @@ def _lr_change(jump):
 
 def _off(difference):
     if difference == 0:
-        return "exactly at"
+        return "exactly at"  # "... at the model's level"
     side = "above" if difference > 0 else "below"
     return f"{keras_value(abs(difference))} {side}"
 
@@ -56,18 +56,25 @@ def _lag_words(jump):
     return text
 
 
+def _rounding(jump):
+    # Noiseless batches give SDs and standard errors of exactly 0 while the
+    # fitted levels carry the rounding of the fit's sums.
+    return 1e-9 * max(abs(jump.level_after), abs(jump.level_at_end), 1e-300)
+
+
 def _noise_is_small(jump):
     return _finite(jump.first_batch_noise, jump.noise_sd) and (
-        abs(jump.first_batch_noise) <= NOISE_SDS * jump.noise_sd
+        abs(jump.first_batch_noise) <= NOISE_SDS * jump.noise_sd + _rounding(jump)
     )
 
 
 def _step_is_real(jump):
     if not math.isfinite(jump.boundary_step):
         return False
-    if not math.isfinite(jump.boundary_step_stderr):
-        return jump.boundary_step != 0
-    return abs(jump.boundary_step) > STEP_STDERRS * jump.boundary_step_stderr
+    stderr = (
+        jump.boundary_step_stderr if math.isfinite(jump.boundary_step_stderr) else 0
+    )
+    return abs(jump.boundary_step) > STEP_STDERRS * stderr + _rounding(jump)
 
 
 def rest_clause(jump):
@@ -121,16 +128,11 @@ def rest_clause(jump):
             f"{step}{lr_words}, plus one batch's noise (the first batch was "
             f"{noise} the level after it; batch-noise SD {sd})."
         )
-    sds = (
-        f", {abs(jump.first_batch_noise) / jump.noise_sd:.1f} batch-noise SDs"
-        if jump.noise_sd > 0
-        else ""
-    )
     return (
         f"The rest, {rest}, is more than one batch's noise: the first batch of "
         f"epoch {n + 1} was {noise} the model's level just after the "
-        f"boundary ({level_after}){sds}; the model's real step across the "
-        f"boundary is {step}{lr_words}."
+        f"boundary ({level_after}), more than {NOISE_SDS:g} batch-noise SDs "
+        f"({sd}); the model's real step across the boundary is {step}{lr_words}."
     )
 
 
@@ -156,8 +158,7 @@ def jump_sentence(jump):
     )
     if not _finite(jump.jump, jump.lag):
         text += (
-            " The values are not finite (NaN or infinite), so the jump cannot "
-            "be split."
+            " The values are not finite (NaN or infinite), so the jump cannot be split."
         )
         return text + _mode_sentence(jump)
     text += " " + lag_clause(jump) + " " + rest_clause(jump)

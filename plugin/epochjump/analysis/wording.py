@@ -46,7 +46,9 @@ def with_error(value, stderr, sign=False):
     """
     text = signed(value) if sign else keras_value(value)
     if math.isfinite(value) and math.isfinite(stderr):
-        text += f" ± {keras_value(stderr)}"
+        # An error of exactly 0 (noiseless batches) reads as 0.0000, not
+        # Keras's 0.0000e+00.
+        text += f" ± {keras_value(stderr) if stderr else '0.0000'}"
     return text
 
 
