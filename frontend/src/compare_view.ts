@@ -33,7 +33,7 @@ const SUMMARY_COLUMNS: Column<Summary>[] = [
   {
     field: "mean_mode_gap",
     header: "mean mode gap",
-    help: "Mean of train_eval − level at end: inference vs. training mode (dropout, batch norm).",
+    help: "Mean of train_eval − train_eval in training mode: inference vs. training mode (dropout, batch norm).",
   },
 ];
 
@@ -42,7 +42,7 @@ const BOUNDARY_COLUMNS: Column<BoundaryRecord>[] = [
   { field: "lag", header: "lag", help: "level at end − reported: averaging lag, ± one standard error.", stderr: "lag_stderr" },
   { field: "lag_share", header: "lag share", help: "lag / jump (in words when outside 0–100%).", text: "lag_share_text" },
   { field: "progress", header: "progress", help: "first next − level at end." },
-  { field: "mode_gap", header: "mode gap", help: "train_eval − level at end." },
+  { field: "mode_gap", header: "mode gap", help: "train_eval − train_eval in training mode." },
 ];
 
 function numberCell<T>(column: Column<T>, record: T): HTMLElement {

@@ -112,7 +112,7 @@ const COLUMNS: Column[] = [
   {
     field: "mode_gap",
     header: "mode gap",
-    help: "train_eval in inference mode vs. training mode (dropout, batch norm).",
+    help: "train_eval − train_eval in training mode: the same subset and weights in inference vs. training mode (dropout, batch norm).",
     value: fromBoundary((b) => b.mode_gap),
     signed: true,
     detail: true,

@@ -152,7 +152,8 @@ export interface CompareBoundary {
   mode_gap: number;
 }
 
-/** After one epoch: `val - reported = lag + mode_gap + generalisation_gap`. */
+/** After one epoch: `val - reported = lag + subset_gap + mode_gap + generalisation_gap`
+ * (`subset_gap` and `mode_gap` NaN without a training-mode evaluation). */
 export interface ValidationGap {
   epoch: number;
   last_step: number;
@@ -164,13 +165,16 @@ export interface ValidationGap {
   lag: number;
   mode_gap: number;
   generalisation_gap: number;
+  train_eval_training_mode: number;
+  subset_gap: number;
   lag_share: number;
+  subset_share: number;
   mode_share: number;
   generalisation_share: number;
   val_better: boolean;
   lag_stderr: number;
   /** Each part as shown, "+0.0392 ± 0.0040 (67%)": the share only within 0–100%. */
-  parts_text: { lag: string; mode_gap: string; generalisation_gap: string };
+  parts_text: { lag: string; subset_gap: string; mode_gap: string; generalisation_gap: string };
   sentence: string;
 }
 

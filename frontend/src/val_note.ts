@@ -1,7 +1,8 @@
 // "Why is validation better than training?": under the jump table, the epochs
 // whose validation beats what Keras printed, with that gap split (by the
-// server) into averaging lag, training-mode regularisation and the
-// generalisation gap. Numbers and sentences are the server's, only formatted.
+// server) into averaging lag, the training subset against the last batches,
+// dropout and batch norm (the mode gap) and the generalisation gap. Numbers
+// and sentences are the server's, only formatted.
 
 import { el } from "./dom";
 import { kerasSigned, kerasValue } from "./format";
@@ -31,9 +32,15 @@ const COLUMNS: Column[] = [
     part: "lag",
   },
   {
+    field: "subset_gap",
+    header: "subset",
+    help: "train_eval in training mode − level at end: the training subset (epoch-end weights, training mode) vs. the epoch's last batches.",
+    part: "subset_gap",
+  },
+  {
     field: "mode_gap",
     header: "mode gap",
-    help: "train_eval − level at end: the training subset in inference mode vs. training mode (dropout, batch norm).",
+    help: "train_eval − train_eval in training mode: the same subset and weights in inference vs. training mode (dropout, batch norm).",
     part: "mode_gap",
   },
   {

@@ -105,7 +105,7 @@ def explain_text(run, metrics=None):
     lines.append(
         _wrap(
             f"({analysis.ESTIMATOR}; jump = lag + step + 1st-batch noise; "
-            "± one standard error; mode gap = train eval - level at end)"
+            "± one standard error; mode gap = train eval - train eval in training mode)"
         )
     )
     return "\n".join(lines)

@@ -24,6 +24,9 @@ def known_run(tmp_path):
                 value = epoch + b / 20  # Rises through each epoch.
                 writer.log_batch(step, {"accuracy": value})
             writer.log_eval("train_eval", step, {"accuracy": epoch + 1.5})
+            writer.log_eval(
+                "train_eval_training_mode", step, {"accuracy": epoch + 1.25}
+            )
             if epoch != 1:
                 writer.log_eval("val", step, {"accuracy": epoch + 0.75})
     return epochjump.read_run(path)
@@ -57,7 +60,9 @@ def test_explain_matches_a_hand_computation(known_run):
         assert j.progress == pytest.approx(first_next - level, abs=1e-12)
         assert j.jump == pytest.approx(j.lag + j.progress, abs=1e-15)
         assert j.train_eval == epoch + 1.5
-        assert j.mode_gap == pytest.approx(epoch + 1.5 - level, abs=1e-12)
+        assert j.train_eval_training_mode == epoch + 1.25
+        # Same subset, same weights: inference mode minus training mode.
+        assert j.mode_gap == (epoch + 1.5) - (epoch + 1.25)
         assert j.last_step == 20 * (epoch + 1)
         assert j.first_next_step == 20 * (epoch + 1) + 1
     assert jumps[0].val == 0.75
@@ -75,7 +80,9 @@ def test_sentence_says_what_happened(known_run):
         "90% of that jump. The rest, +0.0500, is the model's real step across "
         "the boundary, +0.0500 ± 0.0000, plus one batch's noise"
     )
-    assert "training subset scores 1.5000" in first.sentence
+    assert "training subset scores 1.5000 (+0.2500 against training mode" in (
+        first.sentence
+    )
     record = first.as_dict()
     assert record["lag_share"] == pytest.approx(0.475 / 0.525)
     assert record["sentence"] == first.sentence

@@ -79,7 +79,8 @@ def test_corrupt_record_is_named_with_its_offset(tmp_path):
 
 def test_newer_format_is_one_message_per_run(tmp_path, monkeypatch):
     write_chunked_run(tmp_path / "mixed", chunks=1)
-    monkeypatch.setattr(metadata, "FORMAT_VERSION", 2)
+    # A future epochjump writing every kind in format version 3.
+    monkeypatch.setattr(metadata, "version_of", lambda kind: 3)
     write_chunked_run(tmp_path / "newer", chunks=1)
     with epochjump.Writer(tmp_path / "mixed") as writer:
         writer.log_eval("val", 4, {"f1": 0.5})
@@ -89,16 +90,16 @@ def test_newer_format_is_one_message_per_run(tmp_path, monkeypatch):
     assert newer.metrics == () and newer.num_batches == 0
     assert newer.problems == (
         "epochjump/batch_steps, epochjump/batch_times, epochjump/batch_value/loss "
-        "and 2 more: Data written in epochjump format version 2; this epochjump "
-        "reads up to version 1. Upgrade epochjump.",
+        "and 2 more: Data written in epochjump format version 3; this epochjump "
+        "reads up to version 2. Upgrade epochjump.",
     )
 
     mixed = epochjump.read_run(tmp_path / "mixed")
     assert_steps(mixed, 4)
     assert mixed.metrics == ("loss",)
     assert mixed.problems == (
-        "epochjump/val/f1: Data written in epochjump format version 2; this "
-        "epochjump reads up to version 1. Upgrade epochjump.",
+        "epochjump/val/f1: Data written in epochjump format version 3; this "
+        "epochjump reads up to version 2. Upgrade epochjump.",
     )
 
 
@@ -187,7 +188,7 @@ def test_cli_explains_good_runs_and_names_the_problems_of_the_others(
     write_chunked_run(tmp_path / "good")
     event_file = write_chunked_run(tmp_path / "truncated")
     event_file.write_bytes(event_file.read_bytes()[:-10])
-    monkeypatch.setattr(metadata, "FORMAT_VERSION", 2)
+    monkeypatch.setattr(metadata, "version_of", lambda kind: 3)  # A future writer.
     write_chunked_run(tmp_path / "newer", chunks=1)
     monkeypatch.undo()
     with epochjump.Writer(tmp_path / "val_only") as writer:
@@ -204,7 +205,7 @@ def test_cli_explains_good_runs_and_names_the_problems_of_the_others(
     assert "problem:" not in good and "Keras printed" in good
     assert "problem: events.out.tfevents." in by_run["truncated"]
     assert "incomplete last record" in by_run["truncated"]
-    assert "version 2" in by_run["newer"]
+    assert "version 3" in by_run["newer"]
     assert "problem: No batches recorded" in by_run["val_only"]
 
     assert cli.main(["explain", str(tmp_path / "truncated")]) == 0

@@ -20,10 +20,15 @@ For the boundary after epoch `e` of a metric:
   changing across the boundary) and `first_batch_noise = first_next -
   level_after` (the first batch's own noise; compare with `noise_sd`), so
   `progress == boundary_step + first_batch_noise` exactly.
-- `train_eval` / `mode_gap = train_eval - level_at_end`: the fixed training
-  subset evaluated in inference mode after the epoch, against the level in
-  training mode (dropout, batch-norm statistics, regularisation terms).
+- `train_eval` / `train_eval_training_mode` / `mode_gap = train_eval -
+  train_eval_training_mode`: the fixed training subset evaluated after the
+  epoch in inference mode and in training mode, with the same weights on the
+  same samples, so the gap is exactly dropout and batch-norm statistics; NaN
+  without the training-mode evaluation (runs of format version 1).
 - `val`: the validation value after the epoch.
+- `learning_rate_before` / `learning_rate_after`: the learning rate in force
+  at the epoch's last batch and at the next epoch's first; NaN when not
+  recorded.
 """
 
 import dataclasses
@@ -67,6 +72,8 @@ class Jump:
       first_batch_noise: float, `first_next - level_after`.
       noise_sd: float, the batch-to-batch noise standard deviation near the
         boundary (both sides pooled).
+        mode_gap, val, train_eval_training_mode, learning_rate_before,
+        learning_rate_after: float; NaN where not recorded.
     """
 
     metric: str
@@ -90,6 +97,9 @@ class Jump:
     boundary_step_stderr: float
     first_batch_noise: float
     noise_sd: float
+    train_eval_training_mode: float = math.nan
+    learning_rate_before: float = math.nan
+    learning_rate_after: float = math.nan
 
     @property
     def lag_share(self):
@@ -138,6 +148,9 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
         # Steps ascend: the batch after the epoch's last is the next's first.
         nxt = int(np.searchsorted(series.step, end.last_step, side="right"))
         first_next = float(series.running_mean[nxt])
+        rate_before, rate_after = _learning_rates(
+            run, end.last_step, int(series.step[nxt])
+        )
         jumps.append(
             Jump(
                 metric=metric,
@@ -152,7 +165,7 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
                 lag=end.level_at_end - end.reported,
                 progress=first_next - end.level_at_end,
                 train_eval=end.train_eval,
-                mode_gap=end.train_eval - end.level_at_end,
+                mode_gap=end.train_eval - end.train_eval_training_mode,
                 val=end.val,
                 lag_stderr=end.lag_stderr,
                 level_after=end.level_after,
@@ -161,9 +174,19 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
                 boundary_step_stderr=end.boundary_step_stderr,
                 first_batch_noise=end.first_batch_noise,
                 noise_sd=end.noise_sd,
+                train_eval_training_mode=end.train_eval_training_mode,
+                learning_rate_before=rate_before,
+                learning_rate_after=rate_after,
             )
         )
     return jumps
+
+
+def _learning_rates(run, *steps):
+    rates = run.learning_rate
+    if len(rates) == 0:
+        return tuple(math.nan for _ in steps)
+    return tuple(float(v) for v in rates.at(np.array(steps, np.int64)))
 
 
 def describe(jump):
@@ -200,6 +223,8 @@ class EpochEnd:
         by the next one.
       noise_sd: float, the batch noise near the epoch's end, pooled with that
         at the next epoch's start when there is one.
+      train_eval_training_mode: float, the training subset evaluated after
+        the epoch in training mode; NaN where not recorded.
     """
 
     metric: str
@@ -217,6 +242,7 @@ class EpochEnd:
     boundary_step_stderr: float
     first_batch_noise: float
     noise_sd: float
+    train_eval_training_mode: float = math.nan
 
 
 def epoch_ends(run, metric, level_fraction=LEVEL_FRACTION):
@@ -276,6 +302,9 @@ def epoch_ends(run, metric, level_fraction=LEVEL_FRACTION):
                 boundary_step_stderr=math.hypot(after.stderr, end.stderr),
                 first_batch_noise=first_next - after.value,
                 noise_sd=_pooled_sd(end.noise_sd, after.noise_sd),
+                train_eval_training_mode=_value_for_epoch(
+                    series.train_eval_training_mode, epoch
+                ),
             )
         )
     return ends

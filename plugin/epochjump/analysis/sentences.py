@@ -377,10 +377,23 @@ def validation_sentence(gap):
             "the generalisation gap together: pass train_eval_data= to "
             "EpochJumpCallback to split it."
         )
+    if math.isnan(gap.mode_gap):
+        together = gap.train_eval - gap.level_at_end
+        text += (
+            f" Training-mode regularisation and the training subset's "
+            f"difference from the last batches together: "
+            f"{validation_part(together, gap.val_gap)}, as the subset scores "
+            f"{keras_value(gap.train_eval)} in inference mode."
+        )
+    else:
+        text += (
+            f" The training subset in training mode against the last batches: "
+            f"{validation_part(gap.subset_gap, gap.val_gap)}. Dropout and batch "
+            f"norm (the subset in inference against training mode): "
+            f"{validation_part(gap.mode_gap, gap.val_gap)}, as the subset scores "
+            f"{keras_value(gap.train_eval)} in inference mode."
+        )
     return text + (
-        f" Training-mode regularisation (dropout, batch norm): "
-        f"{validation_part(gap.mode_gap, gap.val_gap)}, as the training subset "
-        f"scores {keras_value(gap.train_eval)} in inference mode. Validation "
-        f"against training data, both in inference mode: "
+        f" Validation against training data, both in inference mode: "
         f"{validation_part(gap.generalisation_gap, gap.val_gap)}."
     )

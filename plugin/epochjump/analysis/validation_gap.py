@@ -1,18 +1,24 @@
 """Why validation beats training: splits the gap between `val` and what Keras printed.
 
 After epoch `e` of a metric, Keras prints the epoch's running mean
-(`reported`) next to `val`. Their difference splits exactly into three parts:
+(`reported`) next to `val`. Their difference splits exactly into four parts:
 
 - `lag = level_at_end - reported`: the running mean trailing the model
   (averaging lag, as in `jumps.Jump`);
-- `mode_gap = train_eval - level_at_end`: the training subset in inference
-  mode against the training-mode level (dropout, batch-norm statistics,
-  regularisation terms);
+- `subset_gap = train_eval_training_mode - level_at_end`: the training subset
+  in training mode with the epoch-end weights against the level estimated
+  from the epoch's last batches (other samples, the last updates of the
+  epoch, the estimator's error);
+- `mode_gap = train_eval - train_eval_training_mode`: the same subset with the
+  same weights in inference against training mode, which is exactly dropout
+  and batch-norm statistics (as in `jumps.Jump`);
 - `generalisation_gap = val - train_eval`: validation data against training
   data, both in inference mode, with the same weights;
 
-so `val_gap = val - reported = lag + mode_gap + generalisation_gap`. Pure
-numpy, no I/O.
+so `val_gap = val - reported = lag + subset_gap + mode_gap +
+generalisation_gap`. Without a training-mode evaluation (format version 1,
+or a model with its own `test_step`) `subset_gap` and `mode_gap` are NaN and
+only their sum, `train_eval - level_at_end`, is known. Pure numpy, no I/O.
 """
 
 import dataclasses
@@ -58,9 +64,12 @@ class ValidationGap:
       val_gap: float, `val - reported`.
       lag: float, `level_at_end - reported`.
       lag_stderr: float, the standard error of `lag` (and of `level_at_end`).
-      mode_gap: float, `train_eval - level_at_end`.
+      mode_gap: float, `train_eval - train_eval_training_mode`.
       generalisation_gap: float, `val - train_eval`.
       higher_is_better: bool, the metric's direction (see `higher_is_better`).
+      train_eval_training_mode: float, the training subset in training mode;
+        NaN when not recorded.
+      subset_gap: float, `train_eval_training_mode - level_at_end`.
     """
 
     metric: str
@@ -76,6 +85,8 @@ class ValidationGap:
     generalisation_gap: float
     higher_is_better: bool
     lag_stderr: float
+    train_eval_training_mode: float = math.nan
+    subset_gap: float = math.nan
 
     @property
     def val_better(self):
@@ -88,6 +99,11 @@ class ValidationGap:
     def lag_share(self):
         """`lag / val_gap`, or NaN when the gap is zero or not finite."""
         return _share(self.lag, self.val_gap)
+
+    @property
+    def subset_share(self):
+        """`subset_gap / val_gap`, or NaN."""
+        return _share(self.subset_gap, self.val_gap)
 
     @property
     def mode_share(self):
@@ -111,10 +127,12 @@ class ValidationGap:
         record = dataclasses.asdict(self)
         record["val_better"] = self.val_better
         record["lag_share"] = self.lag_share
+        record["subset_share"] = self.subset_share
         record["mode_share"] = self.mode_share
         record["generalisation_share"] = self.generalisation_share
         record["parts_text"] = {
             "lag": sentences.validation_part(self.lag, self.val_gap, self.lag_stderr),
+            "subset_gap": sentences.validation_part(self.subset_gap, self.val_gap),
             "mode_gap": sentences.validation_part(self.mode_gap, self.val_gap),
             "generalisation_gap": sentences.validation_part(
                 self.generalisation_gap, self.val_gap
@@ -156,10 +174,12 @@ def validation_gaps(run, metric, level_fraction=jumps.LEVEL_FRACTION):
                 val=end.val,
                 val_gap=end.val - end.reported,
                 lag=end.level_at_end - end.reported,
-                mode_gap=end.train_eval - end.level_at_end,
+                mode_gap=end.train_eval - end.train_eval_training_mode,
                 generalisation_gap=end.val - end.train_eval,
                 higher_is_better=higher,
                 lag_stderr=end.lag_stderr,
+                train_eval_training_mode=end.train_eval_training_mode,
+                subset_gap=end.train_eval_training_mode - end.level_at_end,
             )
         )
     return gaps
