@@ -33,10 +33,7 @@ def _finite(*values):
 
 
 def _lr_change(jump):
-    # learning_rate_before/after exist once the run records learning rates;
-    # a run written before that has none to name.
-    before = getattr(jump, "learning_rate_before", math.nan)
-    after = getattr(jump, "learning_rate_after", math.nan)
+    before, after = jump.learning_rate_before, jump.learning_rate_after
     if _finite(before, after) and before != after:
         return before, after
     return None
