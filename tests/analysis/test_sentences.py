@@ -178,7 +178,8 @@ def test_lag_larger_than_the_jump_is_said_in_words(first_jump):
     text = sentences.jump_sentence(j)
     assert (
         "The lag, +0.2100 ± 0.0040, is larger than the jump, +0.1200: the first "
-        "batch of epoch 2 was below the model's level by 0.0900." in text
+        "batch of epoch 2 was below the model's level at the end of epoch 1 by "
+        "0.0900." in text
     )
     assert "%" not in text.split("Evaluated")[0]
     paragraph = sentences.summary_paragraph("accuracy", [j])

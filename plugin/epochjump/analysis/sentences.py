@@ -182,8 +182,8 @@ def lag_clause(jump):
         side = "below" if jump.jump > 0 else "above"
         return (
             f"The lag, {lag}, is larger than the jump, {signed(jump.jump)}: the "
-            f"first batch of epoch {n + 1} was {side} the model's level by "
-            f"{keras_value(abs(jump.progress))}."
+            f"first batch of epoch {n + 1} was {side} the model's level at the "
+            f"end of epoch {n} by {keras_value(abs(jump.progress))}."
         )
     side = "below" if jump.lag < 0 else "above"
     return (
