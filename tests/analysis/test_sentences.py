@@ -411,3 +411,9 @@ def test_jumps_answer_carries_the_words_and_the_last_epoch(rising):
     assert [e["epoch"] for e in answer["epoch_ends"]] == [0, 1, 2]
     assert answer["epoch_ends"][-1]["val"] == 0.97
     assert "metric" not in answer["epoch_ends"][0]
+
+
+def test_a_zero_part_is_zero_percent_not_minus_zero():
+    assert wording.percent(-0.0) == "0%"
+    assert wording.share_text(-0.0, 0.2) == "0%"
+    assert sentences.validation_part(-0.0, 0.2) == "+0.0000e+00 (0%)"

@@ -16,6 +16,7 @@ def keras_value(value):
     """
     if not math.isfinite(value):
         return str(float(value))
+    value += 0.0  # -0.0 reads as 0
     return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
 
 
@@ -30,6 +31,7 @@ def signed(value):
     """
     if not math.isfinite(value):
         return str(float(value))
+    value += 0.0  # -0.0 reads as +0
     return f"{value:+.4f}" if abs(value) > 1e-3 else f"{value:+.4e}"
 
 
@@ -103,7 +105,7 @@ def percent(fraction):
     """
     if not 0 <= fraction <= 1:
         raise ValueError(f"A share must be in [0, 1]. Received: fraction={fraction!r}")
-    return f"{fraction:.0%}"
+    return f"{fraction + 0.0:.0%}"  # + 0.0: a share of -0.0 reads "0%", not "-0%"
 
 
 def learning_rate(value):
