@@ -1,4 +1,4 @@
-"""Measures the level estimators of `epochjump.levels` against a known truth.
+"""Measures the level estimators of `epochjump.analysis.levels` against a known truth.
 
 Simulates batch accuracies (binomial, batch sizes 16, 32 and 64 over the same
 3200 samples per epoch) around saturating level curves p(t), and prints, per

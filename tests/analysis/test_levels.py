@@ -1,4 +1,4 @@
-"""epochjump.levels against a known truth, and its use in epochjump.explain.
+"""epochjump.analysis.levels against a known truth, and its use in explain().
 
 Batch accuracies are drawn as binomial(batch size, p) / batch size around a
 known level curve p, so the true level at every batch is known. The true lag

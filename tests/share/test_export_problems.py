@@ -2,6 +2,7 @@
 still show the run's other data and the other runs."""
 
 import pytest
+from support.written_runs import records
 from support.written_runs import write_chunked_run
 
 from epochjump import cli
@@ -10,12 +11,8 @@ from epochjump import cli
 def flip_a_byte_in_a_record(event_file):
     """Corrupts the 5th record's data (its checksum then fails)."""
     data = bytearray(event_file.read_bytes())
-    offset = 0
-    for _ in range(4):
-        length = int.from_bytes(data[offset : offset + 8], "little")
-        offset += 12 + length + 4
-    length = int.from_bytes(data[offset : offset + 8], "little")
-    data[offset + 12 + length // 2] ^= 0xFF
+    offset, size = records(event_file)[4]
+    data[offset + size // 2] ^= 0xFF
     event_file.write_bytes(bytes(data))
     return offset
 

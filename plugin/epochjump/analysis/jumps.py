@@ -128,7 +128,7 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
       run: `epochjump.RunData`, from `epochjump.read_run`.
       metric: str, a name in `run.metrics` (without `val_`).
       level_fraction: float in (0, 1], default 0.1. Ignored: the window of
-        each estimate is chosen from the data (see `epochjump.levels`); still
+        each estimate is chosen from the data (see `epochjump.analysis.levels`); still
         checked, for callers of the earlier fixed-fraction estimator.
 
     Returns:
