@@ -63,7 +63,8 @@ class Jump:
       level_batches: int, how many batches the fit for `level_at_end` used
         (its data-driven window).
       reported, level_at_end, first_next, jump, lag, progress, train_eval,
-        mode_gap, val: float; NaN where not recorded.
+        mode_gap, val, train_eval_training_mode, learning_rate_before,
+        learning_rate_after: float; NaN where not recorded.
       lag_stderr: float, the standard error of `lag` (that of `level_at_end`).
       level_after, level_after_stderr: float, the level at the first batch of
         the next epoch and its standard error.
@@ -72,8 +73,6 @@ class Jump:
       first_batch_noise: float, `first_next - level_after`.
       noise_sd: float, the batch-to-batch noise standard deviation near the
         boundary (both sides pooled).
-        mode_gap, val, train_eval_training_mode, learning_rate_before,
-        learning_rate_after: float; NaN where not recorded.
     """
 
     metric: str
@@ -167,6 +166,9 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
                 train_eval=end.train_eval,
                 mode_gap=end.train_eval - end.train_eval_training_mode,
                 val=end.val,
+                train_eval_training_mode=end.train_eval_training_mode,
+                learning_rate_before=rate_before,
+                learning_rate_after=rate_after,
                 lag_stderr=end.lag_stderr,
                 level_after=end.level_after,
                 level_after_stderr=end.level_after_stderr,
@@ -174,9 +176,6 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
                 boundary_step_stderr=end.boundary_step_stderr,
                 first_batch_noise=end.first_batch_noise,
                 noise_sd=end.noise_sd,
-                train_eval_training_mode=end.train_eval_training_mode,
-                learning_rate_before=rate_before,
-                learning_rate_after=rate_after,
             )
         )
     return jumps
@@ -216,6 +215,8 @@ class EpochEnd:
       level_at_end: float, the estimated level at the epoch's last batch.
       train_eval, val: float, the evaluations after the epoch; NaN where not
         recorded.
+      train_eval_training_mode: float, the training subset evaluated after
+        the epoch in training mode; NaN where not recorded.
       lag_stderr: float, the standard error of `level_at_end` (and so of
         `level_at_end - reported`).
       level_after, level_after_stderr, boundary_step, boundary_step_stderr,
@@ -223,8 +224,6 @@ class EpochEnd:
         by the next one.
       noise_sd: float, the batch noise near the epoch's end, pooled with that
         at the next epoch's start when there is one.
-      train_eval_training_mode: float, the training subset evaluated after
-        the epoch in training mode; NaN where not recorded.
     """
 
     metric: str
@@ -295,6 +294,9 @@ def epoch_ends(run, metric, level_fraction=LEVEL_FRACTION):
                 level_at_end=end.value,
                 train_eval=_value_for_epoch(series.train_eval, epoch),
                 val=_value_for_epoch(series.val, epoch),
+                train_eval_training_mode=_value_for_epoch(
+                    series.train_eval_training_mode, epoch
+                ),
                 lag_stderr=end.stderr,
                 level_after=after.value,
                 level_after_stderr=after.stderr,
@@ -302,9 +304,6 @@ def epoch_ends(run, metric, level_fraction=LEVEL_FRACTION):
                 boundary_step_stderr=math.hypot(after.stderr, end.stderr),
                 first_batch_noise=first_next - after.value,
                 noise_sd=_pooled_sd(end.noise_sd, after.noise_sd),
-                train_eval_training_mode=_value_for_epoch(
-                    series.train_eval_training_mode, epoch
-                ),
             )
         )
     return ends
