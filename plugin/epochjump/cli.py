@@ -22,7 +22,7 @@ _COLUMNS = (
     ("epoch", lambda end, jump: str(end.epoch + 1)),
     ("printed", lambda end, jump: _value(end.reported)),
     ("level at end", lambda end, jump: _error(end.level_at_end, end.lag_stderr)),
-    ("next 1st batch", lambda end, jump: _value(jump.first_next) if jump else "-"),
+    ("next", lambda end, jump: _value(jump.first_next) if jump else "-"),
     ("jump", lambda end, jump: _signed(jump.jump) if jump else "-"),
     ("lag", lambda end, jump: _error(jump.lag, jump.lag_stderr, True) if jump else "-"),
     (
@@ -32,7 +32,7 @@ _COLUMNS = (
         ),
     ),
     (
-        "1st-batch noise",
+        "noise",
         lambda end, jump: _signed(jump.first_batch_noise) if jump else "-",
     ),
     ("train eval", lambda end, jump: _value(end.train_eval)),
@@ -104,7 +104,10 @@ def explain_text(run, metrics=None):
     lines.append("")
     lines.append(
         _wrap(
-            f"({analysis.ESTIMATOR}; jump = lag + step + 1st-batch noise; "
+            f"({analysis.ESTIMATOR}; next: the next epoch's first batch; "
+            "jump = next - printed = lag + step + noise, with step the model's "
+            "level just after the boundary - level at end and noise the first "
+            "batch's own; "
             "± one standard error; mode gap = train eval - train eval in training mode)"
         )
     )
