@@ -245,6 +245,10 @@ def test_a_learning_rate_change_is_named(first_jump):
     assert "though the learning rate changed from 0.001 to 0.0005 there" in said
     same = with_fields(stepped, learning_rate_after=0.001)
     assert "learning rate" not in sentences.jump_sentence(same)
+    # The headline names the boundary where it changed.
+    headline = sentences.headline("accuracy", [stepped, with_fields(same, epoch=1)])
+    assert headline.endswith("; the learning rate changed at 1→2 (0.001 to 0.0005).")
+    assert "the model really stepped across boundaries 1→2, 2→3" in headline
 
 
 def test_seed_question_gets_one_paragraph(first_jump):

@@ -258,6 +258,14 @@ def headline(metric, jumps, reported_last=math.nan):
         )
     elif fraction is not None and all(_finite(j.boundary_step) for j in finite):
         text += f"; the rest ({signed(total_rest)}) is batch noise"
+    changed = [j for j in finite if _lr_change(j)]
+    if changed:
+        where = ", ".join(
+            f"{j.epoch + 1}→{j.epoch + 2} ({learning_rate(j.learning_rate_before)} "
+            f"to {learning_rate(j.learning_rate_after)})"
+            for j in changed
+        )
+        text += f"; the learning rate changed at {where}"
     return text + "."
 
 
