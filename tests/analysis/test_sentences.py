@@ -420,4 +420,11 @@ def test_jumps_answer_carries_the_words_and_the_last_epoch(rising):
 def test_a_zero_part_is_zero_percent_not_minus_zero():
     assert wording.percent(-0.0) == "0%"
     assert wording.share_text(-0.0, 0.2) == "0%"
-    assert sentences.validation_part(-0.0, 0.2) == "+0.0000e+00 (0%)"
+    assert wording.validation_part(-0.0, 0.2) == "+0.0000e+00 (0%)"
+
+
+def test_no_mode_gap_without_a_training_mode_evaluation(first_jump):
+    j = with_fields(first_jump, train_eval=0.5, mode_gap=math.nan)
+    text = sentences.jump_sentence(j)
+    assert text.endswith("the training subset scores 0.5000.")
+    assert "nan" not in text.lower()

@@ -19,6 +19,7 @@ from epochjump.analysis.wording import learning_rate
 from epochjump.analysis.wording import percent
 from epochjump.analysis.wording import share
 from epochjump.analysis.wording import signed
+from epochjump.analysis.wording import validation_part
 from epochjump.analysis.wording import with_error
 
 # A first batch this many batch-noise SDs or fewer from the model's level
@@ -197,11 +198,13 @@ def _mode_sentence(jump):
     if not math.isfinite(jump.train_eval):
         return ""
     n = jump.epoch + 1
-    return (
+    text = (
         f" Evaluated in inference mode after epoch {n}, the training subset "
-        f"scores {keras_value(jump.train_eval)} ({signed(jump.mode_gap)} "
-        f"against training mode: dropout, batch norm)."
+        f"scores {keras_value(jump.train_eval)}"
     )
+    if math.isfinite(jump.mode_gap):
+        text += f" ({signed(jump.mode_gap)} against training mode: dropout, batch norm)"
+    return text + "."
 
 
 def headline(metric, jumps, reported_last=math.nan):
@@ -325,28 +328,6 @@ def summary_paragraph(metric, jumps):
             "change in the model."
         )
     return text
-
-
-def validation_part(value, whole, stderr=math.nan):
-    """One part of the validation gap with its share, "+0.0392 (67%)".
-
-    Args:
-      value: float, the part.
-      whole: float, the gap.
-      stderr: float, the part's standard error, or NaN.
-
-    Returns:
-      str; the share only when it lies in 0–100%, else words.
-    """
-    text = with_error(value, stderr, sign=True)
-    fraction = share(value, whole)
-    if fraction is not None:
-        return f"{text} ({percent(fraction)})"
-    if not _finite(value, whole) or whole == 0 or value == 0:
-        return text
-    if value * whole < 0:
-        return f"{text} (the other way)"
-    return f"{text} (more than the whole gap)"
 
 
 def validation_sentence(gap):

@@ -27,6 +27,7 @@ import re
 
 from epochjump.analysis import jumps
 from epochjump.analysis import sentences
+from epochjump.analysis import wording
 
 # Keras's names (and their usual abbreviations) for metrics where lower is
 # better; any other metric (accuracy, AUC, precision, IoU, ...) is taken as
@@ -131,10 +132,10 @@ class ValidationGap:
         record["mode_share"] = self.mode_share
         record["generalisation_share"] = self.generalisation_share
         record["parts_text"] = {
-            "lag": sentences.validation_part(self.lag, self.val_gap, self.lag_stderr),
-            "subset_gap": sentences.validation_part(self.subset_gap, self.val_gap),
-            "mode_gap": sentences.validation_part(self.mode_gap, self.val_gap),
-            "generalisation_gap": sentences.validation_part(
+            "lag": wording.validation_part(self.lag, self.val_gap, self.lag_stderr),
+            "subset_gap": wording.validation_part(self.subset_gap, self.val_gap),
+            "mode_gap": wording.validation_part(self.mode_gap, self.val_gap),
+            "generalisation_gap": wording.validation_part(
                 self.generalisation_gap, self.val_gap
             ),
         }

@@ -113,5 +113,27 @@ def learning_rate(value):
     return f"{value:.4g}"
 
 
+def validation_part(value, whole, stderr=math.nan):
+    """One part of the validation gap with its share, "+0.0392 (67%)".
+
+    Args:
+      value: float, the part.
+      whole: float, the gap.
+      stderr: float, the part's standard error, or NaN.
+
+    Returns:
+      str; the share only when it lies in 0–100%, else words.
+    """
+    text = with_error(value, stderr, sign=True)
+    fraction = share(value, whole)
+    if fraction is not None:
+        return f"{text} ({percent(fraction)})"
+    if not _finite(value, whole) or whole == 0 or value == 0:
+        return text
+    if value * whole < 0:
+        return f"{text} (the other way)"
+    return f"{text} (more than the whole gap)"
+
+
 def _finite(*values):
     return all(math.isfinite(v) for v in values)
