@@ -15,6 +15,7 @@ from epochjump.read.logdir import Logdir
 from epochjump.read.logdir import no_data_message
 from epochjump.read.logdir import read_run
 from epochjump.share import export
+from epochjump.share.visible import visible
 
 # (title, cell) per column; a cell of an epoch's row from its `EpochEnd` and,
 # but for the last epoch, its `Jump`. Values as Keras prints them.
@@ -75,7 +76,8 @@ def explain_text(run, metrics=None):
       str.
     """
     lines = [
-        f"Run {run.name}: {len(run.epoch_starts)} epochs, {run.num_batches} batches"
+        f"Run {visible(run.name)}: {len(run.epoch_starts)} epochs, "
+        f"{run.num_batches} batches"
     ]
     if not run.has_train_eval:
         lines.append(
@@ -83,15 +85,16 @@ def explain_text(run, metrics=None):
             "EpochJumpCallback to measure the train-vs-inference mode gap)"
         )
     for problem in run.problems:
-        lines.append(f"  problem: {problem}")
+        lines.append(f"  problem: {visible(problem)}")
     for metric in metrics or run.metrics:
         jumps = analysis.explain(run, metric)
         ends = analysis.epoch_ends(run, metric)
         reported_last = ends[-1].reported if ends else math.nan
         lines.append("")
-        lines.append(f"== {metric} ==")
-        lines.append(_wrap(sentences.headline(metric, jumps, reported_last)))
-        paragraph = sentences.summary_paragraph(metric, jumps)
+        lines.append(f"== {visible(metric)} ==")
+        # The words name the metric: shown with its hidden characters escaped.
+        lines.append(_wrap(visible(sentences.headline(metric, jumps, reported_last))))
+        paragraph = visible(sentences.summary_paragraph(metric, jumps))
         if paragraph:
             lines.append("")
             lines.append(_wrap(paragraph))
@@ -136,7 +139,8 @@ def _explain(args):
     logdir = Logdir(args.run_dir)
     runs = [logdir.load(name) for name in logdir.run_names()]
     skipped = [
-        f"Run {name}: {why}" for name, why in logdir.runs_without_data().items()
+        f"Run {visible(name)}: {visible(why)}"
+        for name, why in logdir.runs_without_data().items()
     ]
     if not runs:
         raise ValueError(
@@ -148,7 +152,7 @@ def _explain(args):
         if args.metric and args.metric not in run:
             raise SystemExit(
                 f"epochjump: no metric {args.metric!r} in run {run.name!r}; "
-                f"it has {', '.join(run.metrics)}"
+                f"it has {', '.join(map(visible, run.metrics))}"
             )
         reports.append(explain_text(run, [args.metric] if args.metric else None))
     print("\n\n".join(reports + skipped))
@@ -169,7 +173,7 @@ def _export(args):
     count = sum(len(metrics) for metrics in exported.values())
     print(
         f"Wrote {args.output}: {len(exported)} run(s), {count} chart(s) "
-        f"({', '.join(exported)})"
+        f"({', '.join(map(visible, exported))})"
     )
 
 

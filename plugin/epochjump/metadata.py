@@ -41,6 +41,8 @@ MARK_KINDS = (LEARNING_RATE, FIT_START)
 ALL_KINDS = (
     BATCH_KINDS + METRIC_BATCH_KINDS + (EPOCH_START,) + EVAL_KINDS + MARK_KINDS
 )
+EPOCH_INDEX = "epoch_index"  # int64 scalar at an epoch start: its 0-based ordinal.
+ALL_KINDS += (EPOCH_INDEX,)
 # Each kind is written with the version that introduced it, so a reader of
 # version 1 still reads the version-1 kinds of a newer run and reports only
 # the newer kinds as "newer format".

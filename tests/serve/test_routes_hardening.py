@@ -281,11 +281,11 @@ class CountingLoads:
         self._fail_for = fail_for
         monkeypatch.setattr(provider_io, "load_run", self)
 
-    def __call__(self, provider, ctx, experiment_id, run, name=None):
+    def __call__(self, provider, ctx, experiment_id, run, **kwargs):
         self.calls.append(run)
         if run in self._fail_for:
             raise RuntimeError(f"boom in {run}")
-        return self._load(provider, ctx, experiment_id, run, name=name)
+        return self._load(provider, ctx, experiment_id, run, **kwargs)
 
 
 def test_a_million_points_is_refused_before_reading(client, monkeypatch):

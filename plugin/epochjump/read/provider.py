@@ -1,5 +1,7 @@
 """Reads epochjump tags through a TensorBoard data provider (both ingesters)."""
 
+import logging
+
 from tensorboard.data import provider as provider_lib
 
 from epochjump import metadata
@@ -8,6 +10,35 @@ from epochjump.read.run_data import Datum
 
 # Ask the data provider for every stored sample.
 _ALL_SAMPLES = 2**31 - 1
+
+logger = logging.getLogger(__name__)
+
+
+def reload_each_run(multiplexer):
+    """Loads every run of a TensorBoard `EventMultiplexer`, one at a time.
+
+    `EventMultiplexer.Reload` stops at the first run that fails to load (a
+    record that is not an event raises protobuf's `DecodeError`), leaving the
+    runs after it unread; here such a run keeps what was read before the
+    failure, and the others load.
+
+    Args:
+      multiplexer: a `plugin_event_multiplexer.EventMultiplexer`.
+
+    Returns:
+      A dict from the name of each run that failed to load to a message.
+    """
+    failed = {}
+    for name in sorted(multiplexer.Runs()):
+        try:
+            multiplexer.GetAccumulator(name).Reload()
+        except Exception as e:  # noqa: BLE001 - one bad run must not hide others.
+            logger.info("Could not read run %r: %r", name, e)
+            failed[name] = (
+                f"TensorBoard stopped reading this run ({type(e).__name__}: {e}); "
+                "the data after that point is missing"
+            )
+    return failed
 
 
 def list_runs(provider, ctx, experiment_id, runs=None):
@@ -30,7 +61,7 @@ def list_runs(provider, ctx, experiment_id, runs=None):
     )
 
 
-def load_run(provider, ctx, experiment_id, run, name=None):
+def load_run(provider, ctx, experiment_id, run, name=None, files=None):
     """Reads one run's epochjump data through a TensorBoard data provider.
 
     Batch chunks are all or nothing: a chunk's `batch_steps` value is the last
@@ -45,6 +76,8 @@ def load_run(provider, ctx, experiment_id, run, name=None):
       experiment_id: str.
       run: str, the run name as the provider knows it.
       name: str, the name to give the returned run (default `run`).
+      files: a `file_contents.FileReport` of the run's local event files, or
+        None; see `decode_run`.
 
     Returns:
       A `RunData`, or None if the run has no epochjump data.
@@ -52,27 +85,31 @@ def load_run(provider, ctx, experiment_id, run, name=None):
     listing = list_runs(provider, ctx, experiment_id, runs=[run]).get(run)
     if not listing:
         return None
+    contents = {} if files is None else files.contents
     problems = []
     data = {}
     while True:
-        steps_tags = [tag for tag in listing if _unread_steps(tag, listing, data)]
+        steps_tags = [
+            tag for tag in listing if _unread_steps(tag, listing, data, contents)
+        ]
         data.update(_read_tags(provider, ctx, experiment_id, run, steps_tags, problems))
         # Listed again: tags that first appear in the chunks just read.
         relisted = list_runs(provider, ctx, experiment_id, runs=[run]).get(run)
         listing = {**listing, **(relisted or {})}
-        if not any(_unread_steps(tag, listing, data) for tag in listing):
+        if not any(_unread_steps(tag, listing, data, contents) for tag in listing):
             break
     others = sorted(tag for tag in listing if tag not in data)
     data.update(_read_tags(provider, ctx, experiment_id, run, others, problems))
     series = {tag: (listing[tag].plugin_content, data.get(tag, [])) for tag in listing}
-    return decode_run(name if name is not None else run, series, problems)
+    return decode_run(name if name is not None else run, series, problems, files)
 
 
-def _unread_steps(tag, listing, data):
+def _unread_steps(tag, listing, data, contents):
     if tag in data:
         return False
     try:
-        kind, _ = metadata.parse_plugin_metadata(listing[tag].plugin_content)
+        content = contents.get(tag, listing[tag].plugin_content)
+        kind, _ = metadata.parse_plugin_metadata(content)
     except metadata.FormatError:
         return False
     return kind == metadata.BATCH_STEPS

@@ -11,6 +11,7 @@ import numpy as np
 
 from epochjump.record import capture
 from epochjump.record import learning_rate
+from epochjump.record import signals
 from epochjump.record import train_eval
 from epochjump.record.writer import Writer
 
@@ -132,8 +133,9 @@ class EpochJumpCallback(keras.callbacks.Callback):
         self._schedule = None  # The optimizer's LearningRateSchedule, if any.
 
     def on_train_begin(self, logs=None):
-        # Errors here (unwritable log_dir, unsupported model) stop `fit`
-        # before the first batch, which is when they are cheapest to fix.
+        # Errors here (unwritable log_dir, another writer recording into it,
+        # unsupported model) stop `fit` before the first batch, which is when
+        # they are cheapest to fix.
         if self._writer is not None:
             self._finish()  # The previous fit was interrupted (Ctrl-C).
         if _is_chief(self.model):
@@ -148,15 +150,17 @@ class EpochJumpCallback(keras.callbacks.Callback):
         self._last_flush = time.monotonic()
         self._schedule = learning_rate.schedule_of(self.model.optimizer)
         self._writer.start_fit(self._iterations() + 1)
-        # Keras calls no hook when fit is interrupted; flush at exit instead.
+        # Keras calls no hook when fit is interrupted; flush at exit instead,
+        # and on SIGTERM (whose default action skips atexit).
         atexit.register(self._finish)
+        signals.add_source(self._flush_batches)
 
     @_never_raises
     def on_epoch_begin(self, epoch, logs=None):
         self._call_begins = []
         self._train_end_time = None
         self._epoch_first_step = self._iterations() + 1
-        self._writer.start_epoch(self._epoch_first_step)
+        self._writer.start_epoch(self._epoch_first_step, epoch=epoch)
 
     def on_train_batch_begin(self, batch, logs=None):
         now = time.monotonic()
@@ -209,6 +213,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
     def _finish(self):
         """Writes what is left and closes the writer; safe to call twice."""
         atexit.unregister(self._finish)
+        signals.remove_source(self._flush_batches)
         writer = self._writer
         if writer is None:
             return
@@ -220,6 +225,11 @@ class EpochJumpCallback(keras.callbacks.Callback):
 
     def _flush_batches(self, now_is_call_begin=False):
         """Moves the recorded batches from the device buffer to the writer."""
+        # A SIGTERM arriving meanwhile waits: its handler calls this too.
+        with signals.BUSY:
+            self._move_batches(now_is_call_begin)
+
+    def _move_batches(self, now_is_call_begin):
         try:
             steps, batch_values, running_means, lost = self._recorder.read()
             if lost:

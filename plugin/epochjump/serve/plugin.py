@@ -29,6 +29,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_POINTS = constants.DEFAULT_MAX_POINTS
 MIN_MAX_POINTS, MAX_MAX_POINTS = constants.MAX_POINTS_RANGE
 MAX_STEP = np.iinfo(np.int64).max
+# A run whose files hold epochjump data TensorBoard lists none of.
+NOT_LOADED = (
+    "TensorBoard has not loaded this run's epochjump data, which its files "
+    "hold: it may still be loading, or its Python ingester stopped at a record "
+    "that is not an event (named in another run's problems), which stops it for "
+    "every run; TensorBoard started with --load_fast=true reads past it"
+)
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INDEX_JS = os.path.join(PACKAGE_DIR, "static", "index.js")
 
@@ -52,7 +59,7 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         self._warning = sampling_warning(context.flags)
 
     def get_plugin_apps(self):
-        return {
+        routes = {
             "/index.js": self._index_js_route,
             "/runs": self._runs_route,
             "/series": self._series_route,
@@ -60,6 +67,7 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
             "/download": self._download_route,
             "/compare": self._compare_route,
         }
+        return {path: params.read_only(app) for path, app in routes.items()}
 
     def is_active(self):
         return False  # TensorBoard core lists plugins from the data provider.
@@ -123,9 +131,12 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
 
         Raises:
           NotFoundError: for an unknown run or metric.
+          InvalidArgumentError: for a range that ends before it starts, the
+            bound not given being the run's first or last step.
         """
         data = self._load(ctx, experiment, run)
         series = _metric(data, metric)
+        params.check_range(start, end, series.step)
         return answers.series_answer(data, series, start, end, max_points)
 
     def jumps_impl(self, ctx, experiment, run, metric):
@@ -214,6 +225,8 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         for run in names:
             run_dir = None if run in listing else self._runs.run_dir(run)
             problem = run_dir and logdir.no_data_problem(run_dir)
+            if problem and self._runs.file_report(run).has_data:
+                problem = NOT_LOADED
             if problem:
                 problems = (problem,) + self._runs.file_problems(run)
                 summaries.append(answers.empty_summary(run, "; ".join(problems)))
@@ -257,10 +270,7 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         max_points = params.optional_int(
             request, "max_points", MIN_MAX_POINTS, MAX_MAX_POINTS, DEFAULT_MAX_POINTS
         )
-        if start is not None and end is not None and start > end:
-            raise errors.InvalidArgumentError(
-                f"Bad range: start={start} is after end={end}"
-            )
+        params.check_range(start, end)  # Before reading, when both are given.
         ctx = plugin_util.context(request.environ)
         experiment = plugin_util.experiment_id(request.environ)
         body = self.series_impl(ctx, experiment, run, metric, start, end, max_points)

@@ -121,15 +121,25 @@ class RunCache:
             return data
 
     def _read(self, ctx, experiment, run):
+        run_dir = self.run_dir(run)
+        files = None if run_dir is None else self._files.report(run_dir)
         try:
-            data = provider_io.load_run(self._data_provider, ctx, experiment, run)
+            data = provider_io.load_run(
+                self._data_provider, ctx, experiment, run, files=files
+            )
         except Exception as e:  # noqa: BLE001 - one bad run must not break others.
             logger.exception("Could not read epochjump run %r", run)
             data = _unreadable(run, f"Could not read this run: {type(e).__name__}: {e}")
-        problems = self.file_problems(run) if data is not None else ()
+        problems = files.problems if data is not None and files else ()
         if problems:
             data = dataclasses.replace(data, problems=data.problems + problems)
         return data
+
+    def file_report(self, run):
+        """What a local run's event files hold (`file_contents.FileReport`),
+        or None when the run is not local."""
+        run_dir = self.run_dir(run)
+        return None if run_dir is None else self._files.report(run_dir)
 
     def file_problems(self, run):
         """Incomplete or corrupt records in a run's epochjump event files.

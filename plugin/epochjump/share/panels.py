@@ -11,6 +11,7 @@ from epochjump.analysis import jumps as jumps_lib
 from epochjump.analysis import sentences
 from epochjump.analysis import wording
 from epochjump.analysis.epoch_geometry import EpochGeometry
+from epochjump.share.visible import visible
 
 # The tab's colours (constants.json, and frontend/src/theme.ts's light theme).
 RUN_COLORS = constants.RUN_COLORS
@@ -218,7 +219,8 @@ def legend_handles(color):
 
 
 def headline(metric, jumps, reported_last=math.nan):
-    """The caption of a panel: the metric's headline (`sentences.headline`).
+    """The caption of a panel: the metric's headline (`sentences.headline`),
+    its hidden characters escaped (`visible`).
 
     Args:
       metric: str, the metric name.
@@ -230,7 +232,7 @@ def headline(metric, jumps, reported_last=math.nan):
       str, e.g. "Averaging lag makes up 87% of the accuracy jumps (+0.3269 of
       +0.3750, summed over 2 boundaries); the rest (+0.0481) is batch noise."
     """
-    return sentences.headline(metric, jumps, reported_last)
+    return visible(sentences.headline(metric, jumps, reported_last))
 
 
 def smooth(values, weight):
