@@ -12,8 +12,8 @@ from tensorboard.compat.proto import summary_pb2
 PLUGIN_NAME = "epochjump"
 
 # Bump when a reader of the previous version could misread new data. Version
-# 2 added the kinds `train_eval_training_mode`, `learning_rate` and
-# `fit_start`; this reader reads versions 1 and 2.
+# 2 added the kinds `epoch_index`, `train_eval_training_mode`, `learning_rate`
+# and `fit_start`; this reader reads versions 1 and 2.
 FORMAT_VERSION = 2
 
 # Kinds of series. Batch kinds are written in chunks: one event per flush,
@@ -36,17 +36,25 @@ FIT_START = "fit_start"  # int64: global step of a fit() call's first batch.
 
 BATCH_KINDS = (BATCH_STEPS, BATCH_TIMES)
 METRIC_BATCH_KINDS = (BATCH_VALUE, RUNNING_MEAN)
+EPOCH_INDEX = "epoch_index"  # int64 scalar at an epoch start: its 0-based ordinal.
 EVAL_KINDS = (TRAIN_EVAL, TRAIN_EVAL_TRAINING_MODE, VAL)
 MARK_KINDS = (LEARNING_RATE, FIT_START)
 ALL_KINDS = (
-    BATCH_KINDS + METRIC_BATCH_KINDS + (EPOCH_START,) + EVAL_KINDS + MARK_KINDS
+    BATCH_KINDS
+    + METRIC_BATCH_KINDS
+    + (EPOCH_START, EPOCH_INDEX)
+    + EVAL_KINDS
+    + MARK_KINDS
 )
-EPOCH_INDEX = "epoch_index"  # int64 scalar at an epoch start: its 0-based ordinal.
-ALL_KINDS += (EPOCH_INDEX,)
 # Each kind is written with the version that introduced it, so a reader of
 # version 1 still reads the version-1 kinds of a newer run and reports only
 # the newer kinds as "newer format".
-_INTRODUCED_IN = {TRAIN_EVAL_TRAINING_MODE: 2, LEARNING_RATE: 2, FIT_START: 2}
+_INTRODUCED_IN = {
+    EPOCH_INDEX: 2,
+    TRAIN_EVAL_TRAINING_MODE: 2,
+    LEARNING_RATE: 2,
+    FIT_START: 2,
+}
 
 
 def version_of(kind):

@@ -149,11 +149,13 @@ def test_a_version_1_reader_reads_the_old_kinds_of_a_new_run(tmp_path, monkeypat
     run = epochjump.read_run(tmp_path / "v2")
     assert run["loss"].step.tolist() == [1, 2, 3]
     assert run["loss"].train_eval.value.tolist() == [0.3]
+    assert len(run["loss"].train_eval_training_mode) == 0
+    assert len(run.learning_rate) == 0 and len(run.fit_starts) == 0
+    (written,) = (tmp_path / "v2").iterdir()
     assert run.problems == (
-        "epochjump/fit_start, epochjump/learning_rate, "
-        "epochjump/train_eval_training_mode/loss: Data written in epochjump "
-        "format version 2; this epochjump reads up to version 1. Upgrade "
-        "epochjump.",
+        f"{written.name}: holds data written in epochjump format version 2; "
+        "this epochjump reads up to version 1, so that data is left out. "
+        "Upgrade epochjump.",
     )
 
 

@@ -79,8 +79,8 @@ def test_newer_format_is_one_message_per_run(tmp_path, monkeypatch):
     assert newer.metrics == () and newer.num_batches == 0
     (newer_file,) = (tmp_path / "newer").iterdir()
     assert newer.problems == (
-        f"{newer_file.name}: written in epochjump format version 3; this "
-        "epochjump reads up to version 2, so the file's data is left out. "
+        f"{newer_file.name}: holds data written in epochjump format version 3; "
+        "this epochjump reads up to version 2, so that data is left out. "
         "Upgrade epochjump.",
     )
 
@@ -89,8 +89,9 @@ def test_newer_format_is_one_message_per_run(tmp_path, monkeypatch):
     assert mixed.metrics == ("loss",)
     second = sorted(p.name for p in (tmp_path / "mixed").iterdir())[1]
     assert mixed.problems == (
-        f"{second}: written in epochjump format version 3; this epochjump reads "
-        "up to version 2, so the file's data is left out. Upgrade epochjump.",
+        f"{second}: holds data written in epochjump format version 3; this "
+        "epochjump reads up to version 2, so that data is left out. Upgrade "
+        "epochjump.",
     )
 
 

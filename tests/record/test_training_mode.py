@@ -72,3 +72,9 @@ def test_own_test_step_gets_no_training_mode_evaluation(tmp_path):
     assert len(run["loss"].train_eval) == 2
     assert np.all(np.isfinite(run["loss"].train_eval.value))
     assert len(run["loss"].train_eval_training_mode) == 0
+
+
+@pytest.mark.slow
+def test_replicated_model_keeps_history_and_skips_training_mode(tmp_path):
+    require("tensorflow")
+    run_script("distribute_training_mode.py", tmp_path / "run", {})

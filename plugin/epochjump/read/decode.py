@@ -115,6 +115,7 @@ def decode_run(name, series, problems=(), files=None):
         for series in out.values():
             with_data |= set(series.val.epoch.tolist())
             with_data |= set(series.train_eval.epoch.tolist())
+            with_data |= set(series.train_eval_training_mode.epoch.tolist())
         found.add_run_note(
             epoch_numbers.missing_epochs_note(len(epoch_starts), with_data)
         )

@@ -45,6 +45,8 @@ def check_number(value, argument):
         raise ValueError(
             f"`{argument}` must be a number. Received: {value!r}"
         ) from None
+
+
 def check_epoch(epoch):
     if isinstance(epoch, bool) or not isinstance(epoch, (numbers.Integral, np.integer)):
         raise ValueError(f"An epoch must be an int. Received: epoch={epoch!r}")

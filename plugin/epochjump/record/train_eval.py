@@ -58,8 +58,8 @@ class _ModelState:
 
     def __init__(self, model):
         variables = list(model.non_trainable_variables) + _metric_variables(model)
-        unique = {id(v): v for v in variables}
-        self._variables = list(unique.values())
+        parts = [part for v in variables for part in _components(v)]
+        self._variables = list({id(v): v for v in parts}.values())
         self._values = [np.array(v.numpy(), copy=True) for v in self._variables]
         self._rng = rng_state.RngState()
 
@@ -67,6 +67,17 @@ class _ModelState:
         for variable, value in zip(self._variables, self._values):
             variable.assign(value)
         self._rng.restore()
+
+
+def _components(variable):
+    """The per-replica variables of a `tf.distribute` variable, else itself:
+    batch-norm statistics and metric states there are kept per replica and
+    read as their aggregate, which must not be written back to every one."""
+    for candidate in (variable, getattr(variable, "value", None)):
+        parts = getattr(candidate, "values", None)
+        if isinstance(parts, tuple) and parts:
+            return list(parts)
+    return [variable]
 
 
 def _metric_variables(model):

@@ -6,7 +6,6 @@ written as one compact chunk per flush; see `docs/format.md`.
 """
 
 import contextlib
-import math
 import os
 import time
 import warnings
@@ -17,6 +16,7 @@ from epochjump import metadata
 from epochjump.record import arguments
 from epochjump.record import event_file
 from epochjump.record import lease as lease_lib
+from epochjump.record import marks
 from epochjump.record import signals
 from epochjump.record.batch_buffer import BatchBuffer
 from epochjump.record.running_means import RunningMeans
@@ -25,7 +25,7 @@ EVAL_KINDS = metadata.EVAL_KINDS
 RunDirectoryInUse = lease_lib.RunDirectoryInUse
 
 
-class Writer:
+class Writer(marks.Marks):
     """Records batch values, running means, epoch starts, evaluations,
     learning rates and the start of each training session.
 
@@ -81,7 +81,7 @@ class Writer:
         self._keys = set()
         # Sample-weighted sums for running means the writer computes itself.
         self._running_means = RunningMeans()
-        self._last_learning_rate = None  # (step, value) last logged
+        self._last_learning_rate = None  # (step, value) last logged (Marks)
 
     def __enter__(self):
         return self
@@ -197,46 +197,6 @@ class Writer:
         with signals.BUSY:
             self._batches.append_arrays(steps, wall_times, arrays)
             self._maybe_flush()
-
-    def start_fit(self, step):
-        """Marks the start of a training session (one `fit()` call).
-
-        Args:
-          step: int, the global step of the session's first batch.
-
-        Raises:
-          ValueError: for a bad step.
-        """
-        step = arguments.check_step(step)
-        self._check_open()
-        self._pending_scalars.append(
-            (metadata.FIT_START, None, step, time.time(), np.int64(step))
-        )
-
-    def log_learning_rate(self, step, value):
-        """Records the learning rate in force from `step` on.
-
-        Call it where the rate may have changed (an epoch's first batch, a
-        schedule's steps); a value equal to the last one logged at an earlier
-        step is not written again, so calling it often costs nothing on disk.
-
-        Args:
-          step: int, the global step of the first batch trained with `value`.
-          value: float, the learning rate.
-
-        Raises:
-          ValueError: for a bad step or a value that is not a number.
-        """
-        step = arguments.check_step(step)
-        value = arguments.check_number(value, "value")
-        self._check_open()
-        last = self._last_learning_rate
-        if last is not None and step >= last[0] and _same(value, last[1]):
-            return
-        self._last_learning_rate = (step, value)
-        self._pending_scalars.append(
-            (metadata.LEARNING_RATE, None, step, time.time(), np.float64(value))
-        )
 
     def log_eval(self, kind, step, values):
         """Records one evaluation per metric, made at the end of an epoch.
@@ -434,10 +394,6 @@ class Writer:
             file.close()
         except Exception:
             pass
-
-
-def _same(a, b):
-    return a == b or (math.isnan(a) and math.isnan(b))
 
 
 def _cause(error):
