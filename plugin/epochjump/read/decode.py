@@ -70,7 +70,7 @@ def decode_run(name, series, problems=(), files=None):
     )
     if batches is not None:
         steps, wall_times, written_at, values = batches
-        keep = restarts.keep(steps, written_at)
+        keep = chunks.kept(restarts.keep(steps, written_at))
         steps, wall_times = steps[keep], wall_times[keep]
         values = {k: v[keep] for k, v in values.items()}
         # Among surviving duplicates of a step (none in a well-formed run),
@@ -257,7 +257,7 @@ def _decode_evals(data, epoch_starts, restarts):
     values = np.array(
         [float(np.asarray(d.value).reshape(-1)[0]) for d in data], np.float64
     )
-    keep = restarts.keep(steps, walls)
+    keep = chunks.kept(restarts.keep(steps, walls))
     steps, walls, values = steps[keep], walls[keep], values[keep]
     steps, unique = chunks.last_unique(steps)
     walls, values = walls[unique], values[unique]

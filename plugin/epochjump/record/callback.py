@@ -147,6 +147,8 @@ class EpochJumpCallback(keras.callbacks.Callback):
         self._writer.open()
         self._recorder = capture.recorder_for(self.model)
         self._recorder.read()  # Skip rows recorded outside this callback.
+        # Read once: on JAX, each `self.model` syncs the whole training state.
+        self._steps_per_call = getattr(self.model, "steps_per_execution", 1) or 1
         self._last_flush = time.monotonic()
         self._schedule = learning_rate.schedule_of(self.model.optimizer)
         self._writer.start_fit(self._iterations() + 1)
@@ -168,10 +170,10 @@ class EpochJumpCallback(keras.callbacks.Callback):
         if batch == 0 and self._schedule is None:
             # After every callback's on_epoch_begin (LearningRateScheduler's).
             self._log_learning_rate(self._epoch_first_step)
-        steps_per_call = getattr(self.model, "steps_per_execution", 1) or 1
         if (
             now - self._last_flush >= self.flush_secs
-            or (len(self._call_begins) + 1) * steps_per_call > self._recorder.capacity
+            or (len(self._call_begins) + 1) * self._steps_per_call
+            > self._recorder.capacity
         ):
             self._flush_batches(now_is_call_begin=True)
 
