@@ -110,7 +110,9 @@ def expected_entry(run):
     for e, epoch in enumerate(epochs):
         values = epoch["values"]
         reported = sum(values) / len(values)
-        level = levels.level_at_end(values).value
+        level, level_stderr = (lambda fit: (fit.value, fit.stderr))(
+            levels.level_at_end(values)
+        )
         train_eval = (
             epoch["train_eval"] if epoch["train_eval"] is not None else math.nan
         )
@@ -126,8 +128,10 @@ def expected_entry(run):
                     "epoch": e,
                     "jump": jump,
                     "lag": level - reported,
+                    "lag_stderr": level_stderr,
                     "progress": first_next - level,
                     "lag_share": (level - reported) / jump,
+                    "lag_share_text": share_text(level - reported, jump),
                     "mode_gap": mode_gap,
                 }
             )
@@ -163,15 +167,27 @@ def expected_entry(run):
         ),
         "lag_share": sum(b["lag"] for b in boundaries)
         / sum(b["jump"] for b in boundaries),
+        "lag_share_text": share_text(
+            sum(b["lag"] for b in boundaries), sum(b["jump"] for b in boundaries)
+        ),
     }
     return {"summary": summary, "boundaries": boundaries, "validation": validation}
+
+
+def share_text(part, whole):
+    """A share as the tables show it: a percentage only within 0-100%."""
+    if 0 <= part / whole <= 1:
+        return f"{round(100 * part / whole)}%"
+    return "larger than the jump" if part / whole > 1 else "the other way"
 
 
 def assert_close(actual, expected, where):
     """Every expected field, to float64 rounding (NaN must be NaN)."""
     for key, value in expected.items():
         got = actual[key]
-        if isinstance(value, float) and math.isnan(value):
+        if isinstance(value, str):
+            assert got == value, (where, key, got)
+        elif isinstance(value, float) and math.isnan(value):
             # Routes send NaN as the string "NaN".
             assert got == "NaN" or (isinstance(got, float) and math.isnan(got)), (
                 where,
@@ -248,9 +264,15 @@ def test_loss_is_better_when_lower(tmp_path):
     assert gap.mode_gap == pytest.approx(0.3 - 0.35)
     assert gap.generalisation_gap == pytest.approx(0.5 - 0.3)
     assert gap.sentence.startswith(
-        "After epoch 1, validation (0.5) is better than the 0.7 Keras printed"
+        "After epoch 1, validation (0.5000) is better than the 0.7000 Keras printed"
     )
-    assert "Averaging lag: -0.3 (150%)" in gap.sentence
+    # The lag (-0.3) is larger than the gap (-0.2): said in words, not as 150%.
+    assert "Averaging lag: -0.3000 ± " in gap.sentence
+    assert "(more than the whole gap)" in gap.sentence
+    # Subset gap and mode gap (-0.05 each) are a quarter of the gap each;
+    # val - train_eval (+0.2) points away.
+    assert gap.sentence.count("-0.0500 (25%)") == 2
+    assert "+0.2000 (the other way)" in gap.sentence
 
 
 @pytest.mark.parametrize(
@@ -287,10 +309,13 @@ def test_sentence_leaves_out_shares_of_a_tiny_gap():
         mode_gap=0.02,
         generalisation_gap=-0.0799,
         higher_is_better=True,
+        lag_stderr=0.004,
     )
     assert gap.val_better
     assert gap.lag_share == pytest.approx(600)
-    assert "Averaging lag: +0.06, as" in gap.sentence
+    assert "Averaging lag: +0.0600 ± 0.0040 (more than the whole gap), as" in (
+        gap.sentence
+    )
     assert "%" not in gap.sentence
 
 

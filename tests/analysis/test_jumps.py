@@ -71,12 +71,16 @@ def test_explain_matches_a_hand_computation(known_run):
 
 def test_sentence_says_what_happened(known_run):
     (first, _) = epochjump.explain(known_run, "accuracy")
-    # reported 0.475, level 0.95, first next 1.0: lag is 0.475 of 0.525.
+    # reported 0.475, level 0.95, first next 1.0: lag is 0.475 of 0.525;
+    # noiseless batches, so every error is 0 and the rest is a real step.
     assert first.sentence.startswith(
-        "Keras printed 0.475 for epoch 1, the average over the epoch; the model "
-        "was already at 0.95 at its end, so 90% of the jump to 1 is averaging lag"
+        "Keras printed 0.4750 for epoch 1, the mean over all its batches; the "
+        "model's level at the epoch's end was 0.9500 ± 0.0000, and epoch 2 opened "
+        "at 1.0000, a jump of +0.5250. The averaging lag, +0.4750 ± 0.0000, is "
+        "90% of that jump. The rest, +0.0500, is the model's real step across "
+        "the boundary, +0.0500 ± 0.0000, plus one batch's noise"
     )
-    assert "training subset scores 1.5 (+0.25 against training mode)." in (
+    assert "training subset scores 1.5000 (+0.2500 against training mode" in (
         first.sentence
     )
     record = first.as_dict()
@@ -95,10 +99,11 @@ def test_cli_explain_prints_table_and_sentences(known_run, capsys):
     assert cli.main(["explain", known_run.name]) == 0
     out = capsys.readouterr().out
     assert "== accuracy ==" in out
-    header, first_row = out.split("== accuracy ==")[1].strip().splitlines()[:2]
-    assert header.split()[:3] == ["epoch", "reported", "level@end"]
-    assert first_row.split()[:4] == ["1", "0.475", "0.95", "1"]
-    assert "90% of the jump" in out
+    table = out.split("== accuracy ==")[1].split("\n\n")[2]
+    header, first_row = table.splitlines()[:2]
+    assert header.split()[:4] == ["epoch", "printed", "level", "at"]
+    assert first_row.split()[:6] == ["1", "0.4750", "0.9500", "±", "0.0000", "1.0000"]
+    assert "is 90% of that jump" in out
 
 
 def test_cli_explain_errors_name_the_bad_value(tmp_path, capsys):

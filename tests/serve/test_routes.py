@@ -258,6 +258,15 @@ def expected_series(metric, steps, batch_values, means, val, train_eval):
             "batch_value": [as_json(batch_values[s]) for s in steps],
             "running_mean": [as_json(means[s]) for s in steps],
         },
+        # 0.1 from step 1, halved from step 21, the first batch of epoch 3:
+        # a mark sits where its batch begins, at the epoch line x = 2. The
+        # writer was given no fit start.
+        "learning_rate": {
+            "step": [1, 21],
+            "epoch_fraction": [0.0, 2.0],
+            "value": [0.1, 0.05],
+        },
+        "fit_starts": {"step": [], "epoch_fraction": []},
     }
     for kind, values in evals.items():
         eval_steps = [10 * (e + 1) for e in range(len(values)) if values[e] is not None]
@@ -473,8 +482,16 @@ def test_jumps(client):
             "noise_sd": math.sqrt((end.noise_sd**2 + after.noise_sd**2) / 2),
         }
         assert sentence.startswith(
-            f"Keras printed {reported:.4g} for epoch {epoch + 1}, the average"
+            f"Keras printed {reported:.4f} for epoch {epoch + 1}, the mean over "
+            f"all its batches; the model's level at the epoch's end was "
+            f"{level:.4f} ± {end.stderr:.4f}"
         )
+    assert answer["headline"].startswith("Averaging lag")
+    assert answer["summary_paragraph"].startswith(
+        f"Why does loss read {LOSS_MEAN[10]:.4f} at the end of epoch 1"
+    )
+    assert [e["epoch"] for e in answer["epoch_ends"]] == list(range(EPOCHS))
+    assert answer["epoch_ends"][-1]["val"] == VAL_LOSS[EPOCHS - 1]
 
 
 def test_jumps_without_train_eval_are_nan_strings(client):

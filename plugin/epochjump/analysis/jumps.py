@@ -37,6 +37,7 @@ import math
 import numpy as np
 
 from epochjump.analysis import levels
+from epochjump.analysis import sentences
 
 # Accepted (and checked) for callers of the earlier fixed-window estimator;
 # the window is now chosen per epoch edge from the data.
@@ -188,46 +189,16 @@ def _learning_rates(run, *steps):
 
 
 def describe(jump):
-    """Explains one `Jump` in plain language.
+    """Explains one `Jump` in plain language (see `sentences.jump_sentence`).
 
     Args:
       jump: a `Jump`.
 
     Returns:
-      str, e.g. "Keras printed 0.8918 for epoch 1, the average over the epoch;
-      the model was already at 0.931 at its end, so 81% of the jump to 0.9424
-      is averaging lag."
+      str, e.g. "Keras printed 0.8918 for epoch 1, the mean over all its
+      batches; the model's level at the epoch's end was 0.9312 ± 0.0041, ..."
     """
-    n = jump.epoch + 1
-    text = (
-        f"Keras printed {_num(jump.reported)} for epoch {n}, the average over "
-        f"the epoch; the model was already at {_num(jump.level_at_end)} at its end"
-    )
-    share = jump.lag_share
-    if math.isfinite(share) and not 0 <= share <= 1:
-        text += (
-            f" (a lag of {_signed(jump.lag)}); the jump to "
-            f"{_num(jump.first_next)} is {_signed(jump.jump)}, so progress and "
-            f"batch-to-batch noise at the start of epoch {n + 1} contribute "
-            f"{_signed(jump.progress)}."
-        )
-    elif math.isfinite(share):
-        text += (
-            f", so {share:.0%} of the jump to {_num(jump.first_next)} is "
-            f"averaging lag; the rest ({_signed(jump.progress)}) is progress "
-            f"and batch-to-batch noise at the start of epoch {n + 1}."
-        )
-    else:
-        text += f", and epoch {n + 1} started at {_num(jump.first_next)}."
-    if math.isfinite(jump.train_eval):
-        text += (
-            f" Evaluated in inference mode after epoch {n}, the training subset "
-            f"scores {_num(jump.train_eval)}"
-        )
-        if math.isfinite(jump.mode_gap):
-            text += f" ({_signed(jump.mode_gap)} against training mode)"
-        text += "."
-    return text
+    return sentences.jump_sentence(jump)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -354,10 +325,3 @@ def _value_for_epoch(evals, epoch):
         return math.nan
     return float(evals.value[matches[-1]])
 
-
-def _num(value):
-    return f"{value:.4g}"
-
-
-def _signed(value):
-    return f"{value:+.4g}"

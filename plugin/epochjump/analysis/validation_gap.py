@@ -25,10 +25,9 @@ import dataclasses
 import math
 import re
 
-from epochjump import constants
 from epochjump.analysis import jumps
-
-MAX_SHOWN_SHARE = constants.MAX_SHOWN_SHARE
+from epochjump.analysis import sentences
+from epochjump.analysis import wording
 
 # Keras's names (and their usual abbreviations) for metrics where lower is
 # better; any other metric (accuracy, AUC, precision, IoU, ...) is taken as
@@ -65,6 +64,7 @@ class ValidationGap:
         `train_eval` is NaN when not recorded.
       val_gap: float, `val - reported`.
       lag: float, `level_at_end - reported`.
+      lag_stderr: float, the standard error of `lag` (and of `level_at_end`).
       mode_gap: float, `train_eval - train_eval_training_mode`.
       generalisation_gap: float, `val - train_eval`.
       higher_is_better: bool, the metric's direction (see `higher_is_better`).
@@ -85,6 +85,7 @@ class ValidationGap:
     mode_gap: float
     generalisation_gap: float
     higher_is_better: bool
+    lag_stderr: float
     train_eval_training_mode: float = math.nan
     subset_gap: float = math.nan
 
@@ -121,14 +122,23 @@ class ValidationGap:
         return describe(self)
 
     def as_dict(self):
-        """A JSON-ready dict of the fields, the shares, `val_better` and
-        `sentence`."""
+        """A JSON-ready dict of the fields, the shares, `val_better`,
+        `parts_text` (each part as shown: "+0.0392 ± 0.0040 (67%)", its share
+        only when in 0–100%) and `sentence`."""
         record = dataclasses.asdict(self)
         record["val_better"] = self.val_better
         record["lag_share"] = self.lag_share
         record["subset_share"] = self.subset_share
         record["mode_share"] = self.mode_share
         record["generalisation_share"] = self.generalisation_share
+        record["parts_text"] = {
+            "lag": wording.validation_part(self.lag, self.val_gap, self.lag_stderr),
+            "subset_gap": wording.validation_part(self.subset_gap, self.val_gap),
+            "mode_gap": wording.validation_part(self.mode_gap, self.val_gap),
+            "generalisation_gap": wording.validation_part(
+                self.generalisation_gap, self.val_gap
+            ),
+        }
         record["sentence"] = self.sentence
         return record
 
@@ -168,6 +178,7 @@ def validation_gaps(run, metric, level_fraction=jumps.LEVEL_FRACTION):
                 mode_gap=end.train_eval - end.train_eval_training_mode,
                 generalisation_gap=end.val - end.train_eval,
                 higher_is_better=higher,
+                lag_stderr=end.lag_stderr,
                 train_eval_training_mode=end.train_eval_training_mode,
                 subset_gap=end.train_eval_training_mode - end.level_at_end,
             )
@@ -176,72 +187,21 @@ def validation_gaps(run, metric, level_fraction=jumps.LEVEL_FRACTION):
 
 
 def describe(gap):
-    """Explains one `ValidationGap` in plain language.
+    """Explains one `ValidationGap` in plain language (see
+    `sentences.validation_sentence`).
 
     Args:
       gap: a `ValidationGap`.
 
     Returns:
-      str, e.g. "After epoch 3, validation (0.95) is better than the 0.8918
-      Keras printed for the epoch (+0.0582). Averaging lag: +0.0392 (67%) ..."
+      str, e.g. "After epoch 3, validation (0.9500) is better than the 0.8918
+      Keras printed for the epoch (+0.0582). Averaging lag: +0.0392 ± 0.0040
+      (67%) ..."
     """
-    n = gap.epoch + 1
-    comparison = "better than" if gap.val_better else "not better than"
-    text = (
-        f"After epoch {n}, validation ({_num(gap.val)}) is {comparison} the "
-        f"{_num(gap.reported)} Keras printed for the epoch "
-        f"({_signed(gap.val_gap)})."
-    )
-    if not math.isfinite(gap.val_gap) or gap.val_gap == 0:
-        return text
-    text += (
-        f" Averaging lag: {_part(gap.lag, gap.lag_share)}, as the model was "
-        f"already at {_num(gap.level_at_end)} by the epoch's end."
-    )
-    if math.isnan(gap.train_eval):
-        rest = gap.val_gap - gap.lag
-        return text + (
-            f" The rest ({_signed(rest)}) is training-mode regularisation and "
-            "the generalisation gap together: pass train_eval_data= to "
-            "EpochJumpCallback to split it."
-        )
-    if math.isnan(gap.mode_gap):
-        together = gap.train_eval - gap.level_at_end
-        text += (
-            f" Training-mode regularisation and the training subset's "
-            f"difference from the last batches together: "
-            f"{_part(together, _share(together, gap.val_gap))}, as the "
-            f"subset scores {_num(gap.train_eval)} in inference mode."
-        )
-    else:
-        text += (
-            f" The training subset in training mode against the last batches: "
-            f"{_part(gap.subset_gap, gap.subset_share)}. Dropout and batch "
-            f"norm (the subset in inference against training mode): "
-            f"{_part(gap.mode_gap, gap.mode_share)}, as the subset scores "
-            f"{_num(gap.train_eval)} in inference mode."
-        )
-    return text + (
-        f" Validation against training data, both in inference mode: "
-        f"{_part(gap.generalisation_gap, gap.generalisation_share)}."
-    )
+    return sentences.validation_sentence(gap)
 
 
 def _share(part, whole):
     if whole == 0 or not math.isfinite(whole):
         return math.nan
     return part / whole
-
-
-def _part(value, share):
-    if math.isfinite(share) and abs(share) <= MAX_SHOWN_SHARE:
-        return f"{_signed(value)} ({share:.0%})"
-    return _signed(value)
-
-
-def _num(value):
-    return f"{value:.4g}"
-
-
-def _signed(value):
-    return f"{value:+.4g}"

@@ -8,13 +8,13 @@ written as one compact chunk per flush; see `docs/format.md`.
 import contextlib
 import os
 import time
-import warnings
 
 import numpy as np
 
 from epochjump import metadata
 from epochjump.record import arguments
 from epochjump.record import event_file
+from epochjump.record import faults
 from epochjump.record import lease as lease_lib
 from epochjump.record import marks
 from epochjump.record import signals
@@ -106,7 +106,7 @@ class Writer(marks.Marks):
             except Exception as e:
                 raise OSError(
                     f"epochjump cannot write to log_dir={self.log_dir!r}: "
-                    f"{_cause(e)}. Pass a directory that can be created and "
+                    f"{faults.cause(e)}. Pass a directory that can be created and "
                     "written."
                 ) from e
 
@@ -271,14 +271,14 @@ class Writer(marks.Marks):
             self._failing = True
             self._batches.compact()
             error = OSError(
-                f"writing to log_dir={self.log_dir!r} failed ({_cause(e)}); "
+                f"writing to log_dir={self.log_dir!r} failed ({faults.cause(e)}); "
                 f"{len(self._batches)} batches and {len(self._pending_scalars)} "
                 "epoch values are not written yet"
             )
             if on_error == "raise":
                 raise error from e
             self._drop_excess()
-            _warn_once(
+            faults.warn_once(
                 self,
                 "write",
                 f"{error}; they stay in memory (at most {self._max_buffered} "
@@ -367,10 +367,10 @@ class Writer(marks.Marks):
         except Exception as e:
             raise OSError(
                 f"the event file {removed!r} was removed, and a new one could "
-                f"not be written: {_cause(e)}"
+                f"not be written: {faults.cause(e)}"
             ) from e
         self._refresh_lease(force=True)  # Its directory may be new too.
-        _warn_once(
+        faults.warn_once(
             self,
             ("removed", removed),
             f"the event file {removed!r} was removed during the run; what was "
@@ -394,13 +394,3 @@ class Writer(marks.Marks):
             file.close()
         except Exception:
             pass
-
-
-def _cause(error):
-    return f"{type(error).__name__}: {error}"
-
-
-def _warn_once(owner, key, message):
-    if key not in owner._warned:
-        owner._warned.add(key)
-        warnings.warn(f"epochjump: {message}", RuntimeWarning, stacklevel=4)
