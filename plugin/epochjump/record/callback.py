@@ -9,7 +9,7 @@ import warnings
 import keras
 import numpy as np
 
-from epochjump.record import capture
+from epochjump.record import batch_feed
 from epochjump.record.writer import Writer
 
 
@@ -130,8 +130,10 @@ class EpochJumpCallback(keras.callbacks.Callback):
             # steps and evaluations, but only the chief writes.
             self._writer = _DiscardingWriter()
         self._writer.open()
-        self._recorder = capture.recorder_for(self.model)
-        self._recorder.read()  # Skip rows recorded outside this callback.
+        # Shared with epochjump.ProgressBar; rows recorded before are skipped.
+        self._recorder = batch_feed.subscribe(
+            self.model, self, shares=("train_eval",) if self.train_eval_data else ()
+        )
         self._last_flush = time.monotonic()
         # Keras calls no hook when fit is interrupted; flush at exit instead.
         atexit.register(self._finish)
@@ -170,7 +172,9 @@ class EpochJumpCallback(keras.callbacks.Callback):
         if val:
             self._writer.log_eval("val", step, val)
         if self.train_eval_data is not None:
-            self._writer.log_eval("train_eval", step, self._evaluate_train_subset())
+            train_eval = self._evaluate_train_subset()
+            self._writer.log_eval("train_eval", step, train_eval)
+            self._recorder.share_eval("train_eval", epoch, train_eval)
         self._writer.flush(on_error="warn")
 
     @_never_raises
@@ -187,6 +191,8 @@ class EpochJumpCallback(keras.callbacks.Callback):
             self._flush_batches()
         finally:
             self._writer = None
+            if self._recorder is not None:
+                self._recorder.close()
             writer.close()
 
     def _flush_batches(self, now_is_call_begin=False):
