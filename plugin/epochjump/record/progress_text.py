@@ -61,9 +61,9 @@ def epoch_lines(epoch, reported, ends, train_eval, val, compact=False):
         level = _level(end)
         if compact:
             extras = [
-                f"{number(v)} {label}"
+                f"{label} {number(v)}"
                 for label, v in (
-                    ("on the training subset", train_eval.get(metric)),
+                    ("training subset", train_eval.get(metric)),
                     ("val", val.get(metric)),
                 )
                 if v is not None
@@ -86,7 +86,7 @@ def epoch_lines(epoch, reported, ends, train_eval, val, compact=False):
         parts.append(line)
     if compact and parts:
         return [
-            f"Epoch {epoch} ended at (training mode, not the averages above): "
+            f"Epoch {epoch} ended at (training mode, not the averages printed): "
             + "; ".join(parts)
         ]
     return parts

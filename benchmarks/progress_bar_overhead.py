@@ -1,0 +1,86 @@
+"""Measures what epochjump.ProgressBar costs a Keras `fit`, against Keras's own bar.
+
+Runs interleaved pairs of `fit` in one process on two models of the same shape
+(a 784-128-10 MLP, batch 32, 16k random samples): one with Keras's own bar
+(`verbose=1`), one with `epochjump.ProgressBar()` (which also installs the
+exact batch capture), both printing to a file. Prints the median and the
+spread of the per-pair ratios; the order within each pair alternates.
+
+Usage: [KERAS_BACKEND=tensorflow|jax|torch] python
+       benchmarks/progress_bar_overhead.py [--pairs 9] [--epochs 1]
+"""
+
+import argparse
+import contextlib
+import os
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import epochjump  # noqa: E402
+
+
+def make_model():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def timed_fit(model, x, y, epochs, callbacks, out):
+    with contextlib.redirect_stdout(out):
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=32, epochs=epochs, verbose=1, callbacks=callbacks)
+        return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=9)
+    parser.add_argument("--epochs", type=int, default=1)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    x = rng.random((16384, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 16384)
+    keras_model, our_model = make_model(), make_model()
+    ratios = []
+    with tempfile.TemporaryFile("w+") as out:
+        # Warm-up: compile both train functions (and the capture) first.
+        timed_fit(keras_model, x[:2048], y[:2048], 1, [], out)
+        timed_fit(our_model, x[:2048], y[:2048], 1, [epochjump.ProgressBar()], out)
+        for i in range(args.pairs):
+            runs = {}
+            order = ("keras", "ours") if i % 2 == 0 else ("ours", "keras")
+            for name in order:
+                if name == "keras":
+                    runs[name] = timed_fit(keras_model, x, y, args.epochs, [], out)
+                else:
+                    bar = epochjump.ProgressBar()
+                    runs[name] = timed_fit(our_model, x, y, args.epochs, [bar], out)
+            ratios.append(runs["ours"] / runs["keras"])
+            print(
+                f"pair {i + 1}: Keras's bar {runs['keras']:.2f}s, ProgressBar "
+                f"{runs['ours']:.2f}s, ratio {ratios[-1]:.3f}",
+                flush=True,
+            )
+    quartiles = statistics.quantiles(ratios, n=4)
+    print(
+        f"backend {keras.backend.backend()}: ProgressBar / Keras's bar = "
+        f"{statistics.median(ratios):.3f} (median of {len(ratios)} interleaved "
+        f"pairs; quartiles {quartiles[0]:.3f}-{quartiles[2]:.3f})"
+    )
+
+
+if __name__ == "__main__":
+    main()
