@@ -35,18 +35,29 @@ def test_explain_matches_a_hand_computation(known_run):
     for j, epoch in zip(jumps, (0, 1)):
         values = [epoch + b / 20 for b in range(20)]
         reported = sum(values) / 20  # Equal weights: the plain epoch mean.
-        level = sum(values[-2:]) / 2  # 10% of 20 batches.
+        # Noiseless values on a line: the fitted line is that line, its
+        # widest window wins, and it reproduces the last value (to the
+        # rounding of the fit's sums).
+        level = values[-1]
         first_next = epoch + 1.0
         assert j.reported == pytest.approx(reported, abs=1e-15)
-        assert j.level_at_end == pytest.approx(level, abs=1e-15)
-        assert j.level_batches == 2
+        assert j.level_at_end == pytest.approx(level, abs=1e-12)
+        assert j.level_batches == 20
+        assert j.lag_stderr == 0 and j.noise_sd == 0
+        # The next epoch's line starts at its first value (to fit rounding).
+        assert j.level_after == pytest.approx(first_next, abs=1e-12)
+        assert j.level_after_stderr == 0
+        assert j.boundary_step == pytest.approx(first_next - level, abs=1e-12)
+        assert j.boundary_step_stderr == 0
+        assert j.first_batch_noise == pytest.approx(0, abs=1e-12)
+        assert j.progress == j.boundary_step + j.first_batch_noise
         assert j.first_next == first_next
         assert j.jump == pytest.approx(first_next - reported, abs=1e-15)
-        assert j.lag == pytest.approx(level - reported, abs=1e-15)
-        assert j.progress == pytest.approx(first_next - level, abs=1e-15)
+        assert j.lag == pytest.approx(level - reported, abs=1e-12)
+        assert j.progress == pytest.approx(first_next - level, abs=1e-12)
         assert j.jump == pytest.approx(j.lag + j.progress, abs=1e-15)
         assert j.train_eval == epoch + 1.5
-        assert j.mode_gap == pytest.approx(epoch + 1.5 - level, abs=1e-15)
+        assert j.mode_gap == pytest.approx(epoch + 1.5 - level, abs=1e-12)
         assert j.last_step == 20 * (epoch + 1)
         assert j.first_next_step == 20 * (epoch + 1) + 1
     assert jumps[0].val == 0.75
@@ -55,14 +66,14 @@ def test_explain_matches_a_hand_computation(known_run):
 
 def test_sentence_says_what_happened(known_run):
     (first, _) = epochjump.explain(known_run, "accuracy")
-    # reported 0.475, level 0.925, first next 1.0: lag is 0.45 of 0.525.
+    # reported 0.475, level 0.95, first next 1.0: lag is 0.475 of 0.525.
     assert first.sentence.startswith(
         "Keras printed 0.475 for epoch 1, the average over the epoch; the model "
-        "was already at 0.925 at its end, so 86% of the jump to 1 is averaging lag"
+        "was already at 0.95 at its end, so 90% of the jump to 1 is averaging lag"
     )
     assert "training subset scores 1.5" in first.sentence
     record = first.as_dict()
-    assert record["lag_share"] == pytest.approx(0.45 / 0.525)
+    assert record["lag_share"] == pytest.approx(0.475 / 0.525)
     assert record["sentence"] == first.sentence
 
 
@@ -79,8 +90,8 @@ def test_cli_explain_prints_table_and_sentences(known_run, capsys):
     assert "== accuracy ==" in out
     header, first_row = out.split("== accuracy ==")[1].strip().splitlines()[:2]
     assert header.split()[:3] == ["epoch", "reported", "level@end"]
-    assert first_row.split()[:4] == ["1", "0.475", "0.925", "1"]
-    assert "86% of the jump" in out
+    assert first_row.split()[:4] == ["1", "0.475", "0.95", "1"]
+    assert "90% of the jump" in out
 
 
 def test_cli_explain_errors_name_the_bad_value(tmp_path, capsys):

@@ -1,16 +1,12 @@
 """Broken runs in a shared logdir show their problem in the tab, per run, and
 the other runs are drawn as usual (headless Chromium, real TensorBoard)."""
 
-import contextlib
 import json
-import socket
-import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
-from browser_env import ARTIFACTS
+from support.tensorboard_process import serve_tensorboard
 
 import epochjump
 from epochjump import metadata
@@ -18,7 +14,6 @@ from epochjump import metadata
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 WAIT_MS = 30_000
-START_TIMEOUT = 180
 
 
 def write_run(path, batches=12):
@@ -48,12 +43,6 @@ def broken_logdir(tmp_path_factory):
     return root
 
 
-def _free_port():
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _listed(base):
     url = base + "/data/plugin/epochjump/runs"
     with urllib.request.urlopen(url, timeout=10) as response:
@@ -62,46 +51,22 @@ def _listed(base):
 
 @pytest.fixture(scope="module")
 def broken_url(broken_logdir):
-    port = _free_port()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_path = ARTIFACTS / "tensorboard-broken.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tensorboard.main",
-                "--logdir",
-                str(broken_logdir),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--load_fast=false",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            assert process.poll() is None, log_path.read_text(errors="replace")
-            try:
-                if _listed(base) >= {"good", "truncated", "newer", "opened"}:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"tensorboard not ready; {log_path}"
-            time.sleep(0.5)
+    command = [
+        sys.executable,
+        "-m",
+        "tensorboard.main",
+        "--logdir",
+        str(broken_logdir),
+        "--load_fast=false",
+        "--reload_interval",
+        "1",
+    ]
+
+    def ready(base):
+        return _listed(base) >= {"good", "truncated", "newer", "opened"}
+
+    with serve_tensorboard("broken", command, ready) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 def test_each_broken_run_shows_its_problem(page, broken_url):

@@ -5,12 +5,12 @@ or nothing even while TensorBoard is still ingesting them."""
 
 import itertools
 import math
-import struct
 
 import numpy as np
 import pytest
 from support.written_runs import PER_CHUNK
 from support.written_runs import loss
+from support.written_runs import records
 from support.written_runs import write_chunked_run
 from support.written_runs import write_malformed_run
 from support.written_runs import write_scalars
@@ -22,17 +22,6 @@ import epochjump
 from epochjump import cli
 from epochjump import metadata
 from epochjump.read import provider as provider_io
-
-
-def records(event_file):
-    """(offset, total size) of each TFRecord, from the length fields alone."""
-    data = event_file.read_bytes()
-    found, offset = [], 0
-    while offset < len(data):
-        (length,) = struct.unpack("<Q", data[offset : offset + 8])
-        found.append((offset, 16 + length))
-        offset += 16 + length
-    return found
 
 
 def assert_steps(run, last_step):

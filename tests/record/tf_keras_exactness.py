@@ -11,50 +11,29 @@ import tf_keras
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from support.keras_fits import digits  # noqa: E402
+from support.tf_keras_fits import TfKerasLogRecorder  # noqa: E402
+from support.tf_keras_fits import tf_keras_model  # noqa: E402
 
 import epochjump  # noqa: E402
 
 BATCH, N = 32, 200
 
 
-class Recorder(tf_keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.batch_logs, self.weights_before_batch = [], []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.weights_before_batch.append(self.model.get_weights())
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.batch_logs.append({k: float(v) for k, v in logs.items()})
-
-
 def make_model():
-    tf_keras.utils.set_random_seed(0)
-    model = tf_keras.Sequential(
-        [
-            tf_keras.Input((64,)),
-            tf_keras.layers.Dense(16, activation="relu"),
-            tf_keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-    model.compile(
-        tf_keras.optimizers.SGD(0.1),
-        "sparse_categorical_crossentropy",
-        weighted_metrics=[],
+    return tf_keras_model(
         metrics=[
             "accuracy",
             tf_keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3"),
         ],
+        weighted_metrics=[],
     )
-    return model
 
 
 def main(log_dir):
     x, y = digits(N + 64)
     weights = np.random.default_rng(1).uniform(0.5, 2.0, N).astype("float32")
     model = make_model()
-    recorder = Recorder()
+    recorder = TfKerasLogRecorder()
     history = model.fit(
         x[:N],
         y[:N],

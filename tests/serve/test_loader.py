@@ -9,13 +9,11 @@ slow) start real `tensorboard` processes with `--load_fast=false` and `true`.
 import importlib.metadata
 import json
 import os
-import re
-import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
+from support.tensorboard_process import serve_tensorboard
 from tensorboard import context
 from tensorboard import program
 from tensorboard.backend.event_processing import data_ingester
@@ -141,7 +139,8 @@ def subprocess_env(tmp_path):
             "Metadata-Version: 2.1\nName: epochjump\nVersion: 0.0.0\n"
         )
         (dist_info / "entry_points.txt").write_text(
-            "[tensorboard_plugins]\nepochjump = epochjump.loader:EpochJumpLoader\n"
+            "[tensorboard_plugins]\n"
+            "epochjump = epochjump.serve.loader:EpochJumpLoader\n"
         )
         paths.append(str(dist_info.parent))
     old = os.environ.get("PYTHONPATH")
@@ -157,71 +156,38 @@ def get_json(url, timeout=10):
         return json.loads(response.read().decode("utf-8"))
 
 
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"Timed out after {timeout} s waiting for {what}")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("load_fast", ["false", "true"])
 @pytest.mark.parametrize("user_limit", [None, 10])
 def test_tensorboard_process_serves_every_batch(
     chunky_logdir, tmp_path, load_fast, user_limit
 ):
-    argv = [
+    command = [
         sys.executable,
         "-m",
         "tensorboard.main",
         "--logdir",
         str(chunky_logdir),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
         f"--load_fast={load_fast}",
         "--reload_interval=1",
     ]
     if user_limit is not None:
-        argv.append(f"--samples_per_plugin=epochjump={user_limit}")
-    log_path = tmp_path / "tensorboard.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            argv,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=subprocess_env(tmp_path),
+        command.append(f"--samples_per_plugin=epochjump={user_limit}")
+    expected = CHUNKS if user_limit is None else user_limit
+    answers = {}
+
+    def loaded(base):
+        answers["runs"] = get_json(base + "/data/plugin/epochjump/runs")
+        listed = answers["runs"]["runs"]
+        return bool(listed) and listed[0]["batches"] == expected
+
+    name = f"loader-{load_fast}-{user_limit}"
+    env = subprocess_env(tmp_path)
+    with serve_tensorboard(name, command, loaded, env=env) as base:
+        runs = answers["runs"]
+        series = get_json(
+            base + "/data/plugin/epochjump/series?run=run&metric=loss&max_points=100000"
         )
-    try:
-
-        def address():
-            assert process.poll() is None, log_path.read_text()[-3000:]
-            found = re.search(r"(http://127\.0\.0\.1:\d+)/", log_path.read_text())
-            return found and found.group(1)
-
-        base = wait_for(address, 90, "TensorBoard to listen") + "/data/plugin/epochjump"
-        expected = CHUNKS if user_limit is None else user_limit
-
-        def runs_loaded():
-            runs = get_json(base + "/runs")
-            if runs["runs"] and runs["runs"][0]["batches"] == expected:
-                return runs
-            return None
-
-        runs = wait_for(runs_loaded, 60, f"{expected} batches in /runs")
-        series = get_json(base + "/series?run=run&metric=loss&max_points=100000")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
     assert [r["run"] for r in runs["runs"]] == ["run"]
     assert runs["runs"][0]["epochs"] == 2

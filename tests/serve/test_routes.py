@@ -25,6 +25,7 @@ from werkzeug import test as werkzeug_test
 
 import epochjump
 from epochjump.analysis import jumps
+from epochjump.analysis import levels
 from epochjump.read import provider as provider_io
 from epochjump.serve import plugin as plugin_module
 from epochjump.serve import run_cache
@@ -426,7 +427,12 @@ def test_jumps(client):
     for epoch, boundary in enumerate(answer["boundaries"]):
         last, first_next = 10 * (epoch + 1), 10 * (epoch + 1) + 1
         reported = LOSS_MEAN[last]
-        level = LOSS[last]  # 10% of 10 batches: the last one alone
+        # The levels at the edges come from `levels` (tested in test_levels.py).
+        end = levels.level_at_end([LOSS[s] for s in range(last - 9, last + 1)])
+        after = levels.level_at_start(
+            [LOSS[s] for s in range(first_next, first_next + 10)]
+        )
+        level = end.value
         jump = LOSS_MEAN[first_next] - reported
         lag = level - reported
         sentence = boundary.pop("sentence")
@@ -434,7 +440,7 @@ def test_jumps(client):
             "epoch": epoch,
             "last_step": last,
             "first_next_step": first_next,
-            "level_batches": 1,
+            "level_batches": end.window,
             "reported": reported,
             "level_at_end": level,
             "first_next": LOSS_MEAN[first_next],
@@ -445,6 +451,13 @@ def test_jumps(client):
             "mode_gap": TRAIN_EVAL_LOSS[epoch] - level,
             "val": VAL_LOSS[epoch],
             "lag_share": lag / jump,
+            "lag_stderr": end.stderr,
+            "level_after": after.value,
+            "level_after_stderr": after.stderr,
+            "boundary_step": after.value - level,
+            "boundary_step_stderr": math.hypot(after.stderr, end.stderr),
+            "first_batch_noise": LOSS_MEAN[first_next] - after.value,
+            "noise_sd": math.sqrt((end.noise_sd**2 + after.noise_sd**2) / 2),
         }
         assert sentence.startswith(
             f"Keras printed {reported:.4g} for epoch {epoch + 1}, the average"

@@ -5,11 +5,11 @@ reported only once the next epoch has a batch."""
 
 import json
 import math
-import struct
 
 import numpy as np
 import pytest
 from support import plugin_client
+from support.written_runs import records
 from support.written_runs import write_chunked_run
 from support.written_runs import write_malformed_run
 from support.written_runs import write_scalars
@@ -80,16 +80,6 @@ def logdir(tmp_path_factory):
         write_named_run(root / run)
     write_big_run(root / "big")
     return root
-
-
-def records(event_file):
-    data = event_file.read_bytes()
-    found, offset = [], 0
-    while offset < len(data):
-        (length,) = struct.unpack("<Q", data[offset : offset + 8])
-        found.append((offset, 16 + length))
-        offset += 16 + length
-    return found
 
 
 def make_client(logdir, local=True):

@@ -1,5 +1,7 @@
 """Runs written for the tests: chunked, malformed, or another tool's scalars."""
 
+import struct
+
 from tensorboard.compat.proto import event_pb2
 from tensorboard.compat.proto import summary_pb2
 from tensorboard.compat.proto import tensor_pb2
@@ -89,3 +91,14 @@ def write_malformed_run(path):
     for event in events:
         writer.add_event(event)
     writer.close()
+
+
+def records(event_file):
+    """(offset, total size) of each TFRecord, from the length fields alone."""
+    data = event_file.read_bytes()
+    found, offset = [], 0
+    while offset < len(data):
+        (length,) = struct.unpack("<Q", data[offset : offset + 8])
+        found.append((offset, 16 + length))
+        offset += 16 + length
+    return found

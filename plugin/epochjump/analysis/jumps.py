@@ -4,15 +4,22 @@ For the boundary after epoch `e` of a metric:
 
 - `reported`: the running mean at the epoch's last batch, which is what Keras
   printed for the epoch.
-- `level_at_end`: the model's raw level at the end of the epoch, estimated as
-  the plain mean of the batch values over the last `LEVEL_FRACTION` of the
-  epoch's batches (at least one batch).
+- `level_at_end`: the model's training-mode level at the epoch's last batch,
+  estimated from the epoch's batch values by `levels.level_at_end` (a line
+  fitted to the batches nearest the edge, its window chosen from the data),
+  with its standard error `lag_stderr` (`reported` is exact).
 - `first_next`: the first value recorded in epoch `e + 1` (its first batch;
   running mean and batch value are equal there).
 - `jump = first_next - reported`, split into `lag = level_at_end - reported`
   (the running mean trailing the model) and `progress = first_next -
   level_at_end` (the model changing, plus batch-to-batch noise), so
   `jump == lag + progress` exactly.
+- `level_after`: the level at the first batch of epoch `e + 1`, estimated
+  from that epoch's batch values by `levels.level_at_start`, and `progress`
+  split again into `boundary_step = level_after - level_at_end` (the model
+  changing across the boundary) and `first_batch_noise = first_next -
+  level_after` (the first batch's own noise; compare with `noise_sd`), so
+  `progress == boundary_step + first_batch_noise` exactly.
 - `train_eval` / `mode_gap = train_eval - level_at_end`: the fixed training
   subset evaluated in inference mode after the epoch, against the level in
   training mode (dropout, batch-norm statistics, regularisation terms).
@@ -24,10 +31,16 @@ import math
 
 import numpy as np
 
+from epochjump.analysis import levels
+
+# Accepted (and checked) for callers of the earlier fixed-window estimator;
+# the window is now chosen per epoch edge from the data.
 LEVEL_FRACTION = 0.1
 ESTIMATOR = (
-    "level_at_end: mean batch value over the last 10% of the epoch's batches "
-    "(at least 1)"
+    "level_at_end, level_after: a least-squares line (triangular weights) "
+    "through the batches nearest the epoch's edge, evaluated at the edge "
+    "batch, its window chosen per edge to minimise estimated bias² + "
+    "variance; ± stderr from the fit, the batch noise and the window's bias"
 )
 
 
@@ -41,9 +54,18 @@ class Jump:
         `epoch + 1`).
       last_step: int, global step of that epoch's last batch.
       first_next_step: int, global step of the next epoch's first batch.
-      level_batches: int, how many batches `level_at_end` averages.
+      level_batches: int, how many batches the fit for `level_at_end` used
+        (its data-driven window).
       reported, level_at_end, first_next, jump, lag, progress, train_eval,
         mode_gap, val: float; NaN where not recorded.
+      lag_stderr: float, the standard error of `lag` (that of `level_at_end`).
+      level_after, level_after_stderr: float, the level at the first batch of
+        the next epoch and its standard error.
+      boundary_step, boundary_step_stderr: float, `level_after -
+        level_at_end` and its standard error.
+      first_batch_noise: float, `first_next - level_after`.
+      noise_sd: float, the batch-to-batch noise standard deviation near the
+        boundary (both sides pooled).
     """
 
     metric: str
@@ -60,6 +82,13 @@ class Jump:
     train_eval: float
     mode_gap: float
     val: float
+    lag_stderr: float
+    level_after: float
+    level_after_stderr: float
+    boundary_step: float
+    boundary_step_stderr: float
+    first_batch_noise: float
+    noise_sd: float
 
     @property
     def lag_share(self):
@@ -87,8 +116,9 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
     Args:
       run: `epochjump.RunData`, from `epochjump.read_run`.
       metric: str, a name in `run.metrics` (without `val_`).
-      level_fraction: float in (0, 1], default 0.1: the share of an epoch's
-        last batches averaged for `level_at_end`.
+      level_fraction: float in (0, 1], default 0.1. Ignored: the window of
+        each estimate is chosen from the data (see `epochjump.analysis.levels`); still
+        checked, for callers of the earlier fixed-fraction estimator.
 
     Returns:
       A list of `Jump`, one per boundary between two consecutive recorded
@@ -123,6 +153,13 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
                 train_eval=end.train_eval,
                 mode_gap=end.train_eval - end.level_at_end,
                 val=end.val,
+                lag_stderr=end.lag_stderr,
+                level_after=end.level_after,
+                level_after_stderr=end.level_after_stderr,
+                boundary_step=end.boundary_step,
+                boundary_step_stderr=end.boundary_step_stderr,
+                first_batch_noise=end.first_batch_noise,
+                noise_sd=end.noise_sd,
             )
         )
     return jumps
@@ -177,12 +214,19 @@ class EpochEnd:
       metric: str, the metric name.
       epoch: int, 0-based ordinal of the epoch.
       last_step: int, global step of the epoch's last batch.
-      level_batches: int, how many batches `level_at_end` averages.
+      level_batches: int, how many batches the fit for `level_at_end` used.
       reported: float, the running mean at the epoch's last batch (what Keras
         printed for the epoch).
-      level_at_end: float, the mean batch value over the epoch's last batches.
+      level_at_end: float, the estimated level at the epoch's last batch.
       train_eval, val: float, the evaluations after the epoch; NaN where not
         recorded.
+      lag_stderr: float, the standard error of `level_at_end` (and so of
+        `level_at_end - reported`).
+      level_after, level_after_stderr, boundary_step, boundary_step_stderr,
+        first_batch_noise: float, as in `Jump`; NaN for an epoch not followed
+        by the next one.
+      noise_sd: float, the batch noise near the epoch's end, pooled with that
+        at the next epoch's start when there is one.
     """
 
     metric: str
@@ -193,6 +237,13 @@ class EpochEnd:
     level_at_end: float
     train_eval: float
     val: float
+    lag_stderr: float
+    level_after: float
+    level_after_stderr: float
+    boundary_step: float
+    boundary_step_stderr: float
+    first_batch_noise: float
+    noise_sd: float
 
 
 def epoch_ends(run, metric, level_fraction=LEVEL_FRACTION):
@@ -206,7 +257,7 @@ def epoch_ends(run, metric, level_fraction=LEVEL_FRACTION):
     Args:
       run: `epochjump.RunData`, from `epochjump.read_run`.
       metric: str, a name in `run.metrics` (without `val_`).
-      level_fraction: float in (0, 1], default 0.1, as in `explain`.
+      level_fraction: float in (0, 1], default 0.1, ignored as in `explain`.
 
     Returns:
       A list of `EpochEnd`, one per epoch with recorded batches, in order.
@@ -224,24 +275,47 @@ def epoch_ends(run, metric, level_fraction=LEVEL_FRACTION):
         return []
     epochs, first_index = np.unique(series.epoch, return_index=True)
     last_index = np.append(first_index[1:], len(series)) - 1
+    spans = list(zip(epochs.tolist(), first_index, last_index + 1))
     ends = []
-    for epoch, first, last in zip(epochs.tolist(), first_index, last_index):
-        window = max(1, math.ceil(level_fraction * (last - first + 1)))
+    for i, (epoch, first, stop) in enumerate(spans):
+        end = levels.level_at_end(series.batch_value[first:stop])
+        after = _NO_LEVEL
+        first_next = math.nan
+        if i + 1 < len(spans) and spans[i + 1][0] == epoch + 1:
+            _, next_first, next_stop = spans[i + 1]
+            after = levels.level_at_start(series.batch_value[next_first:next_stop])
+            first_next = float(series.running_mean[next_first])
+        reported = float(series.running_mean[stop - 1])
         ends.append(
             EpochEnd(
                 metric=metric,
                 epoch=epoch,
-                last_step=int(series.step[last]),
-                level_batches=window,
-                reported=float(series.running_mean[last]),
-                level_at_end=float(
-                    np.mean(series.batch_value[last - window + 1 : last + 1])
-                ),
+                last_step=int(series.step[stop - 1]),
+                level_batches=end.window,
+                reported=reported,
+                level_at_end=end.value,
                 train_eval=_value_for_epoch(series.train_eval, epoch),
                 val=_value_for_epoch(series.val, epoch),
+                lag_stderr=end.stderr,
+                level_after=after.value,
+                level_after_stderr=after.stderr,
+                boundary_step=after.value - end.value,
+                boundary_step_stderr=math.hypot(after.stderr, end.stderr),
+                first_batch_noise=first_next - after.value,
+                noise_sd=_pooled_sd(end.noise_sd, after.noise_sd),
             )
         )
     return ends
+
+
+_NO_LEVEL = levels.Level(math.nan, math.nan, 0, math.nan, 0)
+
+
+def _pooled_sd(a, b):
+    finite = [v for v in (a, b) if math.isfinite(v)]
+    if not finite:
+        return math.nan
+    return math.sqrt(sum(v * v for v in finite) / len(finite))
 
 
 def _value_for_epoch(evals, epoch):

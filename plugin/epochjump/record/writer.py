@@ -18,6 +18,7 @@ from epochjump import metadata
 from epochjump.record import arguments
 from epochjump.record import event_file
 from epochjump.record.batch_buffer import BatchBuffer
+from epochjump.record.running_means import RunningMeans
 
 EVAL_KINDS = metadata.EVAL_KINDS
 
@@ -81,8 +82,7 @@ class Writer:
         # unwritten one.
         self._keys = set()
         # Sample-weighted sums for running means the writer computes itself.
-        self._epoch_totals = {}
-        self._epoch_weight = 0.0
+        self._running_means = RunningMeans()
 
     def __enter__(self):
         return self
@@ -116,8 +116,7 @@ class Writer:
         """
         step = arguments.check_step(step)
         self._check_open()
-        self._epoch_totals = {}
-        self._epoch_weight = 0.0
+        self._running_means.reset()
         self._pending_scalars.append(
             (metadata.EPOCH_START, None, step, time.time(), np.int64(step))
         )
@@ -146,7 +145,7 @@ class Writer:
         step = arguments.check_step(step)
         values = arguments.check_values(batch_values, "batch_values")
         if running_means is None:
-            means = self._update_running_means(values, weight)
+            means = self._running_means.update(values, weight)
         else:
             means = arguments.check_values(running_means, "running_means")
         row = {(metadata.BATCH_VALUE, metric): v for metric, v in values.items()}
@@ -368,23 +367,6 @@ class Writer:
                 )
             )
         return events
-
-    def _update_running_means(self, values, weight):
-        if type(weight) not in (float, int) and not isinstance(weight, numbers.Real):
-            raise ValueError(
-                f"`weight` must be a positive number. Received: weight={weight!r}"
-            )
-        if not weight > 0:
-            raise ValueError(
-                f"`weight` must be a positive number. Received: weight={weight!r}"
-            )
-        self._epoch_weight += weight
-        means = {}
-        for metric, value in values.items():
-            total = self._epoch_totals.get(metric, 0.0) + value * weight
-            self._epoch_totals[metric] = total
-            means[metric] = total / self._epoch_weight
-        return means
 
     def _discard_file(self):
         file, self._file = self._file, None

@@ -26,7 +26,9 @@ def export(
     """Writes runs as an HTML report or a picture, chosen by `output`'s extension.
 
     ```python
-    epochjump.export.export("logs", "report.html", metrics=["accuracy"])
+    from epochjump.share.export import export
+
+    export("logs", "report.html", metrics=["accuracy"])
     ```
 
     Args:
