@@ -2,19 +2,16 @@
 
 During an epoch the level shown is an exponentially weighted mean of the exact
 batch values (weights halve every `half_life` batches, carried across the
-epochs of one `fit()`); at an epoch's end it is `analysis.jumps.epoch_ends`'s
-`level_at_end`, computed on the epoch's batch values by the analysis itself,
-so the terminal says what `epochjump explain` and the TensorBoard tab say.
+epochs of one `fit()`); at an epoch's end it is `analysis.levels.level_at_end`
+of the epoch's batch values, the function `analysis.jumps.epoch_ends` uses, so
+the terminal says what `epochjump explain` and the TensorBoard tab say.
 """
 
 import math
 
 import numpy as np
 
-from epochjump.analysis import jumps
-from epochjump.read.run_data import EvalSeries
-from epochjump.read.run_data import MetricData
-from epochjump.read.run_data import RunData
+from epochjump.analysis import levels
 
 # Batches after which a batch's weight in the live level has halved.
 DEFAULT_HALF_LIFE = 10
@@ -34,26 +31,22 @@ class LevelTracker:
 
     def start_epoch(self):
         """Forgets the previous epoch's rows (not the live level's memory)."""
-        self._steps = []
         self._batch_values = {}
-        self._running_means = {}
         # metric -> list of the live level after each batch of the epoch;
         # lists only grow within an epoch, so another thread may index them.
         self.live = {}
 
-    def add(self, steps, batch_values, running_means):
+    def add(self, batch_values):
         """Appends rows as read from a `batch_feed.Subscription`.
 
         Args:
-          steps: int64 array [n].
-          batch_values, running_means: dicts from metric name to float32 [n].
+          batch_values: dict from metric name to a float32 array, the exact
+            value of each new batch, in order.
         """
-        if not len(steps):
-            return
-        self._steps.append(np.asarray(steps, np.int64))
         for metric, values in batch_values.items():
+            if not len(values):
+                continue
             self._batch_values.setdefault(metric, []).append(values)
-            self._running_means.setdefault(metric, []).append(running_means[metric])
             total, weight = self._sums.get(metric, (0.0, 0.0))
             live = self.live.setdefault(metric, [])
             for value in values.tolist():
@@ -63,11 +56,6 @@ class LevelTracker:
                 live.append(total / weight if weight else math.nan)
             self._sums[metric] = (total, weight)
 
-    @property
-    def batches(self):
-        """How many batches of the current epoch were added."""
-        return sum(len(s) for s in self._steps)
-
     def live_at(self, batch):
         """The live level of each metric after `batch` (0-based, in the
         epoch), or after the latest batch added before it.
@@ -76,53 +64,25 @@ class LevelTracker:
           dict from metric name to float; metrics without a finite level are
           left out.
         """
-        levels = {}
+        shown = {}
         for metric, live in list(self.live.items()):
             n = len(live)
             if n:
                 value = live[min(batch, n - 1)]
                 if math.isfinite(value):
-                    levels[metric] = value
-        return levels
+                    shown[metric] = value
+        return shown
 
     def epoch_ends(self):
-        """Where the current epoch ended, by `analysis.jumps.epoch_ends`.
+        """Where the current epoch ended, as `analysis.jumps.epoch_ends` says.
 
         Returns:
-          dict from metric name to `jumps.EpochEnd` (its `train_eval` and
-          `val` are NaN: the bar takes them from the evaluations themselves).
+          dict from metric name to `analysis.levels.Level` (value, stderr,
+          window) at the epoch's last batch.
         """
-        if not self._steps:
-            return {}
-        steps = np.concatenate(self._steps)
-        n = len(steps)
-        empty = EvalSeries(
-            np.zeros(0, np.int64),
-            np.zeros(0, np.int64),
-            np.zeros(0, np.float64),
-            np.zeros(0, np.float64),
-        )
-        series = {
-            metric: MetricData(
-                name=metric,
-                step=steps,
-                epoch=np.zeros(n, np.int64),
-                wall_time=np.zeros(n, np.float64),
-                # As the reader decodes them: float32 values held as float64.
-                batch_value=np.concatenate(values).astype(np.float64),
-                running_mean=np.concatenate(self._running_means[metric]).astype(
-                    np.float64
-                ),
-                train_eval=empty,
-                val=empty,
-            )
+        return {
+            # As the reader decodes them: the float32 values held as float64.
+            metric: levels.level_at_end(np.concatenate(values).astype(np.float64))
             for metric, values in self._batch_values.items()
+            if values
         }
-        run = RunData(
-            name="progress bar",
-            metrics=tuple(series),
-            epoch_starts=steps[:1],
-            problems=(),
-            _series=series,
-        )
-        return {metric: jumps.epoch_ends(run, metric)[0] for metric in series}

@@ -3,7 +3,7 @@
 import tf_keras
 
 from epochjump.record import epoch_levels
-from epochjump.record.progress_bar import ProgressMixin
+from epochjump.record.progress_mixin import ProgressMixin
 
 
 class TfKerasProgressBar(ProgressMixin, tf_keras.callbacks.ProgbarLogger):

@@ -42,7 +42,8 @@ def epoch_lines(epoch, reported, ends, train_eval, val, compact=False):
     Args:
       epoch: int, the epoch as Keras numbers it on screen (1-based).
       reported: dict from metric name to what Keras printed for the epoch.
-      ends: dict from metric name to `jumps.EpochEnd` (the model's level).
+      ends: dict from metric name to `analysis.levels.Level`, the model's
+        level at the epoch's end.
       train_eval: dict from metric name to the training subset's value in
         inference mode, or None when it was not evaluated.
       val: dict from metric name (without `val_`) to the validation value.
@@ -55,10 +56,10 @@ def epoch_lines(epoch, reported, ends, train_eval, val, compact=False):
     parts = []
     # In the order Keras printed them.
     for metric in [m for m in reported if m in ends]:
-        end = ends[metric]
-        if not math.isfinite(end.level_at_end):
+        level = ends[metric]
+        if not math.isfinite(level.value):
             continue
-        level = _level(end)
+        level = _level(level)
         if compact:
             extras = [
                 f"{label} {number(v)}"
@@ -92,10 +93,7 @@ def epoch_lines(epoch, reported, ends, train_eval, val, compact=False):
     return parts
 
 
-def _level(end):
-    # `lag_stderr` is the standard error of `level_at_end`, where the analysis
-    # estimates one.
-    stderr = getattr(end, "lag_stderr", math.nan)
-    if math.isfinite(stderr):
-        return f"{number(end.level_at_end)} ± {number(stderr)}"
-    return number(end.level_at_end)
+def _level(level):
+    if math.isfinite(level.stderr):
+        return f"{number(level.value)} ± {number(level.stderr)}"
+    return number(level.value)
