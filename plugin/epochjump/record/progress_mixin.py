@@ -16,8 +16,10 @@ class ProgressMixin:
     """What `ProgressBar` adds to a Keras `ProgbarLogger` (Keras 3 or 2).
 
     The level comes from the batch recorder that `EpochJumpCallback` uses too
-    (`batch_feed`): its rows are read on the training thread at most once per
-    display interval of Keras's bar (0.05 s) with `verbose=1`, and otherwise
+    (`batch_feed`). With `verbose=1` its rows are read on the training thread
+    when Keras's bar is about to redraw (it does every 0.05 s) or 0.05 s
+    after the previous read, whichever comes first, so no more than about
+    40 reads a second, each one copy of the rows recorded since; otherwise
     only at the epoch's end (and before the recorder's buffer fills up).
     """
 
@@ -86,7 +88,7 @@ class ProgressMixin:
         self._tracker = epoch_levels.LevelTracker(self.half_life)
         self._steps_per_call = _steps_per_execution(self.model)
         self._unread = 0
-        self._last_begin = time.time()
+        self._last_begin = self._last_read = time.time()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._print_held()
@@ -102,7 +104,10 @@ class ProgressMixin:
         now = time.time()
         call_time, self._last_begin = now - self._last_begin, now
         if self._unread + self._steps_per_call > self._feed.capacity or (
-            self.verbose == 1 and self._display_due(now + call_time)
+            self.verbose == 1
+            and (
+                now - self._last_read >= _INTERVAL or self._display_due(now + call_time)
+            )
         ):
             self._guard(self._read)
 
@@ -129,7 +134,7 @@ class ProgressMixin:
     def _read(self):
         _, batch_values, _, lost = self._feed.read()
         self._unread = 0
-        self._last_begin = time.time()
+        self._last_begin = self._last_read = time.time()
         if lost:
             self._warn_once("lost", f"{lost} batches were overwritten unread")
         self._tracker.add(batch_values)
