@@ -8,6 +8,7 @@ device arrays until `read()` copies them once per flush (a host callback per
 step would cost more than the step itself).
 """
 
+import jax
 import jax.numpy as jnp
 import keras
 import numpy as np
@@ -93,8 +94,11 @@ class JaxRecorder(base.BatchRecorder):
         self._steps, self._rows = [], []
         if not rows:
             return self.empty()
-        steps = np.asarray(jnp.stack(steps), np.int64)
-        values = np.asarray(jnp.stack(rows))
+        # One transfer of the whole list; jnp.stack would compile a new
+        # program for every new number of rows (0.15 s each).
+        steps, rows = jax.device_get((steps, rows))
+        steps = np.asarray(steps, np.int64)
+        values = np.stack(rows)
         return self.split(steps, values) + (0,)
 
 
