@@ -188,3 +188,15 @@ def test_live_levels_go_beside_their_metric_only():
         " 3/44 0s 4ms/step - accuracy: 0.1582 (now 1.0000e-04) - loss: 2.2906"
         " (now 2.6168) - val_loss: 2.0000"
     )
+
+
+def test_only_the_chief_prints(monkeypatch):
+    from epochjump.record import progress_mixin
+
+    x, y = digits(200)
+    model = dense_model()
+    # A non-chief worker of a multi-worker strategy, as `_is_chief` sees it.
+    monkeypatch.setattr(progress_mixin, "_is_chief", lambda model: False)
+    _, text = _fit(model, x, y, [epochjump.ProgressBar()], epochs=2, verbose=1)
+    assert text == ""
+    assert "_epochjump_recorder" not in model.__dict__
