@@ -1,12 +1,14 @@
 """Measures what EpochJumpCallback costs a Keras `fit`, as ratios.
 
-Runs interleaved pairs of `fit` (same process, same model shape) on a
-784-128-10 MLP, batch 32, 16k samples, and prints the median ratio of the
-wall time with each logger to the wall time without any, plus the bytes per
-batch per series of the event files the callback wrote.
+Runs interleaved rounds of `fit` (same process, one model per logger) on a
+784-128-10 MLP (batch 32, 16k samples) and on a small conv net (3 conv layers,
+32x32x3 input, batch 64, 2k samples), and prints for each the median ratio of
+the wall time with each logger to the wall time without any, and the fixed
+cost per step that ratio means; then the bytes per batch per series of the
+event files the callback wrote.
 
 Usage: [KERAS_BACKEND=tensorflow|jax|torch] python benchmarks/overhead.py
-       [--pairs 7] [--epochs 1] [--no-keras-tensorboard]
+       [--pairs 7] [--epochs 1] [--models mlp,conv] [--no-keras-tensorboard]
 """
 
 import argparse
@@ -24,21 +26,45 @@ import numpy as np  # noqa: E402
 import epochjump  # noqa: E402
 
 
-def make_model():
-    model = keras.Sequential(
-        [
-            keras.Input((784,)),
-            keras.layers.Dense(128, activation="relu"),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
+def mlp():
+    return [
+        keras.Input((784,)),
+        keras.layers.Dense(128, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ]
+
+
+def conv_net():
+    return [
+        keras.Input((32, 32, 3)),
+        keras.layers.Conv2D(16, 3, activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(32, 3, activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(32, 3, activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(10, activation="softmax"),
+    ]
+
+
+# name: (layers, input shape, samples, batch size)
+BENCHMARKS = {
+    "mlp": (mlp, (784,), 16384, 32),
+    "conv": (conv_net, (32, 32, 3), 2048, 64),
+}
+
+
+def make_model(layers):
+    model = keras.Sequential(layers())
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
-def timed_fit(model, x, y, epochs, callbacks):
+def timed_fit(model, x, y, batch_size, epochs, callbacks):
     start = time.perf_counter()
-    model.fit(x, y, batch_size=32, epochs=epochs, verbose=0, callbacks=callbacks)
+    model.fit(
+        x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=callbacks
+    )
     return time.perf_counter() - start
 
 
@@ -54,17 +80,28 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=7)
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--models", default="mlp,conv")
     parser.add_argument(
         "--no-keras-tensorboard",
         action="store_true",
         help="skip Keras's TensorBoard callback (needs TensorFlow)",
     )
     args = parser.parse_args()
-
-    rng = np.random.default_rng(0)
-    x = rng.random((16384, 784), dtype=np.float32)
-    y = rng.integers(0, 10, 16384)
     scratch = tempfile.mkdtemp(prefix="epochjump-bench-")
+    print(f"Keras {keras.__version__}, backend {keras.backend.backend()}")
+    try:
+        for name in args.models.split(","):
+            measure(name, args, os.path.join(scratch, name))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def measure(name, args, scratch):
+    """Prints the overhead of each logger on benchmark `name`."""
+    layers, shape, samples, batch_size = BENCHMARKS[name]
+    rng = np.random.default_rng(0)
+    x = rng.random((samples, *shape), dtype=np.float32)
+    y = rng.integers(0, 10, samples)
     variants = {
         "none": lambda i: [],
         "epochjump": lambda i: [
@@ -78,27 +115,35 @@ def main():
     }
     if args.no_keras_tensorboard:
         del variants["keras_tensorboard_batch"]
-    models = {name: make_model() for name in variants}
-    for name, model in models.items():  # Warm up: trace every function once.
-        timed_fit(model, x[:2048], y[:2048], 1, variants[name](-1))
-    times = {name: [] for name in variants}
+    models = {variant: make_model(layers) for variant in variants}
+    for variant, model in models.items():  # Warm up: trace every function once.
+        warm = 4 * batch_size + batch_size // 2  # A partial batch too.
+        timed_fit(model, x[:warm], y[:warm], batch_size, 1, variants[variant](-1))
+    times = {variant: [] for variant in variants}
     for i in range(args.pairs):
-        for name, model in models.items():
-            times[name].append(timed_fit(model, x, y, args.epochs, variants[name](i)))
+        for variant, model in models.items():
+            times[variant].append(
+                timed_fit(model, x, y, batch_size, args.epochs, variants[variant](i))
+            )
     base = times["none"]
+    steps = args.epochs * -(-samples // batch_size)
     print(
-        f"Keras {keras.__version__}, backend {keras.backend.backend()}: fit of "
-        f"{len(x)} samples, batch 32, {args.epochs} epoch(s), "
-        f"{args.pairs} interleaved rounds"
+        f"{name}: fit of {samples} samples, batch {batch_size}, "
+        f"{args.epochs} epoch(s), {args.pairs} interleaved rounds"
     )
-    print(f"  none: median {statistics.median(base):.3f} s")
-    for name in variants:
-        if name == "none":
+    print(
+        f"  none: median {statistics.median(base):.3f} s "
+        f"({statistics.median(base) / steps * 1e3:.2f} ms per step)"
+    )
+    for variant in variants:
+        if variant == "none":
             continue
-        ratios = [t / b for t, b in zip(times[name], base)]
+        ratios = [t / b for t, b in zip(times[variant], base)]
+        extra = [(t - b) / steps * 1e3 for t, b in zip(times[variant], base)]
         print(
-            f"  {name}: median ratio {statistics.median(ratios):.3f} "
-            f"(min {min(ratios):.3f}, max {max(ratios):.3f})"
+            f"  {variant}: median ratio {statistics.median(ratios):.3f} "
+            f"(min {min(ratios):.3f}, max {max(ratios):.3f}); "
+            f"{statistics.median(extra):+.3f} ms per step"
         )
     run = epochjump.read_run(os.path.join(scratch, "ej0"))
     series = 2 * len(run.metrics)
@@ -108,7 +153,6 @@ def main():
         f"{size / (run.num_batches * series):.2f} "
         f"({size} bytes, {run.num_batches} batches, {series} series)"
     )
-    shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

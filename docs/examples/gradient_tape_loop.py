@@ -45,8 +45,8 @@ def train(log_dir, epochs=3, batch_size=32, seed=0):
     recorded = []
     step = 0
     with epochjump.Writer(log_dir) as writer:
-        for _ in range(epochs):
-            writer.start_epoch(step + 1)
+        for epoch in range(epochs):
+            writer.start_epoch(step + 1, epoch=epoch)
             for start in range(0, 1000, batch_size):
                 xb, yb = x[start : start + batch_size], y[start : start + batch_size]
                 loss = float(train_step(xb, yb))

@@ -41,8 +41,8 @@ def train(log_dir, epochs=3, batch_size=32, seed=0):
     recorded = []
     step = 0
     with epochjump.Writer(log_dir) as writer:
-        for _ in range(epochs):
-            writer.start_epoch(step + 1)
+        for epoch in range(epochs):
+            writer.start_epoch(step + 1, epoch=epoch)
             model.train()
             for start in range(0, len(train_x), batch_size):
                 xb = train_x[start : start + batch_size]

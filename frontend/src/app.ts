@@ -11,6 +11,7 @@ import { matchesFilter, RunSelector } from "./runs_view";
 import { SettingsStore } from "./settings";
 import { applyTheme, onSystemThemeChange, type Theme } from "./theme";
 import type { CompareResponse, RunInfo, Settings } from "./types";
+import { visibleName } from "./format";
 
 const REFRESH_MS = 30_000;
 
@@ -107,7 +108,7 @@ export class Dashboard {
     this.notices.replaceChildren(
       ...(note ? [notice(note, "info")] : []),
       ...(response.warning ? [notice(response.warning, "warning")] : []),
-      ...cardless.map((r) => notice(`${r.run}: ${r.problems.join(" ")}`, "warning")),
+      ...cardless.map((r) => notice(`${visibleName(r.run)}: ${r.problems.map(visibleName).join(" ")}`, "warning")),
     );
     this.empty.hidden = this.runs.length > 0;
     this.runSelector.setRuns(this.runs, this.deselected);

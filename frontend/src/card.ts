@@ -9,6 +9,7 @@ import { registerProbe, unregisterProbe } from "./testhooks";
 import type { Theme } from "./theme";
 import type { Boundary, RunInfo, SeriesResponse, Settings, StepRange, ValidationGap } from "./types";
 import { ValidationNote } from "./val_note";
+import { visibleName } from "./format";
 
 const LEGEND =
   "Bold: what Keras printed (running mean of the epoch so far) · thin: each batch alone " +
@@ -72,7 +73,7 @@ export class MetricCard {
           className: "ej-link",
           text: format.toUpperCase(),
           testid: `download-${format}`,
-          title: `Download every batch of ${run.run} / ${metric} as ${format.toUpperCase()}`,
+          title: `Download every batch of ${visibleName(run.run)} / ${visibleName(metric)} as ${format.toUpperCase()}`,
           attrs: { href, download: "" },
         }),
       ];
@@ -101,10 +102,10 @@ export class MetricCard {
       },
       [
         el("header", { className: "ej-card-header" }, [
-          el("h3", { className: "ej-card-title", text: metric }),
-          el("span", { className: "ej-run-chip", title: run.run }, [
+          el("h3", { className: "ej-card-title", text: visibleName(metric) }),
+          el("span", { className: "ej-run-chip", title: visibleName(run.run) }, [
             el("span", { className: "ej-swatch", attrs: { style: `background:${color}` } }),
-            el("span", { className: "ej-run-name", text: run.run }),
+            el("span", { className: "ej-run-name", text: visibleName(run.run) }),
           ]),
           el("span", { className: "ej-spacer" }),
           ...links,
@@ -276,7 +277,7 @@ export class MetricCard {
     }
     this.chips.replaceChildren(...chips);
     this.notices.replaceChildren(
-      ...this.run.problems.map((p) => notice(p, "warning")),
+      ...this.run.problems.map((p) => notice(visibleName(p), "warning")),
       ...(this.loadError ? [notice(this.loadError, "error")] : []),
     );
   }

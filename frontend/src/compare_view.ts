@@ -5,7 +5,7 @@
 
 import { withAlpha } from "./colors";
 import { el, notice } from "./dom";
-import { formatPercent, formatSigned } from "./format";
+import { formatPercent, formatSigned, visibleName } from "./format";
 import type { CompareResponse, RunComparison } from "./types";
 
 interface Column<T> {
@@ -53,9 +53,9 @@ function numberCell<T>(column: Column<T>, record: T): HTMLElement {
 }
 
 function runCell(run: string, color: string): HTMLElement {
-  return el("td", { className: "ej-compare-run", title: run }, [
+  return el("td", { className: "ej-compare-run", title: visibleName(run) }, [
     el("span", { className: "ej-swatch", attrs: { style: `background:${color}` } }),
-    el("span", { className: "ej-run-name", text: run }),
+    el("span", { className: "ej-run-name", text: visibleName(run) }),
   ]);
 }
 
@@ -167,7 +167,7 @@ function metricBlock(response: CompareResponse, colorOf: (run: string) => string
     el("tbody", {}, rows),
   ]);
   return el("section", { className: "ej-compare-metric", testid: "compare-metric", attrs: { "data-metric": response.metric } }, [
-    el("h3", { className: "ej-card-title", text: response.metric }),
+    el("h3", { className: "ej-card-title", text: visibleName(response.metric) }),
     el("div", { className: "ej-table-wrap" }, [summary]),
     el("div", { className: "ej-table-wrap" }, [boundaries]),
   ]);

@@ -2,6 +2,17 @@
 
 const DIGITS = 4;
 
+/** `name` with its invisible and direction-changing characters (controls,
+ * bidi overrides, zero-width marks: Unicode Cc, Cf, Zl, Zp) shown as `\u202e`
+ * escapes, so two different names never look alike. The Python side
+ * (`epochjump.share.visible`) shows them the same way. */
+export function visibleName(name: string): string {
+  return name.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => {
+    const hex = (c.codePointAt(0) ?? 0).toString(16);
+    return hex.length <= 4 ? `\\u${hex.padStart(4, "0")}` : `\\U${hex.padStart(8, "0")}`;
+  });
+}
+
 /** A value with 4 significant digits; non-finite values spelled out. */
 export function formatValue(value: number | null | undefined): string {
   if (value === null || value === undefined) return "—";

@@ -3,6 +3,7 @@
 import { runColor } from "./colors";
 import { el } from "./dom";
 import type { RunInfo } from "./types";
+import { visibleName } from "./format";
 
 export interface RunSelectorEvents {
   onFilter(text: string): void;
@@ -89,13 +90,13 @@ export class RunSelector {
           box.addEventListener("change", () => this.events.onToggle([r.run], box.checked));
           const swatch = el("span", { className: "ej-swatch" });
           swatch.style.background = runColor(r.run);
-          const label = el("label", { className: "ej-run-item", testid: "run-item", title: r.run, attrs: { "data-run": r.run, role: "listitem" } }, [
+          const label = el("label", { className: "ej-run-item", testid: "run-item", title: visibleName(r.run), attrs: { "data-run": r.run, role: "listitem" } }, [
             box,
             swatch,
-            el("span", { className: "ej-run-name", text: r.run }),
+            el("span", { className: "ej-run-name", text: visibleName(r.run) }),
           ]);
           if (r.problems.length) {
-            label.append(el("span", { className: "ej-problem-mark", text: "!", title: r.problems.join("\n") }));
+            label.append(el("span", { className: "ej-problem-mark", text: "!", title: r.problems.map(visibleName).join("\n") }));
           }
           return label;
         }),

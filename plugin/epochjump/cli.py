@@ -12,6 +12,7 @@ from epochjump.read.logdir import Logdir
 from epochjump.read.logdir import no_data_message
 from epochjump.read.logdir import read_run
 from epochjump.share import export
+from epochjump.share.visible import visible
 
 _COLUMNS = (
     ("epoch", "epoch"),
@@ -60,7 +61,8 @@ def explain_text(run, metrics=None):
       str.
     """
     lines = [
-        f"Run {run.name}: {len(run.epoch_starts)} epochs, {run.num_batches} batches"
+        f"Run {visible(run.name)}: {len(run.epoch_starts)} epochs, "
+        f"{run.num_batches} batches"
     ]
     if not run.has_train_eval:
         lines.append(
@@ -68,11 +70,11 @@ def explain_text(run, metrics=None):
             "EpochJumpCallback to measure the train-vs-inference mode gap)"
         )
     for problem in run.problems:
-        lines.append(f"  problem: {problem}")
+        lines.append(f"  problem: {visible(problem)}")
     for metric in metrics or run.metrics:
         jumps = analysis.explain(run, metric)
         lines.append("")
-        lines.append(f"== {metric} ==")
+        lines.append(f"== {visible(metric)} ==")
         if not jumps:
             lines.append("No epoch boundary recorded yet (needs two epochs).")
             continue
@@ -97,7 +99,8 @@ def _explain(args):
     logdir = Logdir(args.run_dir)
     runs = [logdir.load(name) for name in logdir.run_names()]
     skipped = [
-        f"Run {name}: {why}" for name, why in logdir.runs_without_data().items()
+        f"Run {visible(name)}: {visible(why)}"
+        for name, why in logdir.runs_without_data().items()
     ]
     if not runs:
         raise ValueError(
@@ -109,7 +112,7 @@ def _explain(args):
         if args.metric and args.metric not in run:
             raise SystemExit(
                 f"epochjump: no metric {args.metric!r} in run {run.name!r}; "
-                f"it has {', '.join(run.metrics)}"
+                f"it has {', '.join(map(visible, run.metrics))}"
             )
         reports.append(explain_text(run, [args.metric] if args.metric else None))
     print("\n\n".join(reports + skipped))
@@ -130,7 +133,7 @@ def _export(args):
     count = sum(len(metrics) for metrics in exported.values())
     print(
         f"Wrote {args.output}: {len(exported)} run(s), {count} chart(s) "
-        f"({', '.join(exported)})"
+        f"({', '.join(map(visible, exported))})"
     )
 
 

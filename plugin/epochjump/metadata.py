@@ -30,6 +30,8 @@ BATCH_KINDS = (BATCH_STEPS, BATCH_TIMES)
 METRIC_BATCH_KINDS = (BATCH_VALUE, RUNNING_MEAN)
 EVAL_KINDS = (TRAIN_EVAL, VAL)
 ALL_KINDS = BATCH_KINDS + METRIC_BATCH_KINDS + (EPOCH_START,) + EVAL_KINDS
+EPOCH_INDEX = "epoch_index"  # int64 scalar at an epoch start: its 0-based ordinal.
+ALL_KINDS += (EPOCH_INDEX,)
 
 
 class FormatError(ValueError):

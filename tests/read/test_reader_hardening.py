@@ -76,18 +76,20 @@ def test_newer_format_is_one_message_per_run(tmp_path, monkeypatch):
 
     newer = epochjump.read_run(tmp_path / "newer")
     assert newer.metrics == () and newer.num_batches == 0
+    (newer_file,) = (tmp_path / "newer").iterdir()
     assert newer.problems == (
-        "epochjump/batch_steps, epochjump/batch_times, epochjump/batch_value/loss "
-        "and 2 more: Data written in epochjump format version 2; this epochjump "
-        "reads up to version 1. Upgrade epochjump.",
+        f"{newer_file.name}: written in epochjump format version 2; this "
+        "epochjump reads up to version 1, so the file's data is left out. "
+        "Upgrade epochjump.",
     )
 
     mixed = epochjump.read_run(tmp_path / "mixed")
     assert_steps(mixed, 4)
     assert mixed.metrics == ("loss",)
+    second = sorted(p.name for p in (tmp_path / "mixed").iterdir())[1]
     assert mixed.problems == (
-        "epochjump/val/f1: Data written in epochjump format version 2; this "
-        "epochjump reads up to version 1. Upgrade epochjump.",
+        f"{second}: written in epochjump format version 2; this epochjump reads "
+        "up to version 1, so the file's data is left out. Upgrade epochjump.",
     )
 
 

@@ -148,22 +148,35 @@ def test_directory_replaced_by_a_file_then_restored(tmp_path, data):
 
 
 def assert_epochs_from(log_dir, first_epoch, history, recorder):
-    """The run holds exactly epochs `first_epoch`.. (1-based), as Keras logged."""
+    """The run holds exactly epochs `first_epoch`.. (1-based), as Keras logged,
+    numbered as Keras numbered them; the lost ones are named."""
     first_step = (first_epoch - 1) * BATCHES_PER_EPOCH + 1
     last_step = EPOCHS * BATCHES_PER_EPOCH
     run = epochjump.read_run(log_dir)
     series = run["loss"]
     assert series.step.tolist() == list(range(first_step, last_step + 1))
-    assert run.epoch_starts.tolist() == list(
+    # Epochs lost with the removed file have no batches: they start where
+    # the first kept epoch starts.
+    assert run.epoch_starts.tolist() == [first_step] * (first_epoch - 1) + list(
         range(first_step, last_step + 1, BATCHES_PER_EPOCH)
     )
+    assert series.epoch.tolist() == [
+        (step - 1) // BATCHES_PER_EPOCH for step in range(first_step, last_step + 1)
+    ]
     logged = np.array([log["loss"] for log in recorder.batch_logs], np.float32)
     np.testing.assert_array_equal(series.running_mean, logged[first_step - 1 :])
     assert series.val.step.tolist() == list(
         range(first_step + BATCHES_PER_EPOCH - 1, last_step + 1, BATCHES_PER_EPOCH)
     )
     assert series.val.value.tolist() == history["val_loss"][first_epoch - 1 :]
-    assert run.problems == ()
+    assert series.val.epoch.tolist() == list(range(first_epoch - 1, EPOCHS))
+    lost = "1" if first_epoch == 2 else f"1-{first_epoch - 1}"
+    assert run.problems == (
+        f"No data for epoch{'s' if first_epoch > 2 else ''} {lost}: lost (for "
+        "example the run directory was removed during training) or never "
+        "recorded; the other epochs keep the numbers the training loop gave "
+        "them",
+    )
 
 
 class FakeClock:

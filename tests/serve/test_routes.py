@@ -344,8 +344,10 @@ def test_series_range(client):
 
 
 def test_series_range_outside_the_data(client):
-    answer = get_json(client, "/series", run="known", metric="loss", start=1000)
-    assert answer["range"] == {"start": 1000, "end": 30}
+    answer = get_json(
+        client, "/series", run="known", metric="loss", start=1000, end=2000
+    )
+    assert answer["range"] == {"start": 1000, "end": 2000}
     assert answer["total_batches"] == 0
     assert answer["batches"]["step"] == []
     assert answer["val"]["step"] == []
@@ -684,10 +686,10 @@ class CountingLoads:
         self._delay = delay
         monkeypatch.setattr(provider_io, "load_run", self)
 
-    def __call__(self, provider, ctx, experiment_id, run, name=None):
+    def __call__(self, provider, ctx, experiment_id, run, **kwargs):
         self.calls.append(run)
         time.sleep(self._delay)
-        return self._load(provider, ctx, experiment_id, run, name=name)
+        return self._load(provider, ctx, experiment_id, run, **kwargs)
 
 
 def test_cache_rereads_a_run_only_when_it_changed(tmp_path, monkeypatch):

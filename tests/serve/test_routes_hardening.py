@@ -139,7 +139,13 @@ def test_runs_lists_each_run_with_its_problems(client, logdir):
         "No batches recorded, only evaluations (val, train_eval): there is no "
         "epoch boundary to explain"
     ]
-    assert len(runs["malformed"]["problems"]) == 5
+    # Until the run is read whole, the problems of what `runs` reads: its
+    # listing, epoch starts, steps and evaluations; then its batch values'.
+    assert len(runs["malformed"]["problems"]) == 3
+    assert get(client, "/series", run="malformed", metric="loss").status_code == 200
+    problems = runs_by_name(client)["malformed"]["problems"]
+    assert len(problems) == 5
+    assert set(runs["malformed"]["problems"]) < set(problems)
     assert runs[HTML_RUN]["metrics"] == ["loss", HTML_METRIC, LONG_METRIC]
 
 
@@ -281,11 +287,11 @@ class CountingLoads:
         self._fail_for = fail_for
         monkeypatch.setattr(provider_io, "load_run", self)
 
-    def __call__(self, provider, ctx, experiment_id, run, name=None):
+    def __call__(self, provider, ctx, experiment_id, run, **kwargs):
         self.calls.append(run)
         if run in self._fail_for:
             raise RuntimeError(f"boom in {run}")
-        return self._load(provider, ctx, experiment_id, run, name=name)
+        return self._load(provider, ctx, experiment_id, run, **kwargs)
 
 
 def test_a_million_points_is_refused_before_reading(client, monkeypatch):
@@ -309,16 +315,19 @@ def test_an_unreadable_run_is_a_problem_read_once(tmp_path, monkeypatch):
     loads = CountingLoads(monkeypatch, fail_for={"good"})
     _, client = make_client(tmp_path)
 
-    runs = runs_by_name(client)
-    assert runs["good"]["problems"] == [
-        "Could not read this run: RuntimeError: boom in good"
-    ]
+    runs = runs_by_name(client)  # Reads no run whole.
+    assert runs["good"]["problems"] == [] and runs["good"]["batches"] == 12
     assert runs["other"]["problems"] == [] and runs["other"]["batches"] == 4
     for _ in range(2):
         response = get(client, "/series", run="good", metric="loss")
         assert response.status_code == 404
         assert "boom in good" in response.get_data(as_text=True)
-    assert loads.calls == ["good", "other"]
+    runs = runs_by_name(client)
+    assert runs["good"]["problems"] == [
+        "Could not read this run: RuntimeError: boom in good"
+    ]
+    assert runs["good"]["metrics"] == [] and runs["other"]["batches"] == 4
+    assert loads.calls == ["good"]
 
 
 def test_file_checks_need_a_local_logdir(logdir):

@@ -40,81 +40,126 @@ def decode_batches(by_kind, found):
     Returns:
       `(steps, wall_times, written_at, values)`: per batch its step, its own
       wall time and the time its chunk was written, and a dict from
-      `(kind, metric)` to float64 arrays; or None when there are no batches.
+      `(kind, metric)` to float64 arrays (left out: a series without chunks,
+      all NaN); or None when there are no batches.
     """
     step_chunks = by_kind[metadata.BATCH_STEPS].get(None, [])
-    time_chunks = _index_chunks(by_kind[metadata.BATCH_TIMES].get(None, []))
     if not step_chunks:
         return None
-    metric_chunks = {}
+    event_steps = np.array([chunk.step for chunk in step_chunks], np.int64)
+    offsets = [np.asarray(chunk.value).reshape(-1) for chunk in step_chunks]
+    sizes = np.array([len(o) for o in offsets], np.int64)
+    chunk_walls = np.array([chunk.wall_time for chunk in step_chunks], np.float64)
+    steps = np.repeat(event_steps, sizes) - np.concatenate(offsets).astype(np.int64)
+    written_at = np.repeat(chunk_walls, sizes)
+    layout = _Layout(event_steps, sizes)
+
+    time_chunks = by_kind[metadata.BATCH_TIMES].get(None, [])
+    walls = written_at  # Batches without their own times take their chunk's.
+    if time_chunks:
+        times, time_walls, timed, _ = layout.gather(time_chunks)
+        walls = np.where(
+            np.repeat(timed, sizes), np.repeat(time_walls, sizes) + times, written_at
+        )
+    values = {}
     for kind in metadata.METRIC_BATCH_KINDS:
         for metric, data in by_kind[kind].items():
-            metric_chunks[(kind, metric)] = _index_chunks(data)
-
-    seen = {}
-    steps, walls, written_at = [], [], []
-    values = {key: [] for key in metric_chunks}
-    for chunk in step_chunks:
-        offsets = np.asarray(chunk.value).reshape(-1).astype(np.int64)
-        n = len(offsets)
-        occurrence = seen.get(chunk.step, 0)
-        seen[chunk.step] = occurrence + 1
-        key = (chunk.step, occurrence)
-        steps.append(chunk.step - offsets)
-        time_chunk = time_chunks.get(key)
-        if time_chunk is not None and _size(time_chunk) == n:
-            walls.append(
-                time_chunk.wall_time
-                + np.asarray(time_chunk.value, np.float64).reshape(-1)
-            )
-        else:
-            walls.append(np.full(n, chunk.wall_time))
-        written_at.append(np.full(n, chunk.wall_time))
-        for series_key, chunks in metric_chunks.items():
-            metric_chunk = chunks.get(key)
-            if metric_chunk is None:
-                values[series_key].append(np.full(n, np.nan))
-            elif _size(metric_chunk) != n:
+            if not data:
+                continue  # All NaN, as a series missing from `values` reads.
+            values[(kind, metric)], _, _, mismatched = layout.gather(data)
+            if mismatched:
                 found.add(
-                    metadata.tag_for(*series_key),
+                    metadata.tag_for(kind, metric),
                     "chunks whose number of values differs from their number of "
                     "batches are read as NaN",
                 )
-                values[series_key].append(np.full(n, np.nan))
+    return steps, walls, written_at, values
+
+
+class _Layout:
+    """Places other tags' chunks on the batches of the step chunks.
+
+    A chunk belongs to the step chunk with the same event step and the same
+    occurrence of that step (a resumed run writes a step again).
+
+    Args:
+      event_steps: int64 array, the event step of each step chunk.
+      sizes: int64 array, the batches of each step chunk.
+    """
+
+    def __init__(self, event_steps, sizes):
+        self._event_steps = event_steps
+        self._sizes = sizes
+        self._keys = None  # Computed when first needed.
+
+    def gather(self, data):
+        """The values of `data`'s chunks, placed on the step chunks' batches.
+
+        Args:
+          data: list of `Datum`, one tag's chunks in the order written.
+
+        Returns:
+          `(values, chunk_walls, matched, mismatched)`: a float64 array with
+          one value per batch, NaN where the chunk is missing or has another
+          number of values than its step chunk; per step chunk the wall time
+          of the chunk placed on it (0 where none) and whether one was; and
+          whether any chunk had a wrong number of values.
+        """
+        sizes = self._sizes
+        values = [np.asarray(datum.value).reshape(-1) for datum in data]
+        if len(data) == len(sizes) and np.array_equal(
+            [datum.step for datum in data], self._event_steps
+        ):  # The usual case: one chunk per step chunk, in the same order.
+            if np.array_equal([len(v) for v in values], sizes):
+                walls = np.array([d.wall_time for d in data], np.float64)
+                matched = np.ones(len(sizes), bool)
+                return np.concatenate(values).astype(np.float64), walls, matched, False
+        if self._keys is None:
+            self._keys = _occurrence_keys(self._event_steps.tolist())
+        index = dict(zip(_occurrence_keys([d.step for d in data]), zip(data, values)))
+        parts = []
+        walls = np.zeros(len(sizes))
+        matched = np.zeros(len(sizes), bool)
+        mismatched = False
+        for i, (key, n) in enumerate(zip(self._keys, sizes.tolist())):
+            datum, value = index.get(key, (None, None))
+            if value is not None and len(value) == n:
+                parts.append(value.astype(np.float64))
+                walls[i] = datum.wall_time
+                matched[i] = True
             else:
-                values[series_key].append(
-                    np.asarray(metric_chunk.value, np.float64).reshape(-1)
-                )
-    return (
-        np.concatenate(steps),
-        np.concatenate(walls),
-        np.concatenate(written_at),
-        {key: np.concatenate(v) for key, v in values.items()},
-    )
+                mismatched = mismatched or value is not None
+                parts.append(np.full(n, np.nan))
+        return np.concatenate(parts), walls, matched, mismatched
 
 
-def _size(datum):
-    return np.asarray(datum.value).size
-
-
-def _index_chunks(data):
-    """Indexes chunks by (event step, occurrence of that step)."""
+def _occurrence_keys(event_steps):
+    """`(event step, occurrence of that step)` of each chunk, in order."""
     seen = {}
-    index = {}
-    for datum in data:
-        occurrence = seen.get(datum.step, 0)
-        seen[datum.step] = occurrence + 1
-        index[(datum.step, occurrence)] = datum
-    return index
+    keys = []
+    for step in event_steps:
+        occurrence = seen.get(step, 0)
+        seen[step] = occurrence + 1
+        keys.append((step, occurrence))
+    return keys
 
 
 def last_unique(steps):
     """Sorts by step, keeping the last occurrence of each step.
 
     Returns:
-      `(sorted_unique_steps, indices_into_steps)`.
+      `(sorted_unique_steps, indices_into_steps)`; the indices are a slice
+      of all when `steps` already ascend strictly (the usual case).
     """
+    if np.all(steps[1:] > steps[:-1]):
+        return steps, slice(None)
     reversed_steps = steps[::-1]
     unique, first_in_reversed = np.unique(reversed_steps, return_index=True)
     indices = len(steps) - 1 - first_in_reversed
     return unique, indices
+
+
+def kept(mask):
+    """`mask` for indexing arrays, or a slice of all when it keeps all (no
+    copies)."""
+    return slice(None) if mask.all() else mask

@@ -4,10 +4,11 @@ import numpy as np
 
 from epochjump import metadata
 from epochjump.read import chunks
+from epochjump.read import epoch_numbers
 from epochjump.read import run_data
 
 
-def decode_run(name, series, problems=()):
+def decode_run(name, series, problems=(), files=None):
     """Decodes the stored series of one run into a `RunData`.
 
     Data is kept "newest wins", like TensorBoard's handling of restarted runs:
@@ -22,6 +23,11 @@ def decode_run(name, series, problems=()):
         data in the order it was written.
       problems: iterable of str, problems found while reading the data; they
         come first in `RunData.problems`.
+      files: a `file_contents.FileReport` of the run's files, or None when
+        they cannot be read one by one (remote runs). Its `left_out` values
+        are dropped, and a tag is read with the metadata a readable file gave
+        it (TensorBoard keeps a tag's first metadata, maybe a newer one's);
+        the report's problems are the caller's to add.
 
     Returns:
       A `RunData`.
@@ -29,6 +35,11 @@ def decode_run(name, series, problems=()):
     found = _Problems()
     by_kind = {kind: {} for kind in metadata.ALL_KINDS}
     for tag, (content, data) in series.items():
+        if files is not None:
+            kept = [d for d in data if (tag, d.step, d.wall_time) not in files.left_out]
+            if data and not kept and tag not in files.contents:
+                continue  # All from files the report names.
+            content, data = files.contents.get(tag, content), kept
         try:
             kind, metric = metadata.parse_plugin_metadata(content)
         except metadata.FormatError as e:
@@ -41,7 +52,10 @@ def decode_run(name, series, problems=()):
 
     epoch_start_data = by_kind[metadata.EPOCH_START].get(None, [])
     restarts = chunks.Restarts(epoch_start_data)
-    epoch_starts = _decode_epoch_starts(epoch_start_data, restarts)
+    recorded_starts = _decode_epoch_starts(epoch_start_data, restarts)
+    ordinals = epoch_numbers.recorded_ordinals(
+        recorded_starts, by_kind[metadata.EPOCH_INDEX].get(None, []), restarts
+    )
 
     batches = chunks.decode_batches(by_kind, found)
     metric_names = sorted(
@@ -53,7 +67,7 @@ def decode_run(name, series, problems=()):
     )
     if batches is not None:
         steps, wall_times, written_at, values = batches
-        keep = restarts.keep(steps, written_at)
+        keep = chunks.kept(restarts.keep(steps, written_at))
         steps, wall_times = steps[keep], wall_times[keep]
         values = {k: v[keep] for k, v in values.items()}
         # Among surviving duplicates of a step (none in a well-formed run),
@@ -66,6 +80,9 @@ def decode_run(name, series, problems=()):
         wall_times = np.zeros(0, np.float64)
         values = {}
         found.add_run_note(_no_batches_note(by_kind))
+    epoch_starts, numbered = epoch_numbers.starts_by_ordinal(
+        recorded_starts, ordinals, _first_step(steps, by_kind)
+    )
     epochs = run_data.epoch_of(steps, epoch_starts)
 
     out = {}
@@ -84,6 +101,14 @@ def decode_run(name, series, problems=()):
             val=_decode_evals(
                 by_kind[metadata.VAL].get(metric, []), epoch_starts, restarts
             ),
+        )
+    if numbered:
+        with_data = set(epochs.tolist()) | set(np.unique(ordinals).tolist())
+        for series in out.values():
+            with_data |= set(series.val.epoch.tolist())
+            with_data |= set(series.train_eval.epoch.tolist())
+        found.add_run_note(
+            epoch_numbers.missing_epochs_note(len(epoch_starts), with_data)
         )
     return run_data.RunData(
         name=name,
@@ -135,7 +160,7 @@ class _Problems:
         return tuple(out + self._notes)
 
 
-_SCALAR_KINDS = (metadata.EPOCH_START,) + metadata.EVAL_KINDS
+_SCALAR_KINDS = (metadata.EPOCH_START, metadata.EPOCH_INDEX) + metadata.EVAL_KINDS
 
 
 def _usable(tag, kind, data, found):
@@ -167,6 +192,11 @@ def _clean(kind, value):
         if not (np.isfinite(start) and start == int(start)):
             return f"epoch start {start!r} is not a whole number"
         return array.astype(np.int64)
+    if kind == metadata.EPOCH_INDEX:
+        ordinal = float(array[0])
+        if not (np.isfinite(ordinal) and ordinal == int(ordinal) and ordinal >= 0):
+            return f"epoch index {ordinal!r} is not a whole number >= 0"
+        return array.astype(np.int64)
     if kind == metadata.BATCH_STEPS:
         if array.dtype.kind == "f":
             return "step offsets are not integers"
@@ -180,6 +210,14 @@ def _keras_order(metric):
     # "loss" first, then the order Keras uses for the rest: alphabetical is
     # the only stable order the files give, so use it.
     return (metric != "loss", metric)
+
+
+def _first_step(steps, by_kind):
+    """The smallest step of any batch or evaluation, or None."""
+    firsts = [int(steps.min())] if len(steps) else []
+    for kind in metadata.EVAL_KINDS:
+        firsts += [min(d.step for d in data) for data in by_kind[kind].values() if data]
+    return min(firsts, default=None)
 
 
 def _decode_epoch_starts(data, restarts):
@@ -201,7 +239,7 @@ def _decode_evals(data, epoch_starts, restarts):
     values = np.array(
         [float(np.asarray(d.value).reshape(-1)[0]) for d in data], np.float64
     )
-    keep = restarts.keep(steps, walls)
+    keep = chunks.kept(restarts.keep(steps, walls))
     steps, walls, values = steps[keep], walls[keep], values[keep]
     steps, unique = chunks.last_unique(steps)
     walls, values = walls[unique], values[unique]

@@ -62,7 +62,7 @@ class Logdir:
                 self._run_dirs = {os.path.relpath(d, self.path): d for d in run_dirs}
         for name, run_dir in self._run_dirs.items():
             multiplexer.AddRun(run_dir, name=name)
-        multiplexer.Reload()
+        self._load_failures = provider_io.reload_each_run(multiplexer)
         self._provider = data_provider.MultiplexerDataProvider(multiplexer, self.path)
         self._ctx = context.RequestContext()
         self._files = event_files.FileChecker()
@@ -104,8 +104,9 @@ class Logdir:
           ValueError: if the run holds no epochjump data; the message says
             what its directory holds instead.
         """
-        data = provider_io.load_run(self._provider, self._ctx, "", run)
-        problems = tuple(self.file_problems(run))
+        files = self._file_report(run)
+        data = provider_io.load_run(self._provider, self._ctx, "", run, files=files)
+        problems = self._problems(run, files)
         if data is None:
             raise ValueError(no_data_message(self._run_dirs.get(run, run), problems))
         if problems:
@@ -121,7 +122,7 @@ class Logdir:
         """
         listed = set(self.run_names())
         return {
-            name: no_data_message(run_dir, tuple(self.file_problems(name)))
+            name: no_data_message(run_dir, self._problems(name))
             for name, run_dir in sorted(self._run_dirs.items())
             if name not in listed
         }
@@ -135,10 +136,24 @@ class Logdir:
         Returns:
           A list of str; empty when all is well or the run is not local.
         """
+        report = self._file_report(run)
+        return [] if report is None else list(report.problems)
+
+    def _file_report(self, run):
         run_dir = self._run_dirs.get(run)
         if run_dir is None or not self._local:
-            return []
-        return self._files.problems(run_dir)
+            return None
+        return self._files.report(run_dir)
+
+    def _problems(self, run, files=None):
+        """The file problems of a run, and why it failed to load when they
+        do not say (a remote run)."""
+        files = self._file_report(run) if files is None else files
+        problems = () if files is None else files.problems
+        failure = self._load_failures.get(run)
+        if failure and not problems:
+            problems = (failure,)
+        return tuple(problems)
 
 
 def read_run(path):

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from epochjump.record import batch_feed
+from epochjump.record import signals
 from epochjump.record.writer import Writer
 
 
@@ -119,8 +120,9 @@ class EpochJumpCallback(keras.callbacks.Callback):
         self._last_flush = 0.0
 
     def on_train_begin(self, logs=None):
-        # Errors here (unwritable log_dir, unsupported model) stop `fit`
-        # before the first batch, which is when they are cheapest to fix.
+        # Errors here (unwritable log_dir, another writer recording into it,
+        # unsupported model) stop `fit` before the first batch, which is when
+        # they are cheapest to fix.
         if self._writer is not None:
             self._finish()  # The previous fit was interrupted (Ctrl-C).
         if _is_chief(self.model):
@@ -134,23 +136,27 @@ class EpochJumpCallback(keras.callbacks.Callback):
         self._recorder = batch_feed.subscribe(
             self.model, self, shares=("train_eval",) if self.train_eval_data else ()
         )
+        # Read once: on JAX, each `self.model` syncs the whole training state.
+        self._steps_per_call = getattr(self.model, "steps_per_execution", 1) or 1
         self._last_flush = time.monotonic()
-        # Keras calls no hook when fit is interrupted; flush at exit instead.
+        # Keras calls no hook when fit is interrupted; flush at exit instead,
+        # and on SIGTERM (whose default action skips atexit).
         atexit.register(self._finish)
+        signals.add_source(self._flush_batches)
 
     @_never_raises
     def on_epoch_begin(self, epoch, logs=None):
         self._call_begins = []
         self._train_end_time = None
-        self._writer.start_epoch(self._iterations() + 1)
+        self._writer.start_epoch(self._iterations() + 1, epoch=epoch)
 
     def on_train_batch_begin(self, batch, logs=None):
         now = time.monotonic()
         self._call_begins.append((batch, time.time()))
-        steps_per_call = getattr(self.model, "steps_per_execution", 1) or 1
         if (
             now - self._last_flush >= self.flush_secs
-            or (len(self._call_begins) + 1) * steps_per_call > self._recorder.capacity
+            or (len(self._call_begins) + 1) * self._steps_per_call
+            > self._recorder.capacity
         ):
             self._flush_batches(now_is_call_begin=True)
 
@@ -184,6 +190,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
     def _finish(self):
         """Writes what is left and closes the writer; safe to call twice."""
         atexit.unregister(self._finish)
+        signals.remove_source(self._flush_batches)
         writer = self._writer
         if writer is None:
             return
@@ -197,6 +204,11 @@ class EpochJumpCallback(keras.callbacks.Callback):
 
     def _flush_batches(self, now_is_call_begin=False):
         """Moves the recorded batches from the device buffer to the writer."""
+        # A SIGTERM arriving meanwhile waits: its handler calls this too.
+        with signals.BUSY:
+            self._move_batches(now_is_call_begin)
+
+    def _move_batches(self, now_is_call_begin):
         try:
             steps, batch_values, running_means, lost = self._recorder.read()
             if lost:

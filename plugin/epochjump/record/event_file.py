@@ -35,6 +35,8 @@ class EventFile:
         self._gfile = tb_tf.io.gfile.GFile(self.path, "wb")
         self._records = RecordWriter(self._gfile)
         self._tags_with_metadata = set()
+        self._written = 0  # Bytes of the records written whole so far.
+        self._header_size = 0
         header = event_pb2.Event(
             wall_time=time.time(),
             file_version="brain.Event:2",
@@ -43,9 +45,11 @@ class EventFile:
         try:
             self.write([header])
         except Exception:
-            # Retried every flush while a store is down: leak no handles.
-            self.close()
+            # Retried every flush while a store is down (or a disk is full):
+            # leak no handles, leave no empty file per retry.
+            self.abandon()
             raise
+        self._header_size = self._written
 
     def summary_value(self, kind, metric, array):
         """A summary value; metadata only on a tag's first use in this file."""
@@ -59,9 +63,31 @@ class EventFile:
         return value
 
     def write(self, events):
+        size = 0
         for event in events:
-            self._records.write(event.SerializeToString())
+            data = event.SerializeToString()
+            self._records.write(data)
+            size += len(data) + 16  # TFRecord framing: length, 2 checksums.
         self._records.flush()
+        self._written += size
+
+    def abandon(self):
+        """Closes the file after a failed write, leaving no torn record: a
+        local file is cut back to its last whole record, or removed if it
+        holds none of the run's data (only the header, or not even that)."""
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - the failed write is reported.
+            pass
+        if "://" in self.path:
+            return
+        try:
+            if self._written <= self._header_size:
+                os.remove(self.path)
+            elif os.path.getsize(self.path) > self._written:
+                os.truncate(self.path, self._written)
+        except OSError:
+            pass  # Removed meanwhile, or read-only: nothing more to do.
 
     def on_disk(self):
         """False if this local file was removed while open; remote paths are
@@ -86,6 +112,29 @@ def _compact(values):
     if np.array_equal(as32.astype(np.float64), values, equal_nan=True):
         return as32
     return values
+
+
+def events(file, scalars, steps, wall_times, columns, keys):
+    """The events of one flush: per-epoch scalars, then one batch chunk.
+
+    Args:
+      file: the `EventFile` the events go to.
+      scalars: list of `(kind, metric, step, wall_time, value)`.
+      steps, wall_times, columns: the buffered batches (see
+        `batch_chunk_event`); no chunk when `steps` is empty.
+      keys: set of the `(kind, metric)` series seen so far.
+
+    Returns:
+      A list of `event_pb2.Event`.
+    """
+    out = []
+    for kind, metric, step, wall_time, value in scalars:
+        value = file.summary_value(kind, metric, value)
+        summary = summary_pb2.Summary(value=[value])
+        out.append(event_pb2.Event(step=step, wall_time=wall_time, summary=summary))
+    if len(steps):
+        out.append(batch_chunk_event(file, steps, wall_times, columns, sorted(keys)))
+    return out
 
 
 def batch_chunk_event(file, steps, wall_times, columns, keys):

@@ -5,22 +5,23 @@ what `EpochJumpCallback` is built on. Batch data is buffered in memory and
 written as one compact chunk per flush; see `docs/format.md`.
 """
 
-import numbers
+import contextlib
 import os
 import time
 import warnings
 
 import numpy as np
-from tensorboard.compat.proto import event_pb2
-from tensorboard.compat.proto import summary_pb2
 
 from epochjump import metadata
 from epochjump.record import arguments
 from epochjump.record import event_file
+from epochjump.record import lease as lease_lib
+from epochjump.record import signals
 from epochjump.record.batch_buffer import BatchBuffer
 from epochjump.record.running_means import RunningMeans
 
 EVAL_KINDS = metadata.EVAL_KINDS
+RunDirectoryInUse = lease_lib.RunDirectoryInUse
 
 
 class Writer:
@@ -28,13 +29,18 @@ class Writer:
 
     Use it in custom training loops (plain TensorFlow, PyTorch, JAX); the Keras
     callback uses it too. Data is buffered and written every `flush_secs`
-    seconds, at `flush()` and at `close()`.
+    seconds, at `flush()`, at `close()`, and when the process gets SIGTERM.
+
+    One writer per run directory at a time: a local `log_dir` gets a lease
+    file (`epochjump.lease`, see `epochjump.record.lease`), and a second
+    writer on it raises `RunDirectoryInUse` at `open()` or at its first
+    logging call, naming the first writer's pid and host.
 
     ```python
     with epochjump.Writer("logs/run1") as writer:
         step = 0
         for epoch in range(epochs):
-            writer.start_epoch(step + 1)
+            writer.start_epoch(step + 1, epoch=epoch)
             for x, y in batches:
                 loss = train_step(x, y)
                 step += 1
@@ -52,24 +58,12 @@ class Writer:
     """
 
     def __init__(self, log_dir, flush_secs=10.0, max_buffered_batches=1 << 20):
-        if not isinstance(log_dir, (str, os.PathLike)) or not os.fspath(log_dir):
-            raise ValueError(
-                f"`log_dir` must be a non-empty path. Received: log_dir={log_dir!r}"
-            )
-        if not isinstance(flush_secs, numbers.Real) or not flush_secs > 0:
-            raise ValueError(
-                f"`flush_secs` must be a positive number. "
-                f"Received: flush_secs={flush_secs!r}"
-            )
-        if not isinstance(max_buffered_batches, int) or max_buffered_batches < 1:
-            raise ValueError(
-                "`max_buffered_batches` must be a positive int. "
-                f"Received: max_buffered_batches={max_buffered_batches!r}"
-            )
+        arguments.check_writer_arguments(log_dir, flush_secs, max_buffered_batches)
         self.log_dir = os.fspath(log_dir)
         self.flush_secs = float(flush_secs)
         self._max_buffered = max_buffered_batches
         self._file = None
+        self._lease = None
         self._closed = False
         self._last_flush = time.monotonic()
         self._pending_scalars = []  # (kind, metric, step, wall_time, value)
@@ -100,7 +94,10 @@ class Writer:
         self._check_open()
         if self._file is None:
             try:
+                self._claim()
                 self._file = event_file.EventFile(self.log_dir)
+            except lease_lib.RunDirectoryInUse:
+                raise
             except Exception as e:
                 raise OSError(
                     f"epochjump cannot write to log_dir={self.log_dir!r}: "
@@ -108,18 +105,33 @@ class Writer:
                     "written."
                 ) from e
 
-    def start_epoch(self, step):
+    def start_epoch(self, step, epoch=None):
         """Marks the start of an epoch.
 
         Args:
           step: int, the global step of the epoch's first batch.
+          epoch: int or None, the epoch's 0-based ordinal as the training loop
+            counts it (Keras's `epoch`). Readers number epochs by it, so
+            epochs keep their numbers even when earlier data was lost; when
+            None, readers count the epoch starts they find.
+
+        Raises:
+          RunDirectoryInUse: if another writer records into `log_dir`.
         """
         step = arguments.check_step(step)
+        if epoch is not None:
+            epoch = arguments.check_epoch(epoch)
         self._check_open()
+        self._claim_early()
         self._running_means.reset()
+        now = time.time()
         self._pending_scalars.append(
-            (metadata.EPOCH_START, None, step, time.time(), np.int64(step))
+            (metadata.EPOCH_START, None, step, now, np.int64(step))
         )
+        if epoch is not None:
+            self._pending_scalars.append(
+                (metadata.EPOCH_INDEX, None, step, now, np.int64(epoch))
+            )
 
     def log_batch(
         self, step, batch_values, running_means=None, weight=1.0, wall_time=None
@@ -140,8 +152,10 @@ class Writer:
         Raises:
           ValueError: for a bad step, metric name, value or weight; nothing is
             recorded then.
+          RunDirectoryInUse: if another writer records into `log_dir`.
         """
         self._check_open()
+        self._claim_early()
         step = arguments.check_step(step)
         values = arguments.check_values(batch_values, "batch_values")
         if running_means is None:
@@ -152,8 +166,9 @@ class Writer:
         row.update({(metadata.RUNNING_MEAN, metric): v for metric, v in means.items()})
         self._keys.update(row)
         wall_time = time.time() if wall_time is None else float(wall_time)
-        self._batches.append_row(step, wall_time, row)
-        self._maybe_flush()
+        with signals.BUSY:
+            self._batches.append_row(step, wall_time, row)
+            self._maybe_flush()
 
     def log_batches(self, steps, batch_values, running_means, wall_times=None):
         """Records many batches at once (what the Keras callback uses).
@@ -166,42 +181,17 @@ class Writer:
 
         Raises:
           ValueError: if the arrays are not 1-D of the same length.
+          RunDirectoryInUse: if another writer records into `log_dir`.
         """
         self._check_open()
-        steps = np.asarray(steps)
-        if steps.ndim != 1 or not np.issubdtype(steps.dtype, np.integer):
-            raise ValueError(
-                f"`steps` must be a 1-D integer array. Received dtype "
-                f"{steps.dtype} and shape {steps.shape}"
-            )
-        n = len(steps)
-        if n and steps.min() < 0:
-            raise ValueError(f"Steps must be >= 0. Received: {steps.min()}")
-        arrays = {}
-        for kind, values in (
-            (metadata.BATCH_VALUE, batch_values),
-            (metadata.RUNNING_MEAN, running_means),
-        ):
-            for metric, array in values.items():
-                arguments.check_metric_name(metric)
-                # A copy: the caller may refill its arrays before the flush.
-                array = np.array(array, np.float64)
-                if array.shape != (n,):
-                    raise ValueError(
-                        f"{kind} for {metric!r} has shape {array.shape}; "
-                        f"expected ({n},) like `steps`"
-                    )
-                arrays[(kind, metric)] = array
-        if wall_times is None:
-            wall_times = np.full(n, time.time())
-        wall_times = np.array(wall_times, np.float64)
-        if wall_times.shape != (n,):
-            raise ValueError(
-                f"`wall_times` has shape {wall_times.shape}; expected ({n},)"
-            )
+        self._claim_early()
+        steps, wall_times, arrays = arguments.check_batch_arrays(
+            steps, batch_values, running_means, wall_times, time.time()
+        )
         self._keys.update(arrays)
-        self._batches.append_arrays(steps.astype(np.int64), wall_times, arrays)
-        self._maybe_flush()
+        with signals.BUSY:
+            self._batches.append_arrays(steps, wall_times, arrays)
+            self._maybe_flush()
 
     def log_eval(self, kind, step, values):
         """Records one evaluation per metric, made at the end of an epoch.
@@ -214,12 +204,14 @@ class Writer:
 
         Raises:
           ValueError: for a bad kind, step, metric name or value.
+          RunDirectoryInUse: if another writer records into `log_dir`.
         """
         if kind not in EVAL_KINDS:
             raise ValueError(
                 f"`kind` must be one of {EVAL_KINDS}. Received: kind={kind!r}"
             )
         self._check_open()
+        self._claim_early()
         step = arguments.check_step(step)
         values = arguments.check_values(values, "values")
         now = time.time()
@@ -231,14 +223,17 @@ class Writer:
 
         If the local event file was removed while open (its directory deleted,
         say), the writer starts a new file, re-creating the directory, and
-        warns once: what was written to the removed file is lost. Remote paths
-        (`gs://`, `s3://`) rely on the store reporting write errors.
+        warns once per removed file: what was written to it is lost. Remote
+        paths (`gs://`, `s3://`) rely on the store reporting write errors.
 
         Args:
           on_error: "raise" (default) or "warn". With "warn", a failure warns
-            once per writer instead of raising, the data stays buffered (up to
+            once per outage (again if writes fail after having recovered)
+            instead of raising, the data stays buffered (up to
             `max_buffered_batches`, oldest dropped first) and the next flush
-            retries; training loops use this.
+            retries; training loops use this. A file left by a failed write
+            is cut back to its last whole record, or removed if it holds no
+            data.
 
         Returns:
           bool, True when everything buffered was written.
@@ -252,15 +247,20 @@ class Writer:
                 f"`on_error` must be 'raise' or 'warn'. Received: on_error={on_error!r}"
             )
         self._check_open()
+        with signals.BUSY:
+            return self._flush(on_error)
+
+    def _flush(self, on_error):
         self._last_flush = time.monotonic()
         if not self._pending_scalars and not len(self._batches):
+            self._refresh_lease()
             return True
         try:
             self._write_buffered()
         except Exception as e:
             # Keep the data for the next flush, in a new file: a partly written
-            # file may end in a torn record.
-            self._discard_file()
+            # file may end in a torn record, which is cut off.
+            self._discard_file(failed=True)
             self._failing = True
             self._batches.compact()
             error = OSError(
@@ -279,6 +279,8 @@ class Writer:
             )
             return False
         self._failing = False
+        self._warned.discard("write")  # A later outage is another fault.
+        self._refresh_lease()
         self._pending_scalars = []
         self._batches = BatchBuffer()
         return True
@@ -297,6 +299,8 @@ class Writer:
         finally:
             self._closed = True
             self._discard_file()
+            if self._lease is not None:
+                self._lease.release()
 
     @property
     def buffered_batches(self):
@@ -306,6 +310,22 @@ class Writer:
     def _check_open(self):
         if self._closed:
             raise RuntimeError(f"This epochjump.Writer for {self.log_dir!r} is closed.")
+
+    def _claim(self):
+        if self._lease is None:
+            self._lease = lease_lib.WriterLease(self.log_dir, self)
+        self._lease.claim()
+
+    def _claim_early(self):
+        """The lease at the first logging call, so a second writer fails at
+        start; a directory that cannot be created yet is retried at flushes."""
+        if self._lease is None or self._lease.refused:
+            with contextlib.suppress(OSError):  # RunDirectoryInUse is raised.
+                self._claim()
+
+    def _refresh_lease(self, force=False):
+        if self._lease is not None:
+            self._lease.refresh(force)
 
     def _maybe_flush(self):
         """Flushes when due: every `flush_secs`, or when the buffer is full.
@@ -325,8 +345,9 @@ class Writer:
 
     def _write_buffered(self):
         if self._file is None:
+            self._claim()
             self._file = event_file.EventFile(self.log_dir)
-        self._file.write(self._events(self._file))
+        self._file.write(self._events())
         if self._file.on_disk():
             return
         # The file was removed while open: the writes went to an unlinked
@@ -335,46 +356,37 @@ class Writer:
         self._discard_file()
         try:
             self._file = event_file.EventFile(self.log_dir)
-            self._file.write(self._events(self._file))
+            self._file.write(self._events())
         except Exception as e:
             raise OSError(
                 f"the event file {removed!r} was removed, and a new one could "
                 f"not be written: {_cause(e)}"
             ) from e
+        self._refresh_lease(force=True)  # Its directory may be new too.
         _warn_once(
             self,
-            "removed",
+            ("removed", removed),
             f"the event file {removed!r} was removed during the run; what was "
             f"written to it is lost. Writing on to {self._file.path!r}",
         )
 
-    def _events(self, file):
-        events = [
-            event_pb2.Event(
-                step=step,
-                wall_time=wall_time,
-                summary=summary_pb2.Summary(
-                    value=[file.summary_value(kind, metric, value)]
-                ),
-            )
-            for kind, metric, step, wall_time, value in self._pending_scalars
-        ]
-        if len(self._batches):
-            steps, wall_times, columns = self._batches.arrays()
-            events.append(
-                event_file.batch_chunk_event(
-                    file, steps, wall_times, columns, sorted(self._keys)
-                )
-            )
-        return events
+    def _events(self):
+        steps, wall_times, columns = self._batches.arrays()
+        return event_file.events(
+            self._file, self._pending_scalars, steps, wall_times, columns, self._keys
+        )
 
-    def _discard_file(self):
+    def _discard_file(self, failed=False):
         file, self._file = self._file, None
-        if file is not None:
-            try:
-                file.close()
-            except Exception:
-                pass
+        if file is None:
+            return
+        if failed:
+            file.abandon()
+            return
+        try:
+            file.close()
+        except Exception:
+            pass
 
 
 def _cause(error):

@@ -8,6 +8,7 @@ the Python ingester and the Rust data server.
 import logging
 import os
 from collections.abc import Mapping
+from concurrent import futures
 
 import numpy as np
 from tensorboard import errors
@@ -23,12 +24,20 @@ from epochjump.read import logdir
 from epochjump.read import provider as provider_io
 from epochjump.serve import params
 from epochjump.serve.run_cache import RunCache
+from epochjump.serve.run_summaries import RunSummaries
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_POINTS = constants.DEFAULT_MAX_POINTS
 MIN_MAX_POINTS, MAX_MAX_POINTS = constants.MAX_POINTS_RANGE
 MAX_STEP = np.iinfo(np.int64).max
+# A run whose files hold epochjump data TensorBoard lists none of.
+NOT_LOADED = (
+    "TensorBoard has not loaded this run's epochjump data, which its files "
+    "hold: it may still be loading, or its Python ingester stopped at a record "
+    "that is not an event (named in another run's problems), which stops it for "
+    "every run; TensorBoard started with --load_fast=true reads past it"
+)
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INDEX_JS = os.path.join(PACKAGE_DIR, "static", "index.js")
 
@@ -48,11 +57,14 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         self._runs = RunCache(
             context.data_provider, logdir=getattr(context, "logdir", None)
         )
-        self._summaries = {}  # (experiment, run) -> (signature, dict)
+        self._summaries = RunSummaries(self._runs)
+        self._background = futures.ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="epochjump"
+        )
         self._warning = sampling_warning(context.flags)
 
     def get_plugin_apps(self):
-        return {
+        routes = {
             "/index.js": self._index_js_route,
             "/runs": self._runs_route,
             "/series": self._series_route,
@@ -60,6 +72,7 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
             "/download": self._download_route,
             "/compare": self._compare_route,
         }
+        return {path: params.read_only(app) for path, app in routes.items()}
 
     def is_active(self):
         return False  # TensorBoard core lists plugins from the data provider.
@@ -80,20 +93,17 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
           The `runs` answer: a dict with `runs` (a list of dicts, by run name)
           and `warning` (str or None).
         """
+        names = None
+        if self._runs.run_dir(".") is not None:
+            # Asked meanwhile: each answer of the Rust data server takes at
+            # least ~40 ms, whatever its size.
+            names = self._background.submit(
+                self._data_provider.list_runs, ctx, experiment_id=experiment
+            )
         listing = provider_io.list_runs(self._data_provider, ctx, experiment)
-        runs = []
-        for run in sorted(listing):
-            key = (experiment, run)
-            signature = RunCache.signature(listing[run])
-            cached = self._summaries.get(key)
-            if cached is None or cached[0] != signature:
-                cached = (signature, self._summarize(ctx, experiment, run, listing))
-                self._summaries[key] = cached
-            runs.append(cached[1])
-        for key in list(self._summaries):
-            if key[0] == experiment and key[1] not in listing:
-                self._summaries.pop(key, None)
-        runs.extend(self._runs_without_data(ctx, experiment, listing))
+        summaries = self._summaries.summaries(ctx, experiment, listing)
+        runs = list(summaries.values())
+        runs.extend(self._runs_without_data(listing, names))
         runs.sort(key=lambda summary: summary["run"])
         return {"runs": runs, "warning": self._warning}
 
@@ -123,9 +133,12 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
 
         Raises:
           NotFoundError: for an unknown run or metric.
+          InvalidArgumentError: for a range that ends before it starts, the
+            bound not given being the run's first or last step.
         """
         data = self._load(ctx, experiment, run)
         series = _metric(data, metric)
+        params.check_range(start, end, series.step)
         return answers.series_answer(data, series, start, end, max_points)
 
     def jumps_impl(self, ctx, experiment, run, metric):
@@ -197,16 +210,14 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
             raise errors.NotFoundError(f"No epochjump data for run {params.shown(run)}")
         return data
 
-    def _runs_without_data(self, ctx, experiment, listing):
+    def _runs_without_data(self, listing, names):
         """Summaries of the runs that hold an epochjump event file but no data
-        yet (local logdirs only: the data provider cannot tell)."""
-        if self._runs.run_dir(".") is None:
+        yet (local logdirs only: the data provider cannot tell), given the
+        future of TensorBoard's run list (None when not local)."""
+        if names is None:
             return []
         try:
-            names = [
-                r.run_name
-                for r in self._data_provider.list_runs(ctx, experiment_id=experiment)
-            ]
+            names = [r.run_name for r in names.result()]
         except Exception:  # noqa: BLE001 - the other runs are still listed.
             logger.exception("Could not list TensorBoard's runs")
             return []
@@ -214,20 +225,12 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         for run in names:
             run_dir = None if run in listing else self._runs.run_dir(run)
             problem = run_dir and logdir.no_data_problem(run_dir)
+            if problem and self._runs.file_report(run).has_data:
+                problem = NOT_LOADED
             if problem:
                 problems = (problem,) + self._runs.file_problems(run)
                 summaries.append(answers.empty_summary(run, "; ".join(problems)))
         return summaries
-
-    def _summarize(self, ctx, experiment, run, listing):
-        try:
-            data = self._runs.get(ctx, experiment, run, listing.get(run))
-        except Exception as e:  # One bad run must not hide the others.
-            logger.exception("Could not read epochjump run %r", run)
-            return answers.empty_summary(run, f"Could not read this run: {e}")
-        if data is None:
-            return answers.empty_summary(run, "No epochjump data")
-        return answers.run_summary(data)
 
     @wrappers.Request.application
     def _index_js_route(self, request):
@@ -257,10 +260,7 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         max_points = params.optional_int(
             request, "max_points", MIN_MAX_POINTS, MAX_MAX_POINTS, DEFAULT_MAX_POINTS
         )
-        if start is not None and end is not None and start > end:
-            raise errors.InvalidArgumentError(
-                f"Bad range: start={start} is after end={end}"
-            )
+        params.check_range(start, end)  # Before reading, when both are given.
         ctx = plugin_util.context(request.environ)
         experiment = plugin_util.experiment_id(request.environ)
         body = self.series_impl(ctx, experiment, run, metric, start, end, max_points)

@@ -25,10 +25,13 @@ class RunCache:
 
     Holds the `CACHED_RUNS` most recently used runs. A run is re-read when the
     largest step or wall time of any of its tags changed, which listing tells
-    cheaply. Reading a run again costs about as much as the first time (the
-    data provider has no "data since" query); see the benchmark. A run that
-    cannot be read is kept as an empty run whose `problems` say why, so it
-    is not re-read at every request and never breaks the others.
+    cheaply. Runs are kept by name and listing signature, not by experiment:
+    TensorBoard serves one logdir under any `/experiment/<id>/` prefix, so a
+    new experiment ID with the same data reads nothing again. Reading a run
+    again costs about as much as the first time (the data provider has no
+    "data since" query); see the benchmark. A run that cannot be read is kept
+    as an empty run whose `problems` say why, so it is not re-read at every
+    request and never breaks the others.
 
     Args:
       data_provider: a TensorBoard `DataProvider`.
@@ -42,8 +45,12 @@ class RunCache:
         self._data_provider = data_provider
         self._max_runs = max_runs
         self._lock = threading.Lock()
-        self._runs = collections.OrderedDict()  # key -> (signature, RunData)
-        self._loading = {}  # key -> Lock, so one request reads a run at a time
+        self._runs = collections.OrderedDict()  # run -> (signature, RunData)
+        self._loading = {}  # run -> Lock, so one request reads a run at a time
+        # run -> (signature, outline): what `outlines` read of runs not read
+        # whole yet, so their first full read skips it. It is the smallest
+        # part of a run (steps as int32, one value per epoch and evaluation).
+        self._outlines = {}
         self._logdir = _local_dir(logdir)
         self._files = event_files.FileChecker()
 
@@ -91,7 +98,7 @@ class RunCache:
                 plugin_name=metadata.PLUGIN_NAME,
                 run_tag_filter=provider.RunTagFilter(runs=[run]),
             ).get(run)
-        key = (experiment, run)
+        key = run
         if not tags:
             with self._lock:
                 self._runs.pop(key, None)
@@ -109,8 +116,12 @@ class RunCache:
                 cached = self._fresh(key, signature)
             if cached is not None:
                 return cached
-            data = self._read(ctx, experiment, run)
             with self._lock:
+                outline = self._outlines.get(key)
+            outline = outline[1] if outline and outline[0] == signature else None
+            data = self._read(ctx, experiment, run, tags, outline)
+            with self._lock:
+                self._outlines.pop(key, None)
                 if data is None:
                     self._runs.pop(key, None)
                 else:
@@ -120,16 +131,86 @@ class RunCache:
                         self._runs.popitem(last=False)
             return data
 
-    def _read(self, ctx, experiment, run):
+    def peek(self, run, signature):
+        """The cached `RunData` of a run if it has this signature, else None;
+        never reads.
+
+        Args:
+          run: str, the run name.
+          signature: the run's `signature` as listed now.
+        """
+        with self._lock:
+            entry = self._runs.get(run)
+        return entry[1] if entry is not None and entry[0] == signature else None
+
+    def outlines(self, ctx, experiment, listings):
+        """What the `runs` answer needs of runs, without their batch values.
+
+        Reads all the runs' steps, epoch starts and evaluations in one request
+        (`provider.read_outlines`) and keeps them until the run is read whole.
+
+        Args:
+          ctx: A `tensorboard.context.RequestContext`.
+          experiment: str, the experiment ID.
+          listings: dict from run name to its tags (dict from tag to
+            `TensorTimeSeries`), listed just before.
+
+        Returns:
+          A dict from run name to a `RunData` with NaN batch values and times
+          (`provider.decode_outline`), its problems followed by those of its
+          event files.
+        """
+        files = {run: self.file_report(run) for run in listings}
+        read = provider_io.read_outlines(
+            self._data_provider, ctx, experiment, listings, files
+        )
+        decoded = {}
+        with self._lock:
+            for run, outline in read.items():
+                if outline[1]:  # Not kept: a full read tries these tags again.
+                    self._outlines.pop(run, None)
+                else:
+                    self._outlines[run] = (self.signature(listings[run]), outline)
+        for run, outline in read.items():
+            report = files[run]
+            data = provider_io.decode_outline(run, listings[run], outline, report)
+            problems = report.problems if report else ()
+            if problems:
+                data = dataclasses.replace(data, problems=data.problems + problems)
+            decoded[run] = data
+        return decoded
+
+    def forget_outlines(self, keep):
+        """Drops the outlines kept of runs not in `keep` (a set of run names)."""
+        with self._lock:
+            for run in [run for run in self._outlines if run not in keep]:
+                del self._outlines[run]
+
+    def _read(self, ctx, experiment, run, tags, outline):
+        files = self.file_report(run)
         try:
-            data = provider_io.load_run(self._data_provider, ctx, experiment, run)
+            data = provider_io.load_run(
+                self._data_provider,
+                ctx,
+                experiment,
+                run,
+                files=files,
+                listing=tags,
+                read=outline,
+            )
         except Exception as e:  # noqa: BLE001 - one bad run must not break others.
             logger.exception("Could not read epochjump run %r", run)
             data = _unreadable(run, f"Could not read this run: {type(e).__name__}: {e}")
-        problems = self.file_problems(run) if data is not None else ()
+        problems = files.problems if data is not None and files else ()
         if problems:
             data = dataclasses.replace(data, problems=data.problems + problems)
         return data
+
+    def file_report(self, run):
+        """What a local run's event files hold (`file_contents.FileReport`),
+        or None when the run is not local."""
+        run_dir = self.run_dir(run)
+        return None if run_dir is None else self._files.report(run_dir)
 
     def file_problems(self, run):
         """Incomplete or corrupt records in a run's epochjump event files.

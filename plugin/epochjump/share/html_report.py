@@ -17,6 +17,7 @@ from tensorboard.backend import json_util
 
 from epochjump import answers
 from epochjump import constants
+from epochjump.share.visible import visible
 
 DATA_ELEMENT_ID = "epochjump-data"
 # Version of the embedded data's layout; frontend/src/embedded.ts reads it.
@@ -104,7 +105,7 @@ def render_html(data, bundle, title):
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="generator" content="epochjump export">\n'
-        f"<title>{html.escape(title)}</title>\n</head>\n<body>\n"
+        f"<title>{html.escape(visible(title))}</title>\n</head>\n<body>\n"
         f'<script type="application/json" id="{DATA_ELEMENT_ID}">'
         f"{embed_json(data)}</script>\n"
         f'<script type="module">\n{embed_script(bundle)}\n</script>\n'

@@ -2,6 +2,8 @@
 
 import sys
 
+from epochjump.share.visible import visible
+
 
 def print_problems(runs, runs_without_data=None, file=None):
     """Prints each run's problems, one line each, as `epochjump explain` lists them.
@@ -14,6 +16,9 @@ def print_problems(runs, runs_without_data=None, file=None):
     file = sys.stderr if file is None else file
     for run in runs:
         for problem in run.problems:
-            print(f"epochjump: run {run.name}: problem: {problem}", file=file)
+            print(
+                f"epochjump: run {visible(run.name)}: problem: {visible(problem)}",
+                file=file,
+            )
     for name, why in (runs_without_data or {}).items():
-        print(f"epochjump: run {name} skipped: {why}", file=file)
+        print(f"epochjump: run {visible(name)} skipped: {visible(why)}", file=file)

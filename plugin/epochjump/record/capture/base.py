@@ -10,14 +10,25 @@ value of each batch alone, exactly, the wrapped train step:
 3. restores the state as `saved + batch`, which is bit-for-bit what Keras's
    own `assign_add` update would have produced, and reads the running means.
 
+The batch results are copied into one fresh array before step 3, because a
+`result()` may share memory with the state it reads (on PyTorch, `Sum` and the
+confusion-matrix counts return views of their variables).
+
 This works for every metric whose state is a sum of per-batch contributions,
 which is every built-in Keras metric (means, confusion-matrix counts, AUC,
-F-scores, R2, IoU). For other custom metrics the running mean is recorded and
-the batch value is NaN.
+F-scores, R2, IoU). For other custom metrics the running mean is recorded, the
+batch value is NaN, and one warning names them.
+
+Each backend's rows stay on the device until `read()`, once per flush: a ring
+buffer of variables on TensorFlow, a `RowBuffer` of device arrays on JAX and
+PyTorch.
 
 Each backend's module (`tensorflow`, `jax`, `torch` beside this one) says how
 the values leave its step; `epochjump.record.capture.recorder_for` picks one.
 """
+
+import collections
+import warnings
 
 import numpy as np
 
@@ -87,6 +98,7 @@ class BatchRecorder:
         self._swapped = None  # Set by `configure`.
         self.keras = _keras_module(model)
         self._exact_mask = []
+        self._failed = False
 
     def install(self):
         """Puts the wrapped train step on the model; rebuilds the function."""
@@ -130,6 +142,15 @@ class BatchRecorder:
             name for name, value in results.items() if len(value.shape) == 0
         )
         self._exact_mask = [n not in inexact for n in self.metric_names]
+        nan_names = [n for n in self.metric_names if n in inexact]
+        if nan_names:
+            warnings.warn(
+                f"epochjump: {', '.join(nan_names)}: not a built-in Keras metric "
+                "whose state adds up over batches, so only the running mean is "
+                "recorded (batch_value is NaN)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         self.exact_batch_values = tuple(
             n for n, exact in zip(self.metric_names, self._exact_mask) if exact
         )
@@ -142,6 +163,18 @@ class BatchRecorder:
     def _allocate(self):
         pass
 
+    def batch_values(self, batch, nan):
+        """The batch values in `metric_names` order, `nan` where inexact.
+
+        Args:
+          batch: dict of metric results computed on the batch alone.
+          nan: the backend's NaN scalar.
+        """
+        return [
+            batch[name] if exact else nan
+            for name, exact in zip(self.metric_names, self._exact_mask)
+        ]
+
     def rows(self, batch, running, nan):
         """The recorded row: batch values (NaN where inexact), running means.
 
@@ -153,12 +186,19 @@ class BatchRecorder:
         Returns:
           `(batch_row, running_row)`, lists in `metric_names` order.
         """
-        batch_row = [
-            batch[name] if exact else nan
-            for name, exact in zip(self.metric_names, self._exact_mask)
-        ]
         running_row = [running[name] for name in self.metric_names]
-        return batch_row, running_row
+        return self.batch_values(batch, nan), running_row
+
+    def failed(self, error):
+        """Warns once that rows could not be recorded; training goes on."""
+        if not self._failed:
+            self._failed = True
+            warnings.warn(
+                f"epochjump: batch values could not be recorded ({error!r}); "
+                "training continues without them",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
     def split(self, steps, values):
         """Turns read rows into `read()`'s return value.
@@ -173,9 +213,51 @@ class BatchRecorder:
         running_means = {m: values[:, n + i] for i, m in enumerate(self.metric_names)}
         return np.asarray(steps, np.int64), batch_values, running_means
 
-    def empty(self):
+    def empty(self, lost=0):
         """`read()`'s return value when nothing was recorded."""
-        return self.split(np.zeros(0, np.int64), np.zeros((0, 0))) + (0,)
+        return self.split(np.zeros(0, np.int64), np.zeros((0, 0))) + (lost,)
+
+    def read_buffer(self, buffer):
+        """`read()` for the recorders that keep a `RowBuffer`."""
+        steps, values, lost = buffer.take()
+        if steps is None:
+            return self.empty(lost)
+        return self.split(steps, values) + (lost,)
+
+
+class RowBuffer:
+    """The last `capacity` recorded rows, kept as device arrays until read.
+
+    Args:
+      capacity: int, the most rows held; older ones are dropped (and counted
+        as lost) when nothing reads them, e.g. in a `fit` without the callback.
+      to_host: function from a list of same-shape device arrays to one numpy
+        array stacking them, in as few device-to-host copies as it can.
+    """
+
+    def __init__(self, capacity, to_host):
+        self._to_host = to_host
+        self._steps = collections.deque(maxlen=capacity)
+        self._rows = collections.deque(maxlen=capacity)
+        self._unread = 0
+
+    def append(self, step, row):
+        """Keeps one batch's step (a device scalar) and row (a device vector)."""
+        self._steps.append(step)
+        self._rows.append(row)
+        self._unread += 1
+
+    def take(self):
+        """Returns `(steps, values, lost)` and empties the buffer: numpy arrays
+        [n] and [n, width], and how many rows were dropped unread."""
+        steps, rows = list(self._steps), list(self._rows)
+        lost = self._unread - len(rows)
+        self._steps.clear()
+        self._rows.clear()
+        self._unread = 0
+        if not rows:
+            return None, None, lost
+        return self._to_host(steps), self._to_host(rows), lost
 
 
 def is_tf_keras(model):

@@ -3,9 +3,10 @@
 On JAX the train step is a pure function of `(state, data)`: the metric state
 travels in `state`, so the save / zero / restore of `capture` is done on those
 arrays. Each batch's row leaves the jitted step as an extra output, which is
-taken out of the logs right after each step, before Keras sees them; rows stay
-device arrays until `read()` copies them once per flush (a host callback per
-step would cost more than the step itself).
+taken out of the logs right after each step, before Keras sees them, into a
+`base.RowBuffer`; rows stay device arrays until `read()` copies them all with
+one `jax.device_get` per flush (a host callback per step would cost more than
+the step itself).
 """
 
 import jax
@@ -21,8 +22,7 @@ class JaxRecorder(base.BatchRecorder):
 
     def __init__(self, model, capacity=base.DEFAULT_CAPACITY):
         super().__init__(model, capacity)
-        self._steps = []
-        self._rows = []
+        self._buffer = base.RowBuffer(capacity, _to_host)
         # JAX's fit builds every variable before tracing, metrics included.
         self.configure()
 
@@ -36,8 +36,10 @@ class JaxRecorder(base.BatchRecorder):
         def make_recording_function(step_function, *args, **kwargs):
             def recording_step(state, data):
                 logs, state = step_function(state, data)
-                self._steps.append(logs.pop(_STEP))
-                self._rows.append(logs.pop(_ROW))
+                row = logs.pop(_ROW, None)
+                step = logs.pop(_STEP, None)
+                if row is not None:
+                    self._buffer.append(step, row)
                 return logs, state
 
             return make_function(recording_step, *args, **kwargs)
@@ -76,11 +78,17 @@ class JaxRecorder(base.BatchRecorder):
         ]
         batch = _metrics_result(model, batch_state)
         running = _metrics_result(model, merged)
-        batch_row, running_row = self.rows(batch, running, jnp.float32(jnp.nan))
-        row = jnp.stack([jnp.asarray(v, jnp.float32) for v in batch_row + running_row])
         logs = dict(base.running_logs(logs, running))
-        logs[_ROW] = row
-        logs[_STEP] = optimizer_state[self._iterations_index]
+        try:
+            batch_row, running_row = self.rows(batch, running, jnp.float32(jnp.nan))
+            row = jnp.stack(
+                [jnp.asarray(v, jnp.float32) for v in batch_row + running_row]
+            )
+        except Exception as e:  # noqa: BLE001 - logging must not stop training.
+            self.failed(e)  # At trace time: this step records no row.
+        else:
+            logs[_ROW] = row
+            logs[_STEP] = optimizer_state[self._iterations_index]
         new_state = (trainable, non_trainable, optimizer_state, merged)
         return logs, new_state
 
@@ -88,18 +96,12 @@ class JaxRecorder(base.BatchRecorder):
         """Returns the batches recorded since the previous read.
 
         Returns:
-          `(steps, batch_values, running_means, lost)`; `lost` is always 0.
+          `(steps, batch_values, running_means, lost)`: int64 array, dicts from
+          metric name to float32 arrays, and the number of batches dropped
+          unread (0 unless nothing read them, e.g. a `fit` without the
+          callback).
         """
-        steps, rows = self._steps, self._rows
-        self._steps, self._rows = [], []
-        if not rows:
-            return self.empty()
-        # One transfer of the whole list; jnp.stack would compile a new
-        # program for every new number of rows (0.15 s each).
-        steps, rows = jax.device_get((steps, rows))
-        steps = np.asarray(steps, np.int64)
-        values = np.stack(rows)
-        return self.split(steps, values) + (0,)
+        return self.read_buffer(self._buffer)
 
 
 # Extra outputs of the wrapped step, removed before Keras sees the logs.
@@ -110,4 +112,16 @@ _STEP = "__epochjump_step"
 def _metrics_result(model, metrics_state):
     mapping = list(zip(model.metrics_variables, metrics_state))
     with keras.StatelessScope(state_mapping=mapping):
-        return model.get_metrics_result()
+        results = model.get_metrics_result()
+        # A `result()` may return a variable: read it while the scope holds
+        # the state it stands for.
+        return {
+            k: v.value if isinstance(v, keras.Variable) else v
+            for k, v in results.items()
+        }
+
+
+def _to_host(arrays):
+    # One transfer call for all; `jnp.stack` would compile anew for every
+    # number of rows.
+    return np.stack(jax.device_get(arrays))

@@ -50,7 +50,7 @@ class TensorFlowRecorder(base.BatchRecorder):
         logs = self._original_train_step(data)
         replicas = tf.distribute.get_replica_context()
         if replicas is None or replicas.num_replicas_in_sync == 1:
-            batch = model.get_metrics_result()
+            batch = _frozen(model.get_metrics_result())
             for variable, before in zip(self._swapped, saved):
                 variable.assign(before + tf.convert_to_tensor(variable))
             running = shown = model.get_metrics_result()
@@ -88,7 +88,7 @@ class TensorFlowRecorder(base.BatchRecorder):
                 self._swapped, replicas.all_reduce("sum", local)
             ):
                 variable.assign(total)
-            results.append(model.get_metrics_result())
+            results.append(_frozen(model.get_metrics_result()))
         for variable, own in zip(self._swapped, local_running):
             variable.assign(own)
         return results[0], results[1], model.get_metrics_result()
@@ -113,6 +113,12 @@ class TensorFlowRecorder(base.BatchRecorder):
         steps = self._steps.numpy()[rows]
         values = self._values.numpy()[rows]
         return self.split(steps, values) + (lost,)
+
+
+def _frozen(results):
+    """`results` read now: a `result()` may return its variable itself, which
+    would be read after the restore."""
+    return {k: tf.identity(v) for k, v in results.items()}
 
 
 def _tensors(data):

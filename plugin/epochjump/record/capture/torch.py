@@ -1,9 +1,12 @@
 """Batch capture on Keras's PyTorch backend, whose train steps run eagerly.
 
-Each batch's row is copied to the host as a small CPU tensor at every step
-(`.cpu()`); `read()` stacks the unread rows once per flush.
+The metric state is saved, zeroed and restored with one fused `torch._foreach_*`
+call each. Each batch's row is a tensor on the metrics' device, kept in a
+`base.RowBuffer`; `read()` stacks the unread rows and copies them to the host
+once per flush, so no step waits for the device.
 """
 
+import keras
 import numpy as np
 import torch
 
@@ -15,49 +18,91 @@ class TorchRecorder(base.BatchRecorder):
 
     def __init__(self, model, capacity=base.DEFAULT_CAPACITY):
         super().__init__(model, capacity)
-        self._steps = []
-        self._rows = []
+        self._buffer = base.RowBuffer(capacity, _to_host)
+        self._saved = None
+        self._nan = None
+        self._logs_are_results = _logs_are_metrics_results(model)
 
-    @torch.no_grad()
-    def _snapshot(self, variables):
-        return [v.value.detach().clone() for v in variables]
+    def _allocate(self):
+        with torch.no_grad():
+            state = [v.value for v in self._swapped]
+            self._saved = [t.detach().clone() for t in state]
+            device = state[0].device if state else None
+            self._nan = torch.tensor(float("nan"), device=device)
 
     def _train_step(self, data):
         model = self._model
         if self._swapped is None:
             self.configure(data)
-        saved = self._snapshot(self._swapped)
-        for variable, before in zip(self._swapped, saved):
-            variable.assign(torch.zeros_like(before))
-        logs = self._original_train_step(data)
-        batch = model.get_metrics_result()
-        for variable, before in zip(self._swapped, saved):
-            variable.assign(before + variable.value.detach())
-        running = model.get_metrics_result()
-
-        nan = torch.tensor(float("nan"))
-        batch_row, running_row = self.rows(batch, running, nan)
+        state = [v.value for v in self._swapped]
         with torch.no_grad():
-            row = torch.stack(
-                [
-                    torch.as_tensor(v).detach().float().cpu()
-                    for v in batch_row + running_row
-                ]
-            )
-            self._rows.append(row)
-            self._steps.append(model.optimizer.iterations.value.detach().clone())
+            if state:  # The fused ops take no empty list.
+                torch._foreach_copy_(self._saved, state)
+                torch._foreach_zero_(state)
+        try:
+            logs = self._original_train_step(data)
+            batch = logs if self._logs_are_results else model.get_metrics_result()
+            # A copy before the restore: some results are views of the state.
+            batch_row = self._row_tensor(batch, exact_only=True)
+        finally:
+            with torch.no_grad():
+                if state:
+                    torch._foreach_add_(state, self._saved)
+        running = model.get_metrics_result()
+        if batch_row is not None:
+            running_row = self._row_tensor(running)
+            if running_row is not None:
+                with torch.no_grad():
+                    step = model.optimizer.iterations.value.detach().clone()
+                    self._buffer.append(step, torch.cat([batch_row, running_row]))
         return base.running_logs(logs, running)
+
+    def _row_tensor(self, results, exact_only=False):
+        """`results` in `metric_names` order as one new float32 tensor (NaN
+        where the batch value is inexact, with `exact_only`), or None, with one
+        warning, when a result is not a scalar PyTorch can take."""
+        if exact_only:
+            values = self.batch_values(results, self._nan)
+        else:
+            values = [results[name] for name in self.metric_names]
+        try:
+            with torch.no_grad():
+                return torch.stack([_tensor(v, self._nan) for v in values]).to(
+                    torch.float32
+                )
+        except Exception as e:  # noqa: BLE001 - logging must not stop training.
+            self.failed(e)
+            return None
 
     def read(self):
         """Returns the batches recorded since the previous read.
 
         Returns:
-          `(steps, batch_values, running_means, lost)`; `lost` is always 0.
+          `(steps, batch_values, running_means, lost)`: int64 array, dicts from
+          metric name to float32 arrays, and the number of batches dropped
+          unread (0 unless nothing read them, e.g. a `fit` without the
+          callback).
         """
-        steps, rows = self._steps, self._rows
-        self._steps, self._rows = [], []
-        if not rows:
-            return self.empty()
-        values = torch.stack(rows).numpy()
-        steps = np.array([int(step) for step in steps], np.int64)
-        return self.split(steps, values) + (0,)
+        return self.read_buffer(self._buffer)
+
+
+def _logs_are_metrics_results(model):
+    """Whether the train step's logs are `get_metrics_result()` itself, so
+    the batch results need no second computation: Keras's own step."""
+    cls = type(model)
+    return all(
+        getattr(cls, name) is getattr(keras.Model, name)
+        for name in ("train_step", "compute_metrics", "get_metrics_result")
+    )
+
+
+def _tensor(value, like):
+    if isinstance(value, torch.Tensor):
+        return value
+    if hasattr(value, "value") and isinstance(value.value, torch.Tensor):
+        return value.value  # A Keras variable.
+    return torch.as_tensor(np.asarray(value), device=like.device)
+
+
+def _to_host(tensors):
+    return torch.stack(tensors).cpu().numpy()

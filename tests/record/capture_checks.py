@@ -1,0 +1,268 @@
+"""Checks of epochjump's batch capture under the Keras backend in
+KERAS_BACKEND; run as a script by test_capture.py, one process per backend.
+
+Prints one line per check, `PASS <check>` or `FAIL <check>: <why>`:
+
+- `metrics_<task>`: every built-in scalar metric of `metric_models.TASKS`,
+  fitted with sample weights and a partial last batch, against an
+  independent reference: a fresh metric of the same config fed the batch's
+  `y_true`, `sample_weight` and `y_pred` from a fresh model with the weights
+  snapshotted before the batch. Running means must equal Keras's logs.
+- `custom_metric`: a metric returning its state variable trains to the end,
+  running mean recorded, batch value NaN, one warning; an additive one doing
+  the same stays exact; `History` is the same as without the callback.
+- `host_copies` (PyTorch): epochjump's own code copies from the device a
+  fixed number of times per flush, however many batches there are.
+"""
+
+import os
+import sys
+import tempfile
+import traceback
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from metric_models import COUNTS  # noqa: E402
+from metric_models import TASKS  # noqa: E402
+from support.keras_fits import KerasLogRecorder  # noqa: E402
+from support.keras_fits import dense_model  # noqa: E402
+from support.keras_fits import digits  # noqa: E402
+
+import epochjump  # noqa: E402
+from epochjump.record.capture import base  # noqa: E402
+
+BATCH, EPOCHS = 32, 2
+RTOL, ATOL = 1e-5, 1e-6
+
+
+def check_metrics(task, log_dir):
+    model, x, y = TASKS[task]()
+    weights = np.random.default_rng(5).uniform(0.5, 2.0, len(x)).astype("float32")
+    recorder = KerasLogRecorder(snapshot_weights=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(
+            x,
+            y,
+            sample_weight=weights,
+            batch_size=BATCH,
+            epochs=EPOCHS,
+            shuffle=False,
+            verbose=0,
+            callbacks=[epochjump.EpochJumpCallback(log_dir), recorder],
+        ).history
+    ours = [str(w.message) for w in caught if "epochjump" in str(w.message)]
+    assert not ours, ours
+    run = epochjump.read_run(log_dir)
+    names = sorted(recorder.batch_logs[0])
+    assert sorted(run.metrics) == names, (run.metrics, names)
+    expected = reference_batch_values(task, model, x, y, weights, recorder)
+    per_epoch = -(-len(x) // BATCH)
+    for name in names:
+        series = run[name]
+        got = series.batch_value
+        want = np.array([e[name] for e in expected], np.float64)
+        if name in count_names(model):
+            np.testing.assert_array_equal(got, want.astype(np.float32), err_msg=name)
+        else:
+            np.testing.assert_allclose(got, want, RTOL, ATOL, err_msg=name)
+        logged = np.array([e[name] for e in recorder.batch_logs], np.float32)
+        np.testing.assert_array_equal(series.running_mean, logged, err_msg=name)
+        # Keras's epoch value is computed again outside the compiled step, so
+        # on TensorFlow (XLA) it can differ from its own last batch log by an
+        # ulp (F1Score does, without epochjump too).
+        ends = series.running_mean[per_epoch - 1 :: per_epoch]
+        np.testing.assert_allclose(ends, history[name], 1e-6, err_msg=name)
+    return f"{len(names)} metrics x {len(expected)} batches"
+
+
+def count_names(model):
+    return {m.name for m in base.leaf_metrics(model) if isinstance(m, COUNTS)}
+
+
+def reference_batch_values(task, model, x, y, weights, recorder):
+    """Each batch's metrics, computed without the trained model's metrics."""
+    forward = TASKS[task]()[0]
+    loss = type(model.loss).from_config(model.loss.get_config())
+    metrics = [m for m in base.leaf_metrics(model) if m is not model._loss_tracker]
+    rows = [slice(i, i + BATCH) for i in range(0, len(x), BATCH)] * EPOCHS
+    values = []
+    for before, r in zip(recorder.weights_before_batch, rows):
+        forward.set_weights(before)
+        y_pred = keras.ops.convert_to_numpy(forward(x[r], training=True))
+        batch = {"loss": float(loss(y[r], y_pred, sample_weight=weights[r]))}
+        for metric in metrics:
+            fresh = type(metric).from_config(metric.get_config())
+            if isinstance(metric, (keras.metrics.Sum, keras.metrics.Mean)) and (
+                metric.name.startswith("prediction_")
+            ):
+                fresh.update_state(y_pred, weights[r])
+            elif metric.name.startswith("unweighted_"):
+                fresh.update_state(y[r], y_pred)
+            else:
+                fresh.update_state(y[r], y_pred, sample_weight=weights[r])
+            batch[metric.name] = float(keras.ops.convert_to_numpy(fresh.result()))
+        values.append(batch)
+    return values
+
+
+class StateTotal(keras.metrics.Metric):
+    """Not additive as far as epochjump knows; `result()` is its variable."""
+
+    def __init__(self, name="state_total", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.total = self.add_variable((), "zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        n = keras.ops.cast(keras.ops.shape(y_true)[0], "float32")
+        self.total.assign_add(n)
+
+    def result(self):
+        # Keras on JAX itself cannot return a variable; its value it can.
+        if keras.backend.backend() == "jax":
+            return self.total.value
+        return self.total
+
+
+class SampleCount(keras.metrics.Sum):
+    """Additive (a `Sum`), and `result()` shares the state's memory."""
+
+    def __init__(self, name="sample_count", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        super().update_state(keras.ops.ones(keras.ops.shape(y_true)[:1]))
+
+    def result(self):
+        if keras.backend.backend() == "jax":
+            return self.total.value
+        return self.total
+
+
+def check_custom_metric(log_dir):
+    x, y = digits(200)
+
+    def fit(callbacks):
+        model = dense_model(metrics=["accuracy", StateTotal(), SampleCount()])
+        return model.fit(
+            x,
+            y,
+            batch_size=BATCH,
+            epochs=EPOCHS,
+            shuffle=False,
+            verbose=0,
+            callbacks=callbacks,
+        ).history
+
+    plain = fit([])
+    recorder = KerasLogRecorder()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = fit([epochjump.EpochJumpCallback(log_dir), recorder])
+    ours = [str(w.message) for w in caught if "epochjump" in str(w.message)]
+    assert len(ours) == 1 and "state_total" in ours[0], ours
+    assert history == plain, (history, plain)
+    run = epochjump.read_run(log_dir)
+    sizes = [min(BATCH, len(x) - i) for i in range(0, len(x), BATCH)] * EPOCHS
+    state_total = run["state_total"]
+    assert len(state_total.step) == len(sizes), state_total.step
+    assert np.isnan(state_total.batch_value).all(), state_total.batch_value
+    for name in ("state_total", "sample_count", "accuracy"):
+        logged = np.array([e[name] for e in recorder.batch_logs], np.float32)
+        np.testing.assert_array_equal(run[name].running_mean, logged, err_msg=name)
+    np.testing.assert_array_equal(run["sample_count"].batch_value, sizes)
+    assert not np.isnan(run["accuracy"].batch_value).any()
+    return "one warning, History unchanged"
+
+
+def check_host_copies(log_dir):
+    """Counts device-to-host reads made by epochjump's code (not by Keras's
+    train step, which epochjump calls) in fits of 2 and of 50 batches."""
+    import torch
+
+    counts = []
+    methods = (
+        "cpu",
+        "item",
+        "numpy",
+        "tolist",
+        "__array__",
+        "__float__",
+        "__int__",
+        "__bool__",
+        "__index__",
+    )
+    originals = {m: getattr(torch.Tensor, m) for m in methods}
+
+    def counting(method):
+        def wrapper(self, *args, **kwargs):
+            if _called_by_epochjump():
+                counts[-1] += 1
+                if os.environ.get("EPOCHJUMP_SHOW_READS"):
+                    traceback.print_stack(limit=6)
+            return originals[method](self, *args, **kwargs)
+
+        return wrapper
+
+    x, y = digits(1600)
+    try:
+        for m in methods:
+            setattr(torch.Tensor, m, counting(m))
+        for n in (2 * BATCH, len(x)):
+            model = dense_model()
+            counts.append(0)
+            model.fit(
+                x[:n],
+                y[:n],
+                batch_size=BATCH,
+                epochs=EPOCHS,
+                verbose=0,
+                callbacks=[
+                    epochjump.EpochJumpCallback(
+                        os.path.join(log_dir, str(n)), flush_secs=3600
+                    )
+                ],
+            )
+    finally:
+        for m, original in originals.items():
+            setattr(torch.Tensor, m, original)
+    flushes = EPOCHS + 1
+    assert counts[0] == counts[1] and counts[0] <= 8 * flushes, counts
+    return f"{counts[1]} reads in {EPOCHS} epochs of 50 batches ({flushes} flushes)"
+
+
+def _called_by_epochjump():
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("epochjump"):
+            return True
+        if module.startswith("keras") and frame.f_code.co_name == "train_step":
+            return False  # Keras's own step, inside epochjump's wrapper.
+        frame = frame.f_back
+    return False
+
+
+def main(log_root):
+    checks = {f"metrics_{task}": (check_metrics, task) for task in TASKS}
+    checks["custom_metric"] = (check_custom_metric,)
+    if keras.backend.backend() == "torch":
+        checks["host_copies"] = (check_host_copies,)
+    failed = False
+    for name, (check, *args) in checks.items():
+        try:
+            detail = check(*args, os.path.join(log_root, name))
+            print(f"PASS {name}: {detail}", flush=True)
+        except Exception:  # noqa: BLE001 - report every check.
+            failed = True
+            reason = traceback.format_exc().strip().replace("\n", "\n    ")
+            print(f"FAIL {name}: {reason}", flush=True)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp())
