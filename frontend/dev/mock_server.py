@@ -116,6 +116,26 @@ def jumps(series, evals):
     return out
 
 
+def epoch_ends(series, evals):
+    """The `epoch_ends` of the `jumps` answer, the last epoch included."""
+    out = []
+    for e in range(EPOCHS):
+        last = e * BATCHES + BATCHES - 1
+        tail = series["batch_value"][last - 8 : last + 1]
+        out.append(
+            {
+                "epoch": e,
+                "last_step": last + 1,
+                "reported": series["running_mean"][last],
+                "level_at_end": sum(tail) / len(tail),
+                "lag_stderr": 0.01,
+                "train_eval": evals["train_eval"]["value"][e],
+                "val": evals["val"]["value"][e],
+            }
+        )
+    return out
+
+
 def comparison(run, metric):
     """One run's entry of the `compare` answer, from the mock jumps."""
     series = RUNS[run][0][metric]
@@ -265,7 +285,10 @@ class Handler(BaseHTTPRequestHandler):
                     "run": run,
                     "metric": metric,
                     "estimator": "mock",
+                    "headline": "Averaging lag makes up most of the jumps (mock).",
+                    "summary_paragraph": "Why does it jump? (mock paragraph)",
                     "boundaries": jumps(series, evals),
+                    "epoch_ends": epoch_ends(series, evals),
                 }
             )
         if route == "series":
@@ -291,6 +314,12 @@ class Handler(BaseHTTPRequestHandler):
                     "resolution": "batch",
                     "batches": cut(series, keep),
                     **ev,
+                    "learning_rate": {
+                        "step": [1, BATCHES + 1],
+                        "epoch_fraction": [0.0, 1.0],
+                        "value": [0.001, 0.0005],
+                    },
+                    "fit_starts": {"step": [1], "epoch_fraction": [0.0]},
                 }
             )
         if route == "download":

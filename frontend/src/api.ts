@@ -11,6 +11,7 @@ import type {
   CompareBoundary,
   CompareResponse,
   CompareSummary,
+  EpochEndRecord,
   EvalPoints,
   JumpsResponse,
   RunComparison,
@@ -119,6 +120,15 @@ function parseSeries(raw: unknown): SeriesResponse {
     batches: parseBatches(o.batches),
     train_eval: parseEvals(o.train_eval),
     val: parseEvals(o.val),
+    learning_rate: {
+      step: numbers(asObject(o.learning_rate).step),
+      epoch_fraction: numbers(asObject(o.learning_rate).epoch_fraction),
+      value: numbers(asObject(o.learning_rate).value),
+    },
+    fit_starts: {
+      step: numbers(asObject(o.fit_starts).step),
+      epoch_fraction: numbers(asObject(o.fit_starts).epoch_fraction),
+    },
   };
 }
 
@@ -139,7 +149,30 @@ function parseBoundary(raw: unknown): Boundary {
     mode_gap: n("mode_gap"),
     val: n("val"),
     lag_share: n("lag_share"),
+    lag_stderr: n("lag_stderr"),
+    level_after: n("level_after"),
+    level_after_stderr: n("level_after_stderr"),
+    boundary_step: n("boundary_step"),
+    boundary_step_stderr: n("boundary_step_stderr"),
+    first_batch_noise: n("first_batch_noise"),
+    noise_sd: n("noise_sd"),
+    learning_rate_before: n("learning_rate_before"),
+    learning_rate_after: n("learning_rate_after"),
     sentence: String(o.sentence ?? ""),
+  };
+}
+
+function parseEpochEnd(raw: unknown): EpochEndRecord {
+  const o = asObject(raw);
+  const n = (key: string) => toNumber(o[key]);
+  return {
+    epoch: n("epoch"),
+    last_step: n("last_step"),
+    reported: n("reported"),
+    level_at_end: n("level_at_end"),
+    lag_stderr: n("lag_stderr"),
+    train_eval: n("train_eval"),
+    val: n("val"),
   };
 }
 
@@ -198,7 +231,10 @@ export async function fetchJumps(run: string, metric: string): Promise<JumpsResp
       run: String(o.run ?? run),
       metric: String(o.metric ?? metric),
       estimator: String(o.estimator ?? ""),
+      headline: String(o.headline ?? ""),
+      summary_paragraph: String(o.summary_paragraph ?? ""),
       boundaries: Array.isArray(o.boundaries) ? o.boundaries.map(parseBoundary) : [],
+      epoch_ends: Array.isArray(o.epoch_ends) ? o.epoch_ends.map(parseEpochEnd) : [],
     };
   });
 }
@@ -217,6 +253,7 @@ function parseSummary(raw: unknown): CompareSummary {
     mean_progress: toNumber(o.mean_progress),
     mean_mode_gap: toNumber(o.mean_mode_gap),
     lag_share: toNumber(o.lag_share),
+    lag_share_text: String(o.lag_share_text ?? "—"),
   };
 }
 
@@ -226,8 +263,10 @@ function parseCompareBoundary(raw: unknown): CompareBoundary {
     epoch: toNumber(o.epoch),
     jump: toNumber(o.jump),
     lag: toNumber(o.lag),
+    lag_stderr: toNumber(o.lag_stderr),
     progress: toNumber(o.progress),
     lag_share: toNumber(o.lag_share),
+    lag_share_text: String(o.lag_share_text ?? "—"),
     mode_gap: toNumber(o.mode_gap),
   };
 }
@@ -246,10 +285,20 @@ function parseValidationGap(raw: unknown): ValidationGap {
     lag: n("lag"),
     mode_gap: n("mode_gap"),
     generalisation_gap: n("generalisation_gap"),
+    train_eval_training_mode: n("train_eval_training_mode"),
+    subset_gap: n("subset_gap"),
     lag_share: n("lag_share"),
+    subset_share: n("subset_share"),
     mode_share: n("mode_share"),
     generalisation_share: n("generalisation_share"),
     val_better: o.val_better === true,
+    lag_stderr: n("lag_stderr"),
+    parts_text: {
+      lag: String(asObject(o.parts_text).lag ?? ""),
+      subset_gap: String(asObject(o.parts_text).subset_gap ?? ""),
+      mode_gap: String(asObject(o.parts_text).mode_gap ?? ""),
+      generalisation_gap: String(asObject(o.parts_text).generalisation_gap ?? ""),
+    },
     sentence: String(o.sentence ?? ""),
   };
 }

@@ -7,14 +7,15 @@ import { el, notice } from "./dom";
 import { JumpTable } from "./table";
 import { registerProbe, unregisterProbe } from "./testhooks";
 import type { Theme } from "./theme";
-import type { Boundary, RunInfo, SeriesResponse, Settings, StepRange, ValidationGap } from "./types";
+import type { Boundary, EpochEndRecord, RunInfo, SeriesResponse, Settings, StepRange, ValidationGap } from "./types";
 import { ValidationNote } from "./val_note";
 import { visibleName } from "./format";
 
 const LEGEND =
   "Bold: what Keras printed (running mean of the epoch so far) · thin: each batch alone " +
   "(smoothed; faint: raw) · ◆ train_eval: training subset in inference mode · ○ val · " +
-  "dashed: epoch start · arrow: the jump · red ▲: NaN or infinite.";
+  "dashed: epoch start · arrow: the jump · teal tick (lr): learning-rate change · indigo tick: a new fit() · " +
+  "red ▲: NaN or infinite.";
 
 function stepRangeFor(chart: ChartData, range: XRange): StepRange | null {
   const xs = chart.data[0];
@@ -34,12 +35,15 @@ export class MetricCard {
   private readonly chips: HTMLElement;
   private readonly notices: HTMLElement;
   private readonly sentence: HTMLElement;
+  private readonly headline: HTMLElement;
+  private readonly paragraph: HTMLElement;
   private readonly table: JumpTable;
   private readonly validationNote = new ValidationNote();
   private chart: JumpChart;
   private chartData: ChartData | null = null;
   private series: SeriesResponse | null = null;
   private boundaries: Boundary[] = [];
+  private ends: EpochEndRecord[] = [];
   private zoom: XRange | null = null;
   private zoomSteps: StepRange | null = null;
   private t0 = NaN;
@@ -78,6 +82,21 @@ export class MetricCard {
         }),
       ];
     });
+    this.headline = el("p", { className: "ej-headline", testid: "headline" });
+    this.paragraph = el("p", { className: "ej-why", testid: "summary-paragraph" });
+    const detailsButton = el("button", {
+      className: "ej-button ej-details-toggle",
+      text: "More columns",
+      testid: "table-details",
+      title: "Show the rest of the split: the model's step, the first batch's noise, train_eval, mode gap, learning rate",
+      attrs: { type: "button", "aria-pressed": "false" },
+    });
+    detailsButton.addEventListener("click", () => {
+      const show = detailsButton.getAttribute("aria-pressed") !== "true";
+      detailsButton.setAttribute("aria-pressed", String(show));
+      detailsButton.textContent = show ? "Fewer columns" : "More columns";
+      this.table.showDetails(show);
+    });
     this.chips = el("div", { className: "ej-chips" });
     this.notices = el("div", { className: "ej-card-notices" });
     this.chartRoot = el("div", { className: "ej-chart", testid: "chart" });
@@ -111,11 +130,14 @@ export class MetricCard {
           ...links,
           resetButton,
         ]),
+        this.headline,
+        this.paragraph,
         this.chips,
         this.notices,
         this.chartRoot,
         el("p", { className: "ej-legend-line", testid: "legend-line", text: LEGEND }),
-        el("div", { className: "ej-table-wrap" }, [this.table.element]),
+        el("div", { className: "ej-table-tools" }, [detailsButton]),
+        el("div", { className: "ej-table-wrap", testid: "jump-table-wrap" }, [this.table.element]),
         this.sentence,
         this.validationNote.element,
       ],
@@ -143,10 +165,15 @@ export class MetricCard {
     }
     if (jumps.status === "fulfilled" && jumps.value) {
       this.boundaries = jumps.value.boundaries;
+      this.ends = jumps.value.epoch_ends;
+      // The words name the metric: shown with its hidden characters escaped.
+      this.headline.textContent = visibleName(jumps.value.headline);
+      this.paragraph.textContent = visibleName(jumps.value.summary_paragraph);
+      this.paragraph.hidden = jumps.value.summary_paragraph === "";
       if (this.selected === null || !this.boundaries.some((b) => b.epoch === this.selected)) {
         this.selected = this.boundaries[0]?.epoch ?? null;
       }
-      this.table.render(this.boundaries, this.selected);
+      this.table.render(this.ends, this.boundaries, this.selected);
       this.showSentence();
     } else if (jumps.status === "rejected") {
       this.loadError = describe(jumps.reason);
@@ -247,7 +274,7 @@ export class MetricCard {
       );
     } else {
       this.sentence.textContent =
-        this.boundaries.length === 0 ? "No epoch boundary recorded yet: the table fills in after the second epoch starts." : "";
+        this.boundaries.length === 0 ? "No epoch boundary recorded yet: the jump columns fill in after the second epoch starts." : "";
     }
     this.chart.highlight(epoch);
     this.validationNote.follow(epoch);

@@ -3,9 +3,9 @@
 import uPlot from "uplot";
 import { LABELS, SERIES_LABELS, type ChartData } from "./chart_data";
 import { withAlpha } from "./colors";
-import { formatDateTime, formatDuration, formatDurationTicks, formatValue } from "./format";
+import { formatDateTime, formatDuration, formatDurationTicks, formatValue, kerasValue } from "./format";
 import { diamonds, rings } from "./markers";
-import { drawOverlay } from "./overlay";
+import { drawOverlay, type Drawn } from "./overlay";
 import type { ChartProbe } from "./testhooks";
 import { chartColors, type Theme } from "./theme";
 import { tooltipPlugin } from "./tooltip";
@@ -49,7 +49,7 @@ export class JumpChart {
   private readonly observer: ResizeObserver;
   private chart: ChartData | null = null;
   private highlighted: number | null = null;
-  private epochLinesDrawn: number[] = [];
+  private drawn: Drawn = { epochLines: [], lrMarks: [], fitMarks: [] };
 
   constructor(
     private readonly root: HTMLElement,
@@ -95,7 +95,10 @@ export class JumpChart {
       logY: this.options.logY,
       labels: [...SERIES_LABELS],
       nonNull,
-      epochLines: [...this.epochLinesDrawn],
+      epochLines: [...this.drawn.epochLines],
+      lrMarks: [...this.drawn.lrMarks],
+      lrValues: this.chart?.lrMarks.map((m) => m.value) ?? [],
+      fitMarks: [...this.drawn.fitMarks],
       xMin: min ?? null,
       xMax: max ?? null,
       nonFinite: this.chart?.nonFinite.length ?? 0,
@@ -127,7 +130,7 @@ export class JumpChart {
       stroke,
       width,
       points: { show: false },
-      value: (_u, v) => formatValue(v),
+      value: (_u, v) => kerasValue(v),
     });
     const styles: Record<string, uPlot.Series> = {
       [LABELS.batchValue]: line(withAlpha(color, theme === "dark" ? 0.35 : 0.25), 1),
@@ -139,7 +142,7 @@ export class JumpChart {
         width: 1,
         paths: diamonds(5),
         points: { show: false },
-        value: (_u, v) => formatValue(v),
+        value: (_u, v) => kerasValue(v),
       },
       [LABELS.val]: {
         stroke: colors.val,
@@ -147,7 +150,7 @@ export class JumpChart {
         width: 2,
         paths: rings(4),
         points: { show: false },
-        value: (_u, v) => formatValue(v),
+        value: (_u, v) => kerasValue(v),
       },
     };
     const swatches = SERIES_LABELS.map((label) =>
@@ -219,7 +222,7 @@ export class JumpChart {
         draw: [
           (u) => {
             if (!this.chart) return;
-            this.epochLinesDrawn = drawOverlay(u, {
+            this.drawn = drawOverlay(u, {
               chart: this.chart,
               colors,
               highlightedEpoch: this.highlighted,

@@ -36,6 +36,14 @@ export interface BracketPosition {
   xTo: number;
 }
 
+/** A learning-rate change or a fit start to mark, at x (NaN: not placeable). */
+export interface StepMark {
+  x: number;
+  step: number;
+  /** The learning rate from this step on; NaN for a fit start. */
+  value: number;
+}
+
 export interface ChartData {
   data: uPlot.AlignedData;
   /** Global step and 0-based epoch of each row. */
@@ -44,6 +52,12 @@ export interface ChartData {
   /** x of each epoch's start (index = epoch ordinal); NaN when unknown. */
   epochStartXs: number[];
   brackets: BracketPosition[];
+  /** Learning-rate changes (not the first rate, nor a repeat of the one before). */
+  lrMarks: StepMark[];
+  /** Fit starts after the first (the first is where the data begins). */
+  fitMarks: StepMark[];
+  /** Every recorded learning rate, for the tooltip: in force from `steps[i]` on. */
+  rates: { steps: number[]; values: number[] };
   nonFinite: NonFinitePoint[];
   /** Raw (unsmoothed, non-finite kept) values per row, for the tooltip. */
   raw: Map<string, (number | undefined)[]>;
@@ -162,12 +176,32 @@ export function buildChartData(
     }))
     .filter((p) => Number.isFinite(p.xFrom) && Number.isFinite(p.xTo));
 
+  // A mark sits where its batch begins: at the end of the batch before it
+  // (on the epoch axis, the server's epoch_fraction; on the step axis, the step).
+  const markX = (step: number, fraction: number): number => {
+    if (axis === "step") return step;
+    if (axis === "epoch") return fraction;
+    const before = xOfStep(step - 1);
+    return Number.isFinite(before) ? before : xOfStep(step);
+  };
+  const rates = series.learning_rate;
+  const lrMarks = rates.step
+    .map((step, i) => ({ x: markX(step, rates.epoch_fraction[i]), step, value: rates.value[i] }))
+    .filter((mark, i) => i > 0 && mark.value !== rates.value[i - 1]);
+  const fits = series.fit_starts;
+  const fitMarks = fits.step
+    .map((step, i) => ({ x: markX(step, fits.epoch_fraction[i]), step, value: NaN }))
+    .slice(1);
+
   return {
     data,
     steps: rows.map((row) => row.step),
     epochs: rows.map((row) => row.epoch),
     epochStartXs,
     brackets,
+    lrMarks,
+    fitMarks,
+    rates: { steps: rates.step, values: rates.value },
     nonFinite,
     raw,
   };

@@ -5,14 +5,17 @@
 
 import { withAlpha } from "./colors";
 import { el, notice } from "./dom";
-import { formatPercent, formatSigned, visibleName } from "./format";
+import { errorText, kerasSigned, visibleName } from "./format";
 import type { CompareResponse, RunComparison } from "./types";
 
 interface Column<T> {
   field: keyof T & string;
   header: string;
   help: string;
-  percent?: boolean;
+  /** The field holding the text shown instead of the number (a share). */
+  text?: keyof T & string;
+  /** The field holding the number's standard error. */
+  stderr?: keyof T & string;
 }
 
 type Summary = RunComparison["summary"];
@@ -23,33 +26,35 @@ const SUMMARY_COLUMNS: Column<Summary>[] = [
   {
     field: "lag_share",
     header: "lag share",
-    help: "Summed lag over summed jump: how much of the jumps is averaging lag.",
-    percent: true,
+    help: "Summed lag over summed jump: how much of the jumps is averaging lag (in words when the lag is larger than the jumps or points the other way).",
+    text: "lag_share_text",
   },
   { field: "mean_progress", header: "mean progress", help: "Mean of first next − level at end: the model changing, plus noise." },
   {
     field: "mean_mode_gap",
     header: "mean mode gap",
-    help: "Mean of train_eval − level at end: inference vs. training mode (dropout, batch norm).",
+    help: "Mean of train_eval − train_eval in training mode: inference vs. training mode (dropout, batch norm).",
   },
 ];
 
 const BOUNDARY_COLUMNS: Column<BoundaryRecord>[] = [
   { field: "jump", header: "jump", help: "first next − reported." },
-  { field: "lag", header: "lag", help: "level at end − reported: averaging lag." },
-  { field: "lag_share", header: "lag share", help: "lag / jump.", percent: true },
+  { field: "lag", header: "lag", help: "level at end − reported: averaging lag, ± one standard error.", stderr: "lag_stderr" },
+  { field: "lag_share", header: "lag share", help: "lag / jump (in words when outside 0–100%).", text: "lag_share_text" },
   { field: "progress", header: "progress", help: "first next − level at end." },
-  { field: "mode_gap", header: "mode gap", help: "train_eval − level at end." },
+  { field: "mode_gap", header: "mode gap", help: "train_eval − train_eval in training mode." },
 ];
 
 function numberCell<T>(column: Column<T>, record: T): HTMLElement {
   const value = record[column.field] as unknown as number;
-  const text = column.percent ? formatPercent(value) : Number.isNaN(value) ? "—" : formatSigned(value);
-  return el("td", {
-    className: "ej-num",
-    text,
-    attrs: { "data-field": column.field, "data-value": String(value) },
-  });
+  const attrs = { "data-field": column.field, "data-value": String(value) };
+  if (column.text) {
+    return el("td", { className: "ej-num ej-wrap", text: String(record[column.text]), attrs });
+  }
+  const children: (HTMLElement | string)[] = [Number.isNaN(value) ? "—" : kerasSigned(value)];
+  const error = column.stderr && !Number.isNaN(value) ? errorText(record[column.stderr] as unknown as number) : "";
+  if (error) children.push(el("span", { className: "ej-err", text: error }));
+  return el("td", { className: "ej-num", attrs }, children);
 }
 
 function runCell(run: string, color: string): HTMLElement {
@@ -60,7 +65,7 @@ function runCell(run: string, color: string): HTMLElement {
 }
 
 /** A bar `|jump| / largest` long, filled to the lag share (clamped to 0..1), in the run's colour. */
-function jumpBar(jump: number, lagShare: number, largest: number, color: string): HTMLElement {
+function jumpBar(jump: number, lagShare: number, shareText: string, largest: number, color: string): HTMLElement {
   const length = largest > 0 && Number.isFinite(jump) ? Math.abs(jump) / largest : 0;
   const filled = Number.isFinite(lagShare) ? Math.min(1, Math.max(0, lagShare)) : 0;
   return el("td", { className: "ej-bar-cell" }, [
@@ -69,7 +74,7 @@ function jumpBar(jump: number, lagShare: number, largest: number, color: string)
       {
         className: "ej-bar",
         testid: "jump-bar",
-        title: `jump ${formatSigned(jump)}, ${formatPercent(lagShare)} of it averaging lag`,
+        title: `jump ${kerasSigned(jump)}; lag share: ${shareText}`,
         attrs: {
           style: `width:${(100 * length).toFixed(1)}%;background:${withAlpha(color, 0.15)};box-shadow:inset 0 0 0 1px ${color}`,
         },
@@ -137,7 +142,7 @@ function metricBlock(response: CompareResponse, colorOf: (run: string) => string
       }
       cells.push(
         runCell(run, colorOf(run)),
-        jumpBar(boundary.jump, boundary.lag_share, largest, colorOf(run)),
+        jumpBar(boundary.jump, boundary.lag_share, boundary.lag_share_text, largest, colorOf(run)),
         ...BOUNDARY_COLUMNS.map((c) => numberCell(c, boundary)),
       );
       rows.push(

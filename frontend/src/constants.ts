@@ -5,5 +5,3 @@ import shared from "../../plugin/epochjump/constants.json";
 export const RUN_COLORS: readonly string[] = shared.run_colors;
 /** The most runs one `compare` request names (the server refuses more). */
 export const COMPARE_MAX_RUNS: number = shared.compare_max_runs;
-/** Shares beyond this, either way, are not shown as percentages. */
-export const MAX_SHOWN_SHARE: number = shared.max_shown_share;

@@ -1,4 +1,5 @@
-// Number formatting: 4 significant digits everywhere a value is shown.
+// Number formatting: values as Keras prints them (4 decimals) in tables,
+// tooltips and labels; 4 significant digits on axis ticks.
 
 const DIGITS = 4;
 
@@ -60,8 +61,37 @@ export function formatDateTime(seconds: number): string {
   return Number.isFinite(date.getTime()) ? date.toLocaleString() : "—";
 }
 
-/** A share as a whole percentage ("77%"); "—" when not finite. */
-export function formatPercent(share: number): string {
-  if (!Number.isFinite(share)) return "—";
-  return `${Math.round(share * 100)}%`.replace(/^-/, "−");
+/** Python's `f"{v:.4e}"`: the exponent with a sign and at least two digits. */
+function scientific(value: number): string {
+  const [mantissa, exponent] = value.toExponential(4).split("e");
+  const power = Number(exponent);
+  return `${mantissa}e${power < 0 ? "-" : "+"}${String(Math.abs(power)).padStart(2, "0")}`;
+}
+
+/** A value as Keras's progress bar prints it: 4 decimals ("1.2278"), in
+ * scientific notation at or below 1e-3 ("5.0000e-04"), as the server's
+ * sentences (`wording.keras_value`); non-finite values spelled out. */
+export function kerasValue(value: number | null | undefined): string {
+  if (value === null || value === undefined) return "—";
+  if (!Number.isFinite(value)) return formatValue(value);
+  const text = Math.abs(value) > 1e-3 ? value.toFixed(4) : scientific(value);
+  return text.replace(/^-/, "−");
+}
+
+/** `kerasValue` with an explicit "+" on positive values. */
+export function kerasSigned(value: number): string {
+  const text = kerasValue(value);
+  return value > 0 && Number.isFinite(value) ? `+${text}` : text;
+}
+
+/** The "± 0.0041" of an estimate; "" when its error is not finite. */
+export function errorText(stderr: number): string {
+  if (stderr === 0) return "± 0.0000"; // noiseless batches, as the server writes it
+  return Number.isFinite(stderr) ? `± ${kerasValue(stderr)}` : "";
+}
+
+/** A learning rate as the sentences write it ("0.001", "0.0005"). */
+export function formatRate(value: number): string {
+  if (!Number.isFinite(value)) return formatValue(value);
+  return String(Number(value.toPrecision(4)));
 }

@@ -2,8 +2,8 @@
 // markers for non-finite values. Called from uPlot's `draw` hook.
 
 import uPlot from "uplot";
-import type { ChartData } from "./chart_data";
-import { formatSigned } from "./format";
+import type { ChartData, StepMark } from "./chart_data";
+import { formatRate, kerasSigned } from "./format";
 import type { ChartColors } from "./theme";
 
 export interface OverlayState {
@@ -20,18 +20,68 @@ function inRange(u: uPlot, x: number): boolean {
   return Number.isFinite(x) && min !== undefined && max !== undefined && x >= min && x <= max;
 }
 
-/** Draws everything; returns the x values (scale units) of the epoch lines drawn. */
-export function drawOverlay(u: uPlot, state: OverlayState): number[] {
+/** What one draw put on the canvas, in scale units (for the test probe). */
+export interface Drawn {
+  epochLines: number[];
+  lrMarks: number[];
+  fitMarks: number[];
+}
+
+/** Draws everything; returns the x values (scale units) of the lines and marks drawn. */
+export function drawOverlay(u: uPlot, state: OverlayState): Drawn {
   const ctx = u.ctx;
   const { left, top, width, height } = u.bbox;
   ctx.save();
   ctx.beginPath();
   ctx.rect(left, top, width, height);
   ctx.clip();
-  const drawn = drawEpochLines(u, state);
+  const epochLines = drawEpochLines(u, state);
+  const lrMarks = drawMarks(u, state.chart.lrMarks, state.colors.lrMark, "bottom", (m) => `lr ${formatRate(m.value)}`);
+  const fitMarks = drawMarks(u, state.chart.fitMarks, state.colors.fitMark, "top", () => "fit");
   drawBrackets(u, state);
   drawNonFinite(u, state);
   ctx.restore();
+  return { epochLines, lrMarks, fitMarks };
+}
+
+/** Short solid ticks with a label, from the bottom (learning-rate changes) or
+ * below the epoch labels at the top (fit starts): distinct from the dashed
+ * full-height epoch lines. */
+function drawMarks(
+  u: uPlot,
+  marks: StepMark[],
+  color: string,
+  side: "top" | "bottom",
+  label: (mark: StepMark) => string,
+): number[] {
+  const ctx = u.ctx;
+  const pr = uPlot.pxRatio;
+  const { top, height } = u.bbox;
+  const length = 22 * pr;
+  const drawn: number[] = [];
+  let lastLabelEnd = -Infinity;
+  ctx.font = `500 ${10.5 * pr}px ${FONT}`;
+  ctx.textAlign = "left";
+  for (const mark of marks) {
+    if (!inRange(u, mark.x)) continue;
+    drawn.push(mark.x);
+    const px = Math.round(u.valToPos(mark.x, "x", true)) + 0.5;
+    const y0 = side === "bottom" ? top + height : top + 16 * pr;
+    const y1 = side === "bottom" ? y0 - length : y0 + length;
+    ctx.strokeStyle = color;
+    ctx.lineWidth = 2.5 * pr;
+    ctx.beginPath();
+    ctx.moveTo(px, y0);
+    ctx.lineTo(px, y1);
+    ctx.stroke();
+    const text = label(mark);
+    if (px + 4 * pr > lastLabelEnd) {
+      ctx.fillStyle = color;
+      ctx.textBaseline = side === "bottom" ? "bottom" : "top";
+      ctx.fillText(text, px + 4 * pr, side === "bottom" ? y0 - 3 * pr : y0 + 2 * pr);
+      lastLabelEnd = px + 4 * pr + ctx.measureText(text).width + 6 * pr;
+    }
+  }
   return drawn;
 }
 
@@ -127,7 +177,7 @@ function drawBrackets(u: uPlot, state: OverlayState): void {
       ctx.stroke();
     }
     if (highlighted || spacing > 80) {
-      drawLabel(u, formatSigned(boundary.jump), xm + arm + 3 * pr, (y1 + y2) / 2, color, state.colors.background);
+      drawLabel(u, kerasSigned(boundary.jump), xm + arm + 3 * pr, (y1 + y2) / 2, color, state.colors.background);
     }
   }
 }

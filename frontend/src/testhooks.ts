@@ -10,6 +10,11 @@ export interface ChartProbe {
   nonNull: Record<string, number>;
   /** x positions (scale units) of the epoch lines in the last draw. */
   epochLines: number[];
+  /** x positions of the learning-rate change marks drawn, and every change's new rate. */
+  lrMarks: number[];
+  lrValues: number[];
+  /** x positions of the fit-start marks drawn. */
+  fitMarks: number[];
   xMin: number | null;
   xMax: number | null;
   nonFinite: number;

@@ -16,6 +16,9 @@ export interface ChartColors {
   nonFinite: string;
   trainEval: string;
   val: string;
+  /** Learning-rate changes and fit starts (share/panels.py: LR_MARK, FIT_MARK). */
+  lrMark: string;
+  fitMark: string;
 }
 
 const COLORS: Record<Theme, ChartColors> = {
@@ -30,6 +33,8 @@ const COLORS: Record<Theme, ChartColors> = {
     nonFinite: "#d93025",
     trainEval: "#1b1b1b",
     val: "#7b1fa2",
+    lrMark: "#00695c",
+    fitMark: "#3949ab",
   },
   dark: {
     ink: "#e8eaed",
@@ -42,6 +47,8 @@ const COLORS: Record<Theme, ChartColors> = {
     nonFinite: "#f28b82",
     trainEval: "#f1f3f4",
     val: "#ce93d8",
+    lrMark: "#4db6ac",
+    fitMark: "#9fa8da",
   },
 };
 

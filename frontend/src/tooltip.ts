@@ -2,7 +2,7 @@
 
 import type uPlot from "uplot";
 import { LABELS, SERIES_LABELS, type ChartData } from "./chart_data";
-import { formatDateTime, formatDuration, formatValue } from "./format";
+import { formatDateTime, formatDuration, formatRate, kerasValue } from "./format";
 import type { XAxis } from "./types";
 
 export interface TooltipSource {
@@ -16,6 +16,14 @@ function xText(axis: XAxis, x: number): string | null {
   if (axis === "wall") return formatDateTime(x);
   if (axis === "epoch") return `${x.toFixed(3)} epochs`;
   return null;
+}
+
+/** The learning rate in force at `step`, or null when none is recorded. */
+function rateAt(chart: ChartData, step: number): number | null {
+  const { steps, values } = chart.rates;
+  let found: number | null = null;
+  for (let i = 0; i < steps.length && steps[i] <= step; i++) found = values[i];
+  return found;
 }
 
 export function tooltipPlugin(source: TooltipSource): uPlot.Plugin {
@@ -55,10 +63,24 @@ export function tooltipPlugin(source: TooltipSource): uPlot.Plugin {
       name.textContent = label;
       const number = document.createElement("span");
       number.className = "ej-num";
-      number.textContent = formatValue(value);
+      number.textContent = kerasValue(value);
       row.append(swatch, name, number);
       box.append(row);
     });
+    const rate = rateAt(chart, chart.steps[idx]);
+    if (rate !== null) {
+      const row = document.createElement("div");
+      row.className = "ej-tooltip-row ej-tooltip-rate";
+      row.dataset.testid = "tooltip-rate";
+      const name = document.createElement("span");
+      const change = chart.lrMarks.find((m) => m.step === chart.steps[idx]);
+      name.textContent = change ? "learning rate (changed here)" : "learning rate";
+      const number = document.createElement("span");
+      number.className = "ej-num";
+      number.textContent = formatRate(rate);
+      row.append(name, number);
+      box.append(row);
+    }
     box.hidden = false;
     const overWidth = u.over.clientWidth;
     const width = box.offsetWidth;

@@ -39,6 +39,19 @@ export interface StepRange {
   end: number;
 }
 
+/** Learning-rate values, each in force from its step on (`series.learning_rate`). */
+export interface RateMarks {
+  step: number[];
+  epoch_fraction: number[];
+  value: number[];
+}
+
+/** The first step of each `fit` (`series.fit_starts`). */
+export interface StepMarks {
+  step: number[];
+  epoch_fraction: number[];
+}
+
 export interface SeriesResponse {
   run: string;
   metric: string;
@@ -50,6 +63,8 @@ export interface SeriesResponse {
   batches: BatchPoints;
   train_eval: EvalPoints;
   val: EvalPoints;
+  learning_rate: RateMarks;
+  fit_starts: StepMarks;
 }
 
 /** One epoch boundary from the `jumps` route; every number is the server's. */
@@ -67,14 +82,40 @@ export interface Boundary {
   mode_gap: number;
   val: number;
   lag_share: number;
+  lag_stderr: number;
+  level_after: number;
+  level_after_stderr: number;
+  boundary_step: number;
+  boundary_step_stderr: number;
+  first_batch_noise: number;
+  noise_sd: number;
+  /** NaN for a run without recorded learning rates. */
+  learning_rate_before: number;
+  learning_rate_after: number;
   sentence: string;
+}
+
+/** Where one epoch ended (the last one included), from the `jumps` route. */
+export interface EpochEndRecord {
+  epoch: number;
+  last_step: number;
+  reported: number;
+  level_at_end: number;
+  lag_stderr: number;
+  train_eval: number;
+  val: number;
 }
 
 export interface JumpsResponse {
   run: string;
   metric: string;
   estimator: string;
+  /** One sentence over all boundaries, said first. */
+  headline: string;
+  /** Why the largest jump happens, for a beginner; "" without a boundary. */
+  summary_paragraph: string;
   boundaries: Boundary[];
+  epoch_ends: EpochEndRecord[];
 }
 
 export type XAxis = "step" | "epoch" | "relative" | "wall";
@@ -96,18 +137,23 @@ export interface CompareSummary {
   mean_progress: number;
   mean_mode_gap: number;
   lag_share: number;
+  /** The share as shown: a percentage only within 0–100%, else words. */
+  lag_share_text: string;
 }
 
 export interface CompareBoundary {
   epoch: number;
   jump: number;
   lag: number;
+  lag_stderr: number;
   progress: number;
   lag_share: number;
+  lag_share_text: string;
   mode_gap: number;
 }
 
-/** After one epoch: `val - reported = lag + mode_gap + generalisation_gap`. */
+/** After one epoch: `val - reported = lag + subset_gap + mode_gap + generalisation_gap`
+ * (`subset_gap` and `mode_gap` NaN without a training-mode evaluation). */
 export interface ValidationGap {
   epoch: number;
   last_step: number;
@@ -119,10 +165,16 @@ export interface ValidationGap {
   lag: number;
   mode_gap: number;
   generalisation_gap: number;
+  train_eval_training_mode: number;
+  subset_gap: number;
   lag_share: number;
+  subset_share: number;
   mode_share: number;
   generalisation_share: number;
   val_better: boolean;
+  lag_stderr: number;
+  /** Each part as shown, "+0.0392 ± 0.0040 (67%)": the share only within 0–100%. */
+  parts_text: { lag: string; subset_gap: string; mode_gap: string; generalisation_gap: string };
   sentence: string;
 }
 

@@ -1,24 +1,24 @@
 // "Why is validation better than training?": under the jump table, the epochs
 // whose validation beats what Keras printed, with that gap split (by the
-// server) into averaging lag, training-mode regularisation and the
-// generalisation gap. Numbers and sentences are the server's, only formatted.
+// server) into averaging lag, the training subset against the last batches,
+// dropout and batch norm (the mode gap) and the generalisation gap. Numbers
+// and sentences are the server's, only formatted.
 
-import { MAX_SHOWN_SHARE } from "./constants";
 import { el } from "./dom";
-import { formatPercent, formatSigned, formatValue } from "./format";
+import { kerasSigned, kerasValue } from "./format";
 import type { ValidationGap } from "./types";
 
 type Field = keyof ValidationGap;
 
-// Shares beyond MAX_SHOWN_SHARE only say that the gap is small next to its
-// parts, so they are left out, as in the server's sentence.
+// The parts come as the server writes them (`parts_text`): a share only
+// within 0–100%, in words otherwise, as in the server's sentence.
 
 interface Column {
   field: Field;
   header: string;
   help: string;
-  /** The share of the gap shown next to the value. */
-  share?: Field;
+  /** The part's text in `parts_text`. */
+  part?: keyof ValidationGap["parts_text"];
 }
 
 const COLUMNS: Column[] = [
@@ -28,30 +28,34 @@ const COLUMNS: Column[] = [
   {
     field: "lag",
     header: "lag",
-    help: "level at end − printed: the running mean trailing the model (averaging lag).",
-    share: "lag_share",
+    help: "level at end − printed: the running mean trailing the model (averaging lag), ± one standard error.",
+    part: "lag",
+  },
+  {
+    field: "subset_gap",
+    header: "subset",
+    help: "train_eval in training mode − level at end: the training subset (epoch-end weights, training mode) vs. the epoch's last batches.",
+    part: "subset_gap",
   },
   {
     field: "mode_gap",
     header: "mode gap",
-    help: "train_eval − level at end: the training subset in inference mode vs. training mode (dropout, batch norm).",
-    share: "mode_share",
+    help: "train_eval − train_eval in training mode: the same subset and weights in inference vs. training mode (dropout, batch norm).",
+    part: "mode_gap",
   },
   {
     field: "generalisation_gap",
     header: "val − train_eval",
     help: "Validation vs. the training subset, both in inference mode: the generalisation gap.",
-    share: "generalisation_share",
+    part: "generalisation_gap",
   },
 ];
 
 function cellText(column: Column, record: ValidationGap): string {
   const value = record[column.field] as number;
-  if (column.field === "reported" || column.field === "val") return formatValue(value);
+  if (column.field === "reported" || column.field === "val") return kerasValue(value);
   if (Number.isNaN(value)) return "—";
-  const share = column.share ? (record[column.share] as number) : NaN;
-  const shown = Number.isFinite(share) && Math.abs(share) <= MAX_SHOWN_SHARE;
-  return shown ? `${formatSigned(value)} (${formatPercent(share)})` : formatSigned(value);
+  return column.part ? record.parts_text[column.part].replace(/^-/, "−") : kerasSigned(value);
 }
 
 export class ValidationNote {
@@ -93,7 +97,7 @@ export class ValidationNote {
           el("td", { className: "ej-epoch", text: String(record.epoch + 1) }),
           ...COLUMNS.map((c) =>
             el("td", {
-              className: "ej-num",
+              className: c.part ? "ej-num ej-wrap" : "ej-num",
               text: cellText(c, record),
               attrs: { "data-field": c.field, "data-value": String(record[c.field]) },
             }),

@@ -7,19 +7,31 @@ report write them as "NaN"/"Infinity" strings).
 """
 
 import csv
+import dataclasses
 import io
+import math
 
 import numpy as np
 
 from epochjump.analysis import comparison
 from epochjump.analysis import downsample
 from epochjump.analysis import jumps
+from epochjump.analysis import sentences
 from epochjump.analysis import validation_gap
+from epochjump.analysis import wording
 from epochjump.analysis.epoch_geometry import EpochGeometry
 from epochjump.analysis.epoch_geometry import resolution
 
 CSV_HEADER = ("step", "epoch", "wall_time", "batch_value", "running_mean")
-BOUNDARY_FIELDS = ("epoch", "jump", "lag", "progress", "lag_share", "mode_gap")
+BOUNDARY_FIELDS = (
+    "epoch",
+    "jump",
+    "lag",
+    "lag_stderr",
+    "progress",
+    "lag_share",
+    "mode_gap",
+)
 
 
 def run_summary(run):
@@ -114,7 +126,49 @@ def series_answer(run, series, start=None, end=None, max_points=None):
         },
         "train_eval": _evals(series.train_eval, geometry, start, end),
         "val": _evals(series.val, geometry, start, end),
+        **chart_marks(run, series, geometry),
     }
+
+
+def chart_marks(run, series, geometry=None):
+    """The steps the chart marks: learning-rate changes and fit starts.
+
+    Args:
+      run: `RunData`.
+      series: `MetricData`, one metric of `run` (for the epoch axis).
+      geometry: `EpochGeometry` of `series`, or None to build it.
+
+    Returns:
+      A dict: `learning_rate` (`step`, `epoch_fraction`, `value`: the
+      learning rate in force from that step on) and `fit_starts` (`step`,
+      `epoch_fraction`: the first step of each `fit`). `epoch_fraction` is
+      where the batch at `step` begins on the epoch axis: `e` for the first
+      batch of epoch `e`, on its epoch line.
+    """
+    if geometry is None:
+        geometry = EpochGeometry(series, run.epoch_starts)
+    return {
+        "learning_rate": _marks(
+            run, geometry, run.learning_rate.step, run.learning_rate.value
+        ),
+        "fit_starts": _marks(run, geometry, run.fit_starts),
+    }
+
+
+def _marks(run, geometry, steps, values=None):
+    """Steps to mark on the chart (learning-rate changes, fit starts), each
+    placed where its batch begins: on the epoch axis an epoch's first batch
+    begins at `e`, on the epoch line, as a step between batches does."""
+    steps = np.asarray(steps, np.int64)
+    before = steps - 1
+    epochs = np.searchsorted(run.epoch_starts, before, side="right") - 1
+    marks = {
+        "step": steps.tolist(),
+        "epoch_fraction": geometry.fraction(np.maximum(epochs, 0), before).tolist(),
+    }
+    if values is not None:
+        marks["value"] = np.asarray(values, np.float64).tolist()
+    return marks
 
 
 def _evals(evals, geometry, start, end):
@@ -149,19 +203,32 @@ def jumps_answer(run, metric):
       metric: str, a metric of `run`.
 
     Returns:
-      A dict: `run`, `metric`, `estimator` and `boundaries`, one
-      `Jump.as_dict()` per boundary without its `metric`.
+      A dict: `run`, `metric`, `estimator`, `headline` (one sentence over
+      all boundaries), `summary_paragraph` (why the largest jump happens, for
+      a beginner; "" without a boundary), `boundaries` (one `Jump.as_dict()`
+      per boundary without its `metric`) and `epoch_ends` (one
+      `EpochEnd` per recorded epoch, the last included, without `metric`).
     """
+    found = jumps.explain(run, metric)
     boundaries = []
-    for jump in jumps.explain(run, metric):
+    for jump in found:
         record = jump.as_dict()
         del record["metric"]
         boundaries.append(record)
+    ends = []
+    for end in jumps.epoch_ends(run, metric):
+        record = dataclasses.asdict(end)
+        del record["metric"]
+        ends.append(record)
+    reported_last = ends[-1]["reported"] if ends else math.nan
     return {
         "run": run.name,
         "metric": metric,
         "estimator": jumps.ESTIMATOR,
+        "headline": sentences.headline(metric, found, reported_last),
+        "summary_paragraph": sentences.summary_paragraph(metric, found),
         "boundaries": boundaries,
+        "epoch_ends": ends,
     }
 
 
@@ -234,7 +301,9 @@ def run_entry(run, metric, level_fraction=jumps.LEVEL_FRACTION):
     boundaries = []
     for jump in found:
         record = jump.as_dict()
-        boundaries.append({field: record[field] for field in BOUNDARY_FIELDS})
+        boundary = {field: record[field] for field in BOUNDARY_FIELDS}
+        boundary["lag_share_text"] = wording.share_text(jump.lag, jump.jump)
+        boundaries.append(boundary)
     validation = []
     for gap in gaps:
         record = gap.as_dict()

@@ -5,45 +5,58 @@ import math
 import os
 import socket
 import sys
+import textwrap
 
 import epochjump
 from epochjump.analysis import jumps as analysis
+from epochjump.analysis import sentences
+from epochjump.analysis import wording
 from epochjump.read.logdir import Logdir
 from epochjump.read.logdir import no_data_message
 from epochjump.read.logdir import read_run
 from epochjump.share import export
 from epochjump.share.visible import visible
 
+# (title, cell) per column; a cell of an epoch's row from its `EpochEnd` and,
+# but for the last epoch, its `Jump`. Values as Keras prints them.
 _COLUMNS = (
-    ("epoch", "epoch"),
-    ("reported", "reported"),
-    ("level_at_end", "level@end"),
-    ("first_next", "first next"),
-    ("jump", "jump"),
-    ("lag", "lag"),
-    ("progress", "progress"),
-    ("train_eval", "train eval"),
-    ("mode_gap", "mode gap"),
-    ("val", "val"),
+    ("epoch", lambda end, jump: str(end.epoch + 1)),
+    ("printed", lambda end, jump: _value(end.reported)),
+    ("level at end", lambda end, jump: _error(end.level_at_end, end.lag_stderr)),
+    ("next", lambda end, jump: _value(jump.first_next) if jump else "-"),
+    ("jump", lambda end, jump: _signed(jump.jump) if jump else "-"),
+    ("lag", lambda end, jump: _error(jump.lag, jump.lag_stderr, True) if jump else "-"),
+    (
+        "step",
+        lambda end, jump: (
+            _error(jump.boundary_step, jump.boundary_step_stderr, True) if jump else "-"
+        ),
+    ),
+    (
+        "noise",
+        lambda end, jump: _signed(jump.first_batch_noise) if jump else "-",
+    ),
+    ("train eval", lambda end, jump: _value(end.train_eval)),
+    ("val", lambda end, jump: _value(end.val)),
 )
 
 
-def format_table(jumps):
-    """Formats `Jump` records as an aligned text table.
+def format_table(ends, jumps):
+    """Formats a metric's epochs as an aligned text table, the last one included.
 
     Args:
-      jumps: list of `analysis.Jump`.
+      ends: list of `analysis.EpochEnd` (from `epoch_ends`).
+      jumps: list of `analysis.Jump` of the same metric.
 
     Returns:
-      str, one header line and one line per boundary (epochs numbered from 1,
-      as Keras prints them).
+      str, one header line and one line per epoch (numbered from 1, as Keras
+      prints them); the jump columns of an epoch without a next one are "-".
     """
-    rows = [[title for _, title in _COLUMNS]]
-    for jump in jumps:
-        row = [str(jump.epoch + 1)]
-        for field, _ in _COLUMNS[1:]:
-            row.append(_format_number(getattr(jump, field)))
-        rows.append(row)
+    by_epoch = {jump.epoch: jump for jump in jumps}
+    rows = [[title for title, _ in _COLUMNS]]
+    for end in ends:
+        jump = by_epoch.get(end.epoch)
+        rows.append([cell(end, jump) for _, cell in _COLUMNS])
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
     return "\n".join(
         "  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows
@@ -51,7 +64,9 @@ def format_table(jumps):
 
 
 def explain_text(run, metrics=None):
-    """The `explain` report of a run.
+    """The `explain` report of a run: per metric a headline, the answer to
+    "why does the next epoch start higher?", the table and a sentence per
+    boundary.
 
     Args:
       run: `RunData`.
@@ -73,26 +88,51 @@ def explain_text(run, metrics=None):
         lines.append(f"  problem: {visible(problem)}")
     for metric in metrics or run.metrics:
         jumps = analysis.explain(run, metric)
+        ends = analysis.epoch_ends(run, metric)
+        reported_last = ends[-1].reported if ends else math.nan
         lines.append("")
         lines.append(f"== {visible(metric)} ==")
-        if not jumps:
-            lines.append("No epoch boundary recorded yet (needs two epochs).")
-            continue
-        lines.append(format_table(jumps))
-        lines.append("")
-        lines.extend(f"- {jump.sentence}" for jump in jumps)
+        # The words name the metric: shown with its hidden characters escaped.
+        lines.append(_wrap(visible(sentences.headline(metric, jumps, reported_last))))
+        paragraph = visible(sentences.summary_paragraph(metric, jumps))
+        if paragraph:
+            lines.append("")
+            lines.append(_wrap(paragraph))
+        if ends:
+            lines.append("")
+            lines.append(format_table(ends, jumps))
+        if jumps:
+            lines.append("")
+            lines.extend(_wrap(f"- {jump.sentence}", "  ") for jump in jumps)
     lines.append("")
     lines.append(
-        f"({analysis.ESTIMATOR}; jump = lag + progress; "
-        "mode gap = train eval - level@end)"
+        _wrap(
+            f"({analysis.ESTIMATOR}; next: the next epoch's first batch; "
+            "jump = next - printed = lag + step + noise, with step the model's "
+            "level just after the boundary - level at end and noise the first "
+            "batch's own; "
+            "± one standard error; mode gap = train eval - train eval in training mode)"
+        )
     )
     return "\n".join(lines)
 
 
-def _format_number(value):
-    if math.isnan(value):
-        return "-"
-    return f"{value:.4g}"
+def _wrap(text, indent=""):
+    return textwrap.fill(
+        text, width=88, subsequent_indent=indent, break_on_hyphens=False
+    )
+
+
+def _value(value):
+    return "-" if math.isnan(value) else wording.keras_value(value)
+
+
+def _signed(value):
+    return "-" if math.isnan(value) else wording.signed(value)
+
+
+def _error(value, stderr, sign=False):
+    return "-" if math.isnan(value) else wording.with_error(value, stderr, sign)
 
 
 def _explain(args):

@@ -14,9 +14,6 @@ with open(os.path.join(os.path.dirname(__file__), "constants.json"), "rb") as _f
 RUN_COLORS = tuple(_SHARED["run_colors"])
 # The most runs one `compare` request may name; the tab asks in batches.
 COMPARE_MAX_RUNS = int(_SHARED["compare_max_runs"])
-# Shares beyond this (either direction) only say that a whole is small next
-# to its parts; sentences then give the parts without them.
-MAX_SHOWN_SHARE = float(_SHARED["max_shown_share"])
 # Batch points per `series` answer: default, and the range `max_points` may take.
 DEFAULT_MAX_POINTS = int(_SHARED["series_max_points"]["default"])
 MAX_POINTS_RANGE = (

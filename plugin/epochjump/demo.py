@@ -3,6 +3,7 @@
 import os
 
 DEMO_RUN = "digits_dropout"
+LEARNING_RATE = 1e-3
 
 
 def train_demo(logdir, epochs=6, seed=0, verbose=0):
@@ -10,7 +11,9 @@ def train_demo(logdir, epochs=6, seed=0, verbose=0):
 
     The digits data ships with scikit-learn, so nothing is downloaded. The
     model has dropout, so evaluating in inference mode differs visibly from the
-    training-mode batch values.
+    training-mode batch values, and its learning rate halves halfway through
+    (a `LearningRateScheduler` step decay from epoch `epochs // 2` on, 0-based),
+    so the tab has a learning-rate change to mark.
 
     Args:
       logdir: str, the log directory; the run is written to
@@ -45,7 +48,7 @@ def train_demo(logdir, epochs=6, seed=0, verbose=0):
         ]
     )
     model.compile(
-        keras.optimizers.Adam(1e-3),
+        keras.optimizers.Adam(LEARNING_RATE),
         "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -53,13 +56,19 @@ def train_demo(logdir, epochs=6, seed=0, verbose=0):
     callback = epochjump.EpochJumpCallback(
         run_dir, train_eval_data=(x_train[:512], y_train[:512])
     )
+    decay_from = epochs // 2
+
+    def step_decay(epoch, lr):
+        return LEARNING_RATE / 2 if epoch >= decay_from else LEARNING_RATE
+
+    schedule = keras.callbacks.LearningRateScheduler(step_decay)
     model.fit(
         x_train,
         y_train,
         batch_size=16,
         epochs=epochs,
         validation_data=(x_val, y_val),
-        callbacks=[callback],
+        callbacks=[schedule, callback],
         verbose=verbose,
     )
     return run_dir

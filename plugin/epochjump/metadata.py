@@ -11,8 +11,10 @@ from tensorboard.compat.proto import summary_pb2
 
 PLUGIN_NAME = "epochjump"
 
-# Bump when a reader of the previous version could misread new data.
-FORMAT_VERSION = 1
+# Bump when a reader of the previous version could misread new data. Version
+# 2 added the kinds `epoch_index`, `train_eval_training_mode`, `learning_rate`
+# and `fit_start`; this reader reads versions 1 and 2.
+FORMAT_VERSION = 2
 
 # Kinds of series. Batch kinds are written in chunks: one event per flush,
 # whose tensor holds one entry per batch; all chunks of one flush share the
@@ -24,14 +26,40 @@ RUNNING_MEAN = "running_mean"  # float32/float64 [n]: what Keras reported.
 # Per-epoch kinds: one scalar event per epoch.
 EPOCH_START = "epoch_start"  # int64 scalar: global step of the first batch.
 TRAIN_EVAL = "train_eval"  # float64 scalar at the epoch's last step.
+# The same subset with the same weights in training mode (dropout active,
+# batch norm on batch statistics); float64 scalar at the epoch's last step.
+TRAIN_EVAL_TRAINING_MODE = "train_eval_training_mode"
 VAL = "val"  # float64 scalar at the epoch's last step.
+# Run-level marks (version 2): one scalar event each.
+LEARNING_RATE = "learning_rate"  # float64: the value in force from the step on.
+FIT_START = "fit_start"  # int64: global step of a fit() call's first batch.
 
 BATCH_KINDS = (BATCH_STEPS, BATCH_TIMES)
 METRIC_BATCH_KINDS = (BATCH_VALUE, RUNNING_MEAN)
-EVAL_KINDS = (TRAIN_EVAL, VAL)
-ALL_KINDS = BATCH_KINDS + METRIC_BATCH_KINDS + (EPOCH_START,) + EVAL_KINDS
 EPOCH_INDEX = "epoch_index"  # int64 scalar at an epoch start: its 0-based ordinal.
-ALL_KINDS += (EPOCH_INDEX,)
+EVAL_KINDS = (TRAIN_EVAL, TRAIN_EVAL_TRAINING_MODE, VAL)
+MARK_KINDS = (LEARNING_RATE, FIT_START)
+ALL_KINDS = (
+    BATCH_KINDS
+    + METRIC_BATCH_KINDS
+    + (EPOCH_START, EPOCH_INDEX)
+    + EVAL_KINDS
+    + MARK_KINDS
+)
+# Each kind is written with the version that introduced it, so a reader of
+# version 1 still reads the version-1 kinds of a newer run and reports only
+# the newer kinds as "newer format".
+_INTRODUCED_IN = {
+    EPOCH_INDEX: 2,
+    TRAIN_EVAL_TRAINING_MODE: 2,
+    LEARNING_RATE: 2,
+    FIT_START: 2,
+}
+
+
+def version_of(kind):
+    """Returns the format version written for `kind` (the one introducing it)."""
+    return min(_INTRODUCED_IN.get(kind, 1), FORMAT_VERSION)
 
 
 class FormatError(ValueError):
@@ -62,7 +90,7 @@ def create_summary_metadata(kind, metric=None):
     """
     if kind not in ALL_KINDS:
         raise ValueError(f"Unknown epochjump series kind. Received: kind={kind!r}")
-    content = {"version": FORMAT_VERSION, "kind": kind}
+    content = {"version": version_of(kind), "kind": kind}
     if metric is not None:
         content["metric"] = metric
     return summary_pb2.SummaryMetadata(

@@ -19,13 +19,16 @@ from epochjump.analysis import validation_gap
 
 PREFIX = "/data/plugin/epochjump"
 EPOCHS = 3
-# Per run: batches per epoch, the train_eval offset from the epoch's last batch
-# value (a dropout-like mode gap) and whether train_eval is recorded.
+# Per run: batches per epoch, the train_eval offset from the training-mode
+# evaluation (a dropout-like mode gap), whether train_eval is recorded and
+# whether its training-mode twin is (not in format version 1).
 RUNS = {
-    "small_batches": (20, 0.05, True),
-    "big_batches": (5, 0.01, True),
-    "no_train_eval": (10, 0.0, False),
+    "small_batches": (20, 0.05, True, True),
+    "big_batches": (5, 0.01, True, False),
+    "no_train_eval": (10, 0.0, False, False),
 }
+# The training-mode evaluation, from the epoch's last batch value.
+SUBSET_OFFSET = -0.015
 
 
 def accuracy(epoch, batch, batches):
@@ -35,13 +38,21 @@ def accuracy(epoch, batch, batches):
 
 def written_values(run):
     """Per epoch: the accuracy of each batch, and the evaluations after it."""
-    batches, offset, has_train_eval = RUNS[run]
+    batches, offset, has_train_eval, has_training_mode = RUNS[run]
     epochs = []
     for epoch in range(EPOCHS):
         values = [accuracy(epoch, b, batches) for b in range(batches)]
-        train_eval = values[-1] + offset if has_train_eval else None
+        training_mode = values[-1] + SUBSET_OFFSET
+        train_eval = training_mode + offset if has_train_eval else None
         val = values[-1] + offset - 0.02 + 0.005 * epoch
-        epochs.append({"values": values, "train_eval": train_eval, "val": val})
+        epochs.append(
+            {
+                "values": values,
+                "train_eval": train_eval,
+                "training_mode": training_mode if has_training_mode else None,
+                "val": val,
+            }
+        )
     return epochs
 
 
@@ -65,6 +76,12 @@ def write_run(path, run):
             writer.log_eval("val", step, {"accuracy": epoch["val"]})
             if epoch["train_eval"] is not None:
                 writer.log_eval("train_eval", step, {"accuracy": epoch["train_eval"]})
+            if epoch["training_mode"] is not None:
+                writer.log_eval(
+                    "train_eval_training_mode",
+                    step,
+                    {"accuracy": epoch["training_mode"]},
+                )
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +110,16 @@ def expected_entry(run):
     for e, epoch in enumerate(epochs):
         values = epoch["values"]
         reported = sum(values) / len(values)
-        level = levels.level_at_end(values).value
+        level, level_stderr = (lambda fit: (fit.value, fit.stderr))(
+            levels.level_at_end(values)
+        )
         train_eval = (
             epoch["train_eval"] if epoch["train_eval"] is not None else math.nan
         )
+        training_mode = (
+            epoch["training_mode"] if epoch["training_mode"] is not None else math.nan
+        )
+        mode_gap = train_eval - training_mode  # Same subset, same weights.
         if e + 1 < len(epochs):
             first_next = epochs[e + 1]["values"][0]
             jump = first_next - reported
@@ -105,9 +128,11 @@ def expected_entry(run):
                     "epoch": e,
                     "jump": jump,
                     "lag": level - reported,
+                    "lag_stderr": level_stderr,
                     "progress": first_next - level,
                     "lag_share": (level - reported) / jump,
-                    "mode_gap": train_eval - level,
+                    "lag_share_text": share_text(level - reported, jump),
+                    "mode_gap": mode_gap,
                 }
             )
         gap = epoch["val"] - reported
@@ -120,10 +145,13 @@ def expected_entry(run):
                 "val": epoch["val"],
                 "val_gap": gap,
                 "lag": level - reported,
-                "mode_gap": train_eval - level,
+                "train_eval_training_mode": training_mode,
+                "subset_gap": training_mode - level,
+                "mode_gap": mode_gap,
                 "generalisation_gap": epoch["val"] - train_eval,
                 "lag_share": (level - reported) / gap,
-                "mode_share": (train_eval - level) / gap,
+                "subset_share": (training_mode - level) / gap,
+                "mode_share": mode_gap / gap,
                 "generalisation_share": (epoch["val"] - train_eval) / gap,
                 "val_better": gap > 0,
             }
@@ -135,20 +163,37 @@ def expected_entry(run):
         "mean_lag": sum(b["lag"] for b in boundaries) / n,
         "mean_progress": sum(b["progress"] for b in boundaries) / n,
         "mean_mode_gap": (
-            sum(b["mode_gap"] for b in boundaries) / n if RUNS[run][2] else math.nan
+            sum(b["mode_gap"] for b in boundaries) / n if RUNS[run][3] else math.nan
         ),
         "lag_share": sum(b["lag"] for b in boundaries)
         / sum(b["jump"] for b in boundaries),
+        "lag_share_text": share_text(
+            sum(b["lag"] for b in boundaries), sum(b["jump"] for b in boundaries)
+        ),
     }
     return {"summary": summary, "boundaries": boundaries, "validation": validation}
+
+
+def share_text(part, whole):
+    """A share as the tables show it: a percentage only within 0-100%."""
+    if 0 <= part / whole <= 1:
+        return f"{round(100 * part / whole)}%"
+    return "larger than the jump" if part / whole > 1 else "the other way"
 
 
 def assert_close(actual, expected, where):
     """Every expected field, to float64 rounding (NaN must be NaN)."""
     for key, value in expected.items():
         got = actual[key]
-        if isinstance(value, float) and math.isnan(value):
-            assert isinstance(got, float) and math.isnan(got), (where, key, got)
+        if isinstance(value, str):
+            assert got == value, (where, key, got)
+        elif isinstance(value, float) and math.isnan(value):
+            # Routes send NaN as the string "NaN".
+            assert got == "NaN" or (isinstance(got, float) and math.isnan(got)), (
+                where,
+                key,
+                got,
+            )
         elif isinstance(value, bool):
             assert got is value, (where, key, got)
         else:
@@ -172,8 +217,13 @@ def test_compare_matches_a_hand_computation(runs):
         assert [v["epoch"] for v in entry["validation"]] == list(range(EPOCHS))
         for got, want in zip(entry["validation"], expected["validation"]):
             assert_close(got, want, (name, "validation", want["epoch"]))
-            if RUNS[name][2]:
-                parts = got["lag"] + got["mode_gap"] + got["generalisation_gap"]
+            if RUNS[name][3]:
+                parts = (
+                    got["lag"]
+                    + got["subset_gap"]
+                    + got["mode_gap"]
+                    + got["generalisation_gap"]
+                )
                 assert got["val_gap"] == pytest.approx(parts, abs=1e-12)
             assert got["sentence"].startswith(f"After epoch {want['epoch'] + 1}, ")
 
@@ -203,18 +253,26 @@ def test_loss_is_better_when_lower(tmp_path):
             writer.log_batch(step, {"loss": value})
         writer.log_eval("val", 4, {"loss": 0.5})
         writer.log_eval("train_eval", 4, {"loss": 0.3})
+        writer.log_eval("train_eval_training_mode", 4, {"loss": 0.35})
     run = epochjump.read_run(tmp_path / "loss")
     (gap,) = validation_gap.validation_gaps(run, "loss")
     assert gap.reported == pytest.approx(0.7)
     assert gap.val_gap == pytest.approx(-0.2)
     assert gap.val_better and not gap.higher_is_better
     assert gap.lag == pytest.approx(0.4 - 0.7)
-    assert gap.mode_gap == pytest.approx(0.3 - 0.4)
+    assert gap.subset_gap == pytest.approx(0.35 - 0.4)
+    assert gap.mode_gap == pytest.approx(0.3 - 0.35)
     assert gap.generalisation_gap == pytest.approx(0.5 - 0.3)
     assert gap.sentence.startswith(
-        "After epoch 1, validation (0.5) is better than the 0.7 Keras printed"
+        "After epoch 1, validation (0.5000) is better than the 0.7000 Keras printed"
     )
-    assert "Averaging lag: -0.3 (150%)" in gap.sentence
+    # The lag (-0.3) is larger than the gap (-0.2): said in words, not as 150%.
+    assert "Averaging lag: -0.3000 ± " in gap.sentence
+    assert "(more than the whole gap)" in gap.sentence
+    # Subset gap and mode gap (-0.05 each) are a quarter of the gap each;
+    # val - train_eval (+0.2) points away.
+    assert gap.sentence.count("-0.0500 (25%)") == 2
+    assert "+0.2000 (the other way)" in gap.sentence
 
 
 @pytest.mark.parametrize(
@@ -251,10 +309,13 @@ def test_sentence_leaves_out_shares_of_a_tiny_gap():
         mode_gap=0.02,
         generalisation_gap=-0.0799,
         higher_is_better=True,
+        lag_stderr=0.004,
     )
     assert gap.val_better
     assert gap.lag_share == pytest.approx(600)
-    assert "Averaging lag: +0.06, as" in gap.sentence
+    assert "Averaging lag: +0.0600 ± 0.0040 (more than the whole gap), as" in (
+        gap.sentence
+    )
     assert "%" not in gap.sentence
 
 

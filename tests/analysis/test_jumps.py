@@ -24,6 +24,9 @@ def known_run(tmp_path):
                 value = epoch + b / 20  # Rises through each epoch.
                 writer.log_batch(step, {"accuracy": value})
             writer.log_eval("train_eval", step, {"accuracy": epoch + 1.5})
+            writer.log_eval(
+                "train_eval_training_mode", step, {"accuracy": epoch + 1.25}
+            )
             if epoch != 1:
                 writer.log_eval("val", step, {"accuracy": epoch + 0.75})
     return epochjump.read_run(path)
@@ -57,7 +60,9 @@ def test_explain_matches_a_hand_computation(known_run):
         assert j.progress == pytest.approx(first_next - level, abs=1e-12)
         assert j.jump == pytest.approx(j.lag + j.progress, abs=1e-15)
         assert j.train_eval == epoch + 1.5
-        assert j.mode_gap == pytest.approx(epoch + 1.5 - level, abs=1e-12)
+        assert j.train_eval_training_mode == epoch + 1.25
+        # Same subset, same weights: inference mode minus training mode.
+        assert j.mode_gap == (epoch + 1.5) - (epoch + 1.25)
         assert j.last_step == 20 * (epoch + 1)
         assert j.first_next_step == 20 * (epoch + 1) + 1
     assert jumps[0].val == 0.75
@@ -66,12 +71,18 @@ def test_explain_matches_a_hand_computation(known_run):
 
 def test_sentence_says_what_happened(known_run):
     (first, _) = epochjump.explain(known_run, "accuracy")
-    # reported 0.475, level 0.95, first next 1.0: lag is 0.475 of 0.525.
+    # reported 0.475, level 0.95, first next 1.0: lag is 0.475 of 0.525;
+    # noiseless batches, so every error is 0 and the rest is a real step.
     assert first.sentence.startswith(
-        "Keras printed 0.475 for epoch 1, the average over the epoch; the model "
-        "was already at 0.95 at its end, so 90% of the jump to 1 is averaging lag"
+        "Keras printed 0.4750 for epoch 1, the mean over all its batches; the "
+        "model's level at the epoch's end was 0.9500 ± 0.0000, and epoch 2 opened "
+        "at 1.0000, a jump of +0.5250. The averaging lag, +0.4750 ± 0.0000, is "
+        "90% of that jump. The rest, +0.0500, is the model's real step across "
+        "the boundary, +0.0500 ± 0.0000, plus one batch's noise"
     )
-    assert "training subset scores 1.5" in first.sentence
+    assert "training subset scores 1.5000 (+0.2500 against training mode" in (
+        first.sentence
+    )
     record = first.as_dict()
     assert record["lag_share"] == pytest.approx(0.475 / 0.525)
     assert record["sentence"] == first.sentence
@@ -88,10 +99,11 @@ def test_cli_explain_prints_table_and_sentences(known_run, capsys):
     assert cli.main(["explain", known_run.name]) == 0
     out = capsys.readouterr().out
     assert "== accuracy ==" in out
-    header, first_row = out.split("== accuracy ==")[1].strip().splitlines()[:2]
-    assert header.split()[:3] == ["epoch", "reported", "level@end"]
-    assert first_row.split()[:4] == ["1", "0.475", "0.95", "1"]
-    assert "90% of the jump" in out
+    table = out.split("== accuracy ==")[1].split("\n\n")[2]
+    header, first_row = table.splitlines()[:2]
+    assert header.split()[:4] == ["epoch", "printed", "level", "at"]
+    assert first_row.split()[:6] == ["1", "0.4750", "0.9500", "±", "0.0000", "1.0000"]
+    assert "is 90% of that jump" in out
 
 
 def test_cli_explain_errors_name_the_bad_value(tmp_path, capsys):

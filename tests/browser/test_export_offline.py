@@ -6,6 +6,7 @@ the HTML-named run), copied, plus a Keras run with batch 64 and no dropout,
 and a run whose name holds `</script>`.
 """
 
+import re
 import shutil
 
 import pytest
@@ -17,6 +18,7 @@ from browser_env import XSS_RUN
 import epochjump
 from epochjump import answers
 from epochjump import cli
+from epochjump.analysis import sentences
 from epochjump.analysis import validation_gap
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -281,3 +283,30 @@ def test_report_zooms_on_embedded_data(offline_page, runs):
         arg=[DEMO_RUN, metric, full["xMin"], full["xMax"], n],
         timeout=WAIT_MS,
     )
+
+
+def test_report_marks_learning_rates_and_says_the_same_words(offline_page, runs):
+    page = offline_page
+    demo_run = runs[DEMO_RUN]
+    wait_for_charts(
+        page, [[DEMO_RUN, m, len(demo_run[m])] for m in demo_run.metrics]
+    )
+    change = int(demo_run.epoch_starts[1])  # The demo halves its rate there.
+    for metric in demo_run.metrics:
+        assert probe(page, DEMO_RUN, metric)["lrMarks"] == [change]
+        found = epochjump.explain(demo_run, metric)
+        shown = card(page, DEMO_RUN, metric)
+        assert shown.locator("[data-testid=headline]").inner_text() == (
+            sentences.headline(metric, found)
+        )
+        assert shown.locator("[data-testid=summary-paragraph]").inner_text() == (
+            sentences.summary_paragraph(metric, found)
+        )
+    text = page.evaluate("() => document.body.innerText")
+    assert re.search(r"\d%", text)
+    bad = [
+        m
+        for m in re.finditer(r"(−|-)?(\d+(?:\.\d+)?)\s*%", text)
+        if m.group(1) or not 0 <= float(m.group(2)) <= 100
+    ]
+    assert not bad, [text[max(0, m.start() - 80) : m.end()] for m in bad]

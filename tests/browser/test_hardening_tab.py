@@ -34,7 +34,7 @@ def broken_logdir(tmp_path_factory):
     (event_file,) = (root / "truncated").iterdir()
     event_file.write_bytes(event_file.read_bytes()[:-10])
     monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr(metadata, "FORMAT_VERSION", 2)
+    monkeypatch.setattr(metadata, "version_of", lambda kind: 3)  # A future writer.
     write_run(root / "newer")
     monkeypatch.undo()
     opened = epochjump.Writer(root / "opened")
@@ -85,7 +85,7 @@ def test_each_broken_run_shows_its_problem(page, broken_url):
         ".ej-notices [data-testid=notice] span:last-child"
     ).all_inner_texts()
     assert any(
-        n.startswith("newer: ") and "format version 2" in n and "Upgrade" in n
+        n.startswith("newer: ") and "format version 3" in n and "Upgrade" in n
         for n in notices
     ), notices
     assert any(n.startswith("opened: No epochjump data yet") for n in notices), notices

@@ -33,6 +33,9 @@ FIELDS = (
     "jump",
     "lag",
     "progress",
+    "boundary_step",
+    "first_batch_noise",
+    "noise_sd",
     "mode_gap",
     "val",
 )
@@ -108,8 +111,10 @@ def card(frame, run, metric):
 
 
 def parse_cell(text):
-    """Reads a displayed number back: '−0.04431', '+0.2198', 'NaN', '—'."""
-    text = text.strip().replace("\u2212", "-").replace("+", "")
+    """Reads a displayed number back: '−0.0443', '+0.2198', 'NaN', '—'; of a
+    cell with its error under it ('0.9312\n± 0.0041'), the value."""
+    text = text.strip().splitlines()[0].strip()
+    text = text.replace("\u2212", "-").replace("+", "")
     if text in ("—", "NaN"):
         return math.nan
     if text.endswith("∞"):
@@ -124,11 +129,16 @@ def same_number(a, b):
 
 
 def shown_as(text, value):
-    """True if `text` shows `value` to its 4 significant digits."""
+    """True if `text` shows `value` as Keras prints it: 4 decimals (in
+    scientific notation at or below 1e-3)."""
     shown = parse_cell(text)
     if not math.isfinite(value) or not math.isfinite(shown):
         return same_number(shown, value)
-    return abs(shown - value) <= 5e-4 * abs(value) + 1e-12
+    first = text.strip().splitlines()[0]
+    if abs(value) > 1e-3:
+        return re.fullmatch(r"[−+]?\d+\.\d{4}", first) and abs(shown - value) <= 5e-5
+    mantissa = re.fullmatch(r"[−+]?\d\.\d{4}e[+-]\d{2}", first)
+    return mantissa and abs(shown - value) <= 5e-5 * abs(value) + 1e-300
 
 
 def assert_no_console_errors(page):
@@ -199,6 +209,8 @@ def test_table_shows_explain_numbers(page, tensorboard_url, run_data):
     for metric in run_data.metrics:
         jumps = epochjump.explain(run_data, metric)
         assert len(jumps) == 2
+        # The rest of the split shows with "More columns".
+        card(frame, RUN, metric).locator("[data-testid=table-details]").click()
         rows = card(frame, RUN, metric).locator("[data-testid=jump-row]")
         assert rows.count() == len(jumps)
         for i, jump in enumerate(jumps):
@@ -211,6 +223,15 @@ def test_table_shows_explain_numbers(page, tensorboard_url, run_data):
                 assert same_number(served, expected), (metric, field)
                 text = cell.inner_text()
                 assert shown_as(text, expected), (metric, field, text, expected)
+            for field, stderr in (
+                ("lag", jump.lag_stderr),
+                ("level_at_end", jump.lag_stderr),
+                ("boundary_step", jump.boundary_step_stderr),
+            ):
+                cell = row.locator(f'[data-field="{field}"]')
+                assert float(cell.get_attribute("data-stderr")) == stderr
+                err = cell.inner_text().splitlines()[1].strip()
+                assert err == f"± {stderr:.4f}", (metric, field, err)
         sentence = card(frame, RUN, metric).locator("[data-testid=sentence]")
         # expect() retries: the sentence box follows pointer events.
         rows.nth(1).click()

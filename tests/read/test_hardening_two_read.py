@@ -89,10 +89,11 @@ def test_a_record_that_is_not_an_event_is_its_runs_problem(tmp_path):
 
 
 def write_versions(run_dir, monkeypatch, newer_first):
-    """A run of a version-1 file (steps 1-4) and a version-2 file (steps
-    5-8), the file names setting the order TensorBoard reads them in."""
+    """A run of a file this epochjump reads (steps 1-4) and one of a future
+    version 3 (steps 5-8), the file names setting the order TensorBoard reads
+    them in."""
     write_chunked_run(run_dir.parent / "v1", chunks=1)
-    monkeypatch.setattr(metadata, "FORMAT_VERSION", 2)
+    monkeypatch.setattr(metadata, "version_of", lambda kind: 3)  # A future writer.
     with epochjump.Writer(run_dir.parent / "v2") as writer:
         writer.start_epoch(5)
         for step in range(5, 9):
@@ -122,8 +123,9 @@ def test_newer_format_file_is_left_out_in_either_order(
     assert run.epoch_starts.tolist() == [1]
     assert len(run["loss"].val) == 0
     assert run.problems == (
-        f"{newer}: written in epochjump format version 2; this epochjump reads "
-        "up to version 1, so the file's data is left out. Upgrade epochjump.",
+        f"{newer}: holds data written in epochjump format version 3; this "
+        "epochjump reads up to version 2, so that data is left out. Upgrade "
+        "epochjump.",
     )
 
 

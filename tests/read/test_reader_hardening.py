@@ -68,7 +68,8 @@ def test_corrupt_record_is_named_with_its_offset(tmp_path):
 
 def test_newer_format_is_one_message_per_run(tmp_path, monkeypatch):
     write_chunked_run(tmp_path / "mixed", chunks=1)
-    monkeypatch.setattr(metadata, "FORMAT_VERSION", 2)
+    # A future epochjump writing every kind in format version 3.
+    monkeypatch.setattr(metadata, "version_of", lambda kind: 3)
     write_chunked_run(tmp_path / "newer", chunks=1)
     with epochjump.Writer(tmp_path / "mixed") as writer:
         writer.log_eval("val", 4, {"f1": 0.5})
@@ -78,8 +79,8 @@ def test_newer_format_is_one_message_per_run(tmp_path, monkeypatch):
     assert newer.metrics == () and newer.num_batches == 0
     (newer_file,) = (tmp_path / "newer").iterdir()
     assert newer.problems == (
-        f"{newer_file.name}: written in epochjump format version 2; this "
-        "epochjump reads up to version 1, so the file's data is left out. "
+        f"{newer_file.name}: holds data written in epochjump format version 3; "
+        "this epochjump reads up to version 2, so that data is left out. "
         "Upgrade epochjump.",
     )
 
@@ -88,8 +89,9 @@ def test_newer_format_is_one_message_per_run(tmp_path, monkeypatch):
     assert mixed.metrics == ("loss",)
     second = sorted(p.name for p in (tmp_path / "mixed").iterdir())[1]
     assert mixed.problems == (
-        f"{second}: written in epochjump format version 2; this epochjump reads "
-        "up to version 1, so the file's data is left out. Upgrade epochjump.",
+        f"{second}: holds data written in epochjump format version 3; this "
+        "epochjump reads up to version 2, so that data is left out. Upgrade "
+        "epochjump.",
     )
 
 
@@ -178,7 +180,7 @@ def test_cli_explains_good_runs_and_names_the_problems_of_the_others(
     write_chunked_run(tmp_path / "good")
     event_file = write_chunked_run(tmp_path / "truncated")
     event_file.write_bytes(event_file.read_bytes()[:-10])
-    monkeypatch.setattr(metadata, "FORMAT_VERSION", 2)
+    monkeypatch.setattr(metadata, "version_of", lambda kind: 3)  # A future writer.
     write_chunked_run(tmp_path / "newer", chunks=1)
     monkeypatch.undo()
     with epochjump.Writer(tmp_path / "val_only") as writer:
@@ -195,7 +197,7 @@ def test_cli_explains_good_runs_and_names_the_problems_of_the_others(
     assert "problem:" not in good and "Keras printed" in good
     assert "problem: events.out.tfevents." in by_run["truncated"]
     assert "incomplete last record" in by_run["truncated"]
-    assert "version 2" in by_run["newer"]
+    assert "version 3" in by_run["newer"]
     assert "problem: No batches recorded" in by_run["val_only"]
 
     assert cli.main(["explain", str(tmp_path / "truncated")]) == 0

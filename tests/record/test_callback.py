@@ -310,6 +310,16 @@ def test_train_eval_data_kinds(tmp_path, data, kind):
         assert run["loss"].train_eval.value[epoch] == pytest.approx(
             expected["loss"], rel=1e-5
         )
+    # No dropout, no batch norm: training mode gives the same numbers, on the
+    # same batches and sample weights.
+    for metric in ("loss", "accuracy"):
+        np.testing.assert_allclose(
+            run[metric].train_eval_training_mode.value,
+            run[metric].train_eval.value,
+            rtol=1e-6,
+            atol=1e-6,
+        )
+        assert len(run[metric].train_eval_training_mode) == 2
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,8 @@ EPOCHS = 3
 STEPS = list(range(1, EPOCH_LENGTH * EPOCHS + 1))
 VAL_LOSS = [1.5, 1.25, 1.125]
 TRAIN_EVAL_LOSS = [0.9, 0.8, 0.7]
+TRAINING_MODE_LOSS = [0.95, 0.875, 0.71]  # The subset in training mode.
+LEARNING_RATES = {1: 0.1, 21: 0.05}  # From step on.
 VAL_ACCURACY = [0.25, 0.5, math.inf]
 ODD_RUN = "odd <b>\"run\"</b> & 'ünïcødé' ✓"
 NESTED_RUN = "group/sub run"
@@ -85,6 +87,7 @@ def write_known_run(log_dir):
             epoch = epoch_of(step)
             if (step - 1) % EPOCH_LENGTH == 0:
                 writer.start_epoch(step)
+                writer.log_learning_rate(step, LEARNING_RATES.get(step, 0.1))
             writer.log_batch(
                 step,
                 {"loss": LOSS[step], "accuracy": ACCURACY[step]},
@@ -103,6 +106,11 @@ def write_known_run(log_dir):
                     {"loss": VAL_LOSS[epoch], "accuracy": VAL_ACCURACY[epoch]},
                 )
                 writer.log_eval("train_eval", step, {"loss": TRAIN_EVAL_LOSS[epoch]})
+                writer.log_eval(
+                    "train_eval_training_mode",
+                    step,
+                    {"loss": TRAINING_MODE_LOSS[epoch]},
+                )
 
 
 def write_small_run(log_dir):
@@ -250,6 +258,15 @@ def expected_series(metric, steps, batch_values, means, val, train_eval):
             "batch_value": [as_json(batch_values[s]) for s in steps],
             "running_mean": [as_json(means[s]) for s in steps],
         },
+        # 0.1 from step 1, halved from step 21, the first batch of epoch 3:
+        # a mark sits where its batch begins, at the epoch line x = 2. The
+        # writer was given no fit start.
+        "learning_rate": {
+            "step": [1, 21],
+            "epoch_fraction": [0.0, 2.0],
+            "value": [0.1, 0.05],
+        },
+        "fit_starts": {"step": [], "epoch_fraction": []},
     }
     for kind, values in evals.items():
         eval_steps = [10 * (e + 1) for e in range(len(values)) if values[e] is not None]
@@ -450,7 +467,10 @@ def test_jumps(client):
             "lag": lag,
             "progress": LOSS_MEAN[first_next] - level,
             "train_eval": TRAIN_EVAL_LOSS[epoch],
-            "mode_gap": TRAIN_EVAL_LOSS[epoch] - level,
+            "mode_gap": TRAIN_EVAL_LOSS[epoch] - TRAINING_MODE_LOSS[epoch],
+            "train_eval_training_mode": TRAINING_MODE_LOSS[epoch],
+            "learning_rate_before": 0.1,
+            "learning_rate_after": 0.1 if epoch == 0 else 0.05,
             "val": VAL_LOSS[epoch],
             "lag_share": lag / jump,
             "lag_stderr": end.stderr,
@@ -462,8 +482,16 @@ def test_jumps(client):
             "noise_sd": math.sqrt((end.noise_sd**2 + after.noise_sd**2) / 2),
         }
         assert sentence.startswith(
-            f"Keras printed {reported:.4g} for epoch {epoch + 1}, the average"
+            f"Keras printed {reported:.4f} for epoch {epoch + 1}, the mean over "
+            f"all its batches; the model's level at the epoch's end was "
+            f"{level:.4f} ± {end.stderr:.4f}"
         )
+    assert answer["headline"].startswith("Averaging lag")
+    assert answer["summary_paragraph"].startswith(
+        f"Why does loss read {LOSS_MEAN[10]:.4f} at the end of epoch 1"
+    )
+    assert [e["epoch"] for e in answer["epoch_ends"]] == list(range(EPOCHS))
+    assert answer["epoch_ends"][-1]["val"] == VAL_LOSS[EPOCHS - 1]
 
 
 def test_jumps_without_train_eval_are_nan_strings(client):

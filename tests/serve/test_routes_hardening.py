@@ -64,7 +64,7 @@ def logdir(tmp_path_factory):
     data[records(corrupt)[4][0] + 20] ^= 0xFF
     corrupt.write_bytes(bytes(data))
     monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr(metadata, "FORMAT_VERSION", 2)
+    monkeypatch.setattr(metadata, "version_of", lambda kind: 3)  # A future writer.
     write_chunked_run(root / "newer", chunks=1)
     monkeypatch.undo()
     write_scalars(root / "keras_only")
@@ -130,7 +130,7 @@ def test_runs_lists_each_run_with_its_problems(client, logdir):
     assert f"corrupt record at byte {offset} (its data checksum" in problem
     assert runs["corrupt"]["batches"] == 4
     (problem,) = runs["newer"]["problems"]
-    assert "format version 2" in problem and runs["newer"]["metrics"] == []
+    assert "format version 3" in problem and runs["newer"]["metrics"] == []
     assert runs["opened"]["problems"] == [
         "No epochjump data yet: its epochjump event files hold none (training "
         "has not written its first batches, or stopped before it did)"
@@ -195,7 +195,7 @@ def test_broken_runs_serve_what_can_be_read(client):
     assert response.status_code == 404
     text = response.get_data(as_text=True)
     assert text.startswith("Not found: No metric 'loss' in run 'newer'; it has [] (")
-    assert "format version 2" in text
+    assert "format version 3" in text
     response = get(client, "/series", run="opened", metric="loss")
     assert response.status_code == 404
     assert response.get_data(as_text=True) == (

@@ -261,8 +261,9 @@ def test_svg_is_xml_with_the_charts_elements(logdir, local, tmp_path):
             assert f"{metric} · {run}" in texts
     # The caption (wrapped over lines) has the headline number.
     (jump,) = epochjump.explain(local.load("bs64"), "accuracy")
-    caption = panels.headline([jump])
-    assert caption.startswith(f"Jump after epoch 1: {jump.jump:+.4g}")
+    caption = panels.headline("accuracy", [jump])
+    assert caption.startswith("Averaging lag") or caption.startswith("The accuracy")
+    assert f"{jump.jump:+.4f}" in caption
     first_line = textwrap.fill(caption, 92).splitlines()[0]
     assert first_line in texts, texts
     assert " epoch 2" in texts

@@ -20,10 +20,15 @@ For the boundary after epoch `e` of a metric:
   changing across the boundary) and `first_batch_noise = first_next -
   level_after` (the first batch's own noise; compare with `noise_sd`), so
   `progress == boundary_step + first_batch_noise` exactly.
-- `train_eval` / `mode_gap = train_eval - level_at_end`: the fixed training
-  subset evaluated in inference mode after the epoch, against the level in
-  training mode (dropout, batch-norm statistics, regularisation terms).
+- `train_eval` / `train_eval_training_mode` / `mode_gap = train_eval -
+  train_eval_training_mode`: the fixed training subset evaluated after the
+  epoch in inference mode and in training mode, with the same weights on the
+  same samples, so the gap is exactly dropout and batch-norm statistics; NaN
+  without the training-mode evaluation (runs of format version 1).
 - `val`: the validation value after the epoch.
+- `learning_rate_before` / `learning_rate_after`: the learning rate in force
+  at the epoch's last batch and at the next epoch's first; NaN when not
+  recorded.
 """
 
 import dataclasses
@@ -32,6 +37,7 @@ import math
 import numpy as np
 
 from epochjump.analysis import levels
+from epochjump.analysis import sentences
 
 # Accepted (and checked) for callers of the earlier fixed-window estimator;
 # the window is now chosen per epoch edge from the data.
@@ -57,7 +63,8 @@ class Jump:
       level_batches: int, how many batches the fit for `level_at_end` used
         (its data-driven window).
       reported, level_at_end, first_next, jump, lag, progress, train_eval,
-        mode_gap, val: float; NaN where not recorded.
+        mode_gap, val, train_eval_training_mode, learning_rate_before,
+        learning_rate_after: float; NaN where not recorded.
       lag_stderr: float, the standard error of `lag` (that of `level_at_end`).
       level_after, level_after_stderr: float, the level at the first batch of
         the next epoch and its standard error.
@@ -89,6 +96,9 @@ class Jump:
     boundary_step_stderr: float
     first_batch_noise: float
     noise_sd: float
+    train_eval_training_mode: float = math.nan
+    learning_rate_before: float = math.nan
+    learning_rate_after: float = math.nan
 
     @property
     def lag_share(self):
@@ -137,6 +147,9 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
         # Steps ascend: the batch after the epoch's last is the next's first.
         nxt = int(np.searchsorted(series.step, end.last_step, side="right"))
         first_next = float(series.running_mean[nxt])
+        rate_before, rate_after = _learning_rates(
+            run, end.last_step, int(series.step[nxt])
+        )
         jumps.append(
             Jump(
                 metric=metric,
@@ -151,8 +164,11 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
                 lag=end.level_at_end - end.reported,
                 progress=first_next - end.level_at_end,
                 train_eval=end.train_eval,
-                mode_gap=end.train_eval - end.level_at_end,
+                mode_gap=end.train_eval - end.train_eval_training_mode,
                 val=end.val,
+                train_eval_training_mode=end.train_eval_training_mode,
+                learning_rate_before=rate_before,
+                learning_rate_after=rate_after,
                 lag_stderr=end.lag_stderr,
                 level_after=end.level_after,
                 level_after_stderr=end.level_after_stderr,
@@ -165,45 +181,24 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
     return jumps
 
 
+def _learning_rates(run, *steps):
+    rates = run.learning_rate
+    if len(rates) == 0:
+        return tuple(math.nan for _ in steps)
+    return tuple(float(v) for v in rates.at(np.array(steps, np.int64)))
+
+
 def describe(jump):
-    """Explains one `Jump` in plain language.
+    """Explains one `Jump` in plain language (see `sentences.jump_sentence`).
 
     Args:
       jump: a `Jump`.
 
     Returns:
-      str, e.g. "Keras printed 0.8918 for epoch 1, the average over the epoch;
-      the model was already at 0.931 at its end, so 81% of the jump to 0.9424
-      is averaging lag."
+      str, e.g. "Keras printed 0.8918 for epoch 1, the mean over all its
+      batches; the model's level at the epoch's end was 0.9312 ± 0.0041, ..."
     """
-    n = jump.epoch + 1
-    text = (
-        f"Keras printed {_num(jump.reported)} for epoch {n}, the average over "
-        f"the epoch; the model was already at {_num(jump.level_at_end)} at its end"
-    )
-    share = jump.lag_share
-    if math.isfinite(share) and not 0 <= share <= 1:
-        text += (
-            f" (a lag of {_signed(jump.lag)}); the jump to "
-            f"{_num(jump.first_next)} is {_signed(jump.jump)}, so progress and "
-            f"batch-to-batch noise at the start of epoch {n + 1} contribute "
-            f"{_signed(jump.progress)}."
-        )
-    elif math.isfinite(share):
-        text += (
-            f", so {share:.0%} of the jump to {_num(jump.first_next)} is "
-            f"averaging lag; the rest ({_signed(jump.progress)}) is progress "
-            f"and batch-to-batch noise at the start of epoch {n + 1}."
-        )
-    else:
-        text += f", and epoch {n + 1} started at {_num(jump.first_next)}."
-    if math.isfinite(jump.train_eval):
-        text += (
-            f" Evaluated in inference mode after epoch {n}, the training subset "
-            f"scores {_num(jump.train_eval)} ({_signed(jump.mode_gap)} against "
-            f"the training-mode level)."
-        )
-    return text
+    return sentences.jump_sentence(jump)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,6 +215,8 @@ class EpochEnd:
       level_at_end: float, the estimated level at the epoch's last batch.
       train_eval, val: float, the evaluations after the epoch; NaN where not
         recorded.
+      train_eval_training_mode: float, the training subset evaluated after
+        the epoch in training mode; NaN where not recorded.
       lag_stderr: float, the standard error of `level_at_end` (and so of
         `level_at_end - reported`).
       level_after, level_after_stderr, boundary_step, boundary_step_stderr,
@@ -244,6 +241,7 @@ class EpochEnd:
     boundary_step_stderr: float
     first_batch_noise: float
     noise_sd: float
+    train_eval_training_mode: float = math.nan
 
 
 def epoch_ends(run, metric, level_fraction=LEVEL_FRACTION):
@@ -296,6 +294,9 @@ def epoch_ends(run, metric, level_fraction=LEVEL_FRACTION):
                 level_at_end=end.value,
                 train_eval=_value_for_epoch(series.train_eval, epoch),
                 val=_value_for_epoch(series.val, epoch),
+                train_eval_training_mode=_value_for_epoch(
+                    series.train_eval_training_mode, epoch
+                ),
                 lag_stderr=end.stderr,
                 level_after=after.value,
                 level_after_stderr=after.stderr,
@@ -324,10 +325,3 @@ def _value_for_epoch(evals, epoch):
         return math.nan
     return float(evals.value[matches[-1]])
 
-
-def _num(value):
-    return f"{value:.4g}"
-
-
-def _signed(value):
-    return f"{value:+.4g}"

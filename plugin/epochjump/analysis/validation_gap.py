@@ -1,28 +1,33 @@
 """Why validation beats training: splits the gap between `val` and what Keras printed.
 
 After epoch `e` of a metric, Keras prints the epoch's running mean
-(`reported`) next to `val`. Their difference splits exactly into three parts:
+(`reported`) next to `val`. Their difference splits exactly into four parts:
 
 - `lag = level_at_end - reported`: the running mean trailing the model
   (averaging lag, as in `jumps.Jump`);
-- `mode_gap = train_eval - level_at_end`: the training subset in inference
-  mode against the training-mode level (dropout, batch-norm statistics,
-  regularisation terms);
+- `subset_gap = train_eval_training_mode - level_at_end`: the training subset
+  in training mode with the epoch-end weights against the level estimated
+  from the epoch's last batches (other samples, the last updates of the
+  epoch, the estimator's error);
+- `mode_gap = train_eval - train_eval_training_mode`: the same subset with the
+  same weights in inference against training mode, which is exactly dropout
+  and batch-norm statistics (as in `jumps.Jump`);
 - `generalisation_gap = val - train_eval`: validation data against training
   data, both in inference mode, with the same weights;
 
-so `val_gap = val - reported = lag + mode_gap + generalisation_gap`. Pure
-numpy, no I/O.
+so `val_gap = val - reported = lag + subset_gap + mode_gap +
+generalisation_gap`. Without a training-mode evaluation (format version 1,
+or a model with its own `test_step`) `subset_gap` and `mode_gap` are NaN and
+only their sum, `train_eval - level_at_end`, is known. Pure numpy, no I/O.
 """
 
 import dataclasses
 import math
 import re
 
-from epochjump import constants
 from epochjump.analysis import jumps
-
-MAX_SHOWN_SHARE = constants.MAX_SHOWN_SHARE
+from epochjump.analysis import sentences
+from epochjump.analysis import wording
 
 # Keras's names (and their usual abbreviations) for metrics where lower is
 # better; any other metric (accuracy, AUC, precision, IoU, ...) is taken as
@@ -59,9 +64,13 @@ class ValidationGap:
         `train_eval` is NaN when not recorded.
       val_gap: float, `val - reported`.
       lag: float, `level_at_end - reported`.
-      mode_gap: float, `train_eval - level_at_end`.
+      lag_stderr: float, the standard error of `lag` (and of `level_at_end`).
+      mode_gap: float, `train_eval - train_eval_training_mode`.
       generalisation_gap: float, `val - train_eval`.
       higher_is_better: bool, the metric's direction (see `higher_is_better`).
+      train_eval_training_mode: float, the training subset in training mode;
+        NaN when not recorded.
+      subset_gap: float, `train_eval_training_mode - level_at_end`.
     """
 
     metric: str
@@ -76,6 +85,9 @@ class ValidationGap:
     mode_gap: float
     generalisation_gap: float
     higher_is_better: bool
+    lag_stderr: float
+    train_eval_training_mode: float = math.nan
+    subset_gap: float = math.nan
 
     @property
     def val_better(self):
@@ -88,6 +100,11 @@ class ValidationGap:
     def lag_share(self):
         """`lag / val_gap`, or NaN when the gap is zero or not finite."""
         return _share(self.lag, self.val_gap)
+
+    @property
+    def subset_share(self):
+        """`subset_gap / val_gap`, or NaN."""
+        return _share(self.subset_gap, self.val_gap)
 
     @property
     def mode_share(self):
@@ -105,13 +122,23 @@ class ValidationGap:
         return describe(self)
 
     def as_dict(self):
-        """A JSON-ready dict of the fields, the shares, `val_better` and
-        `sentence`."""
+        """A JSON-ready dict of the fields, the shares, `val_better`,
+        `parts_text` (each part as shown: "+0.0392 ± 0.0040 (67%)", its share
+        only when in 0–100%) and `sentence`."""
         record = dataclasses.asdict(self)
         record["val_better"] = self.val_better
         record["lag_share"] = self.lag_share
+        record["subset_share"] = self.subset_share
         record["mode_share"] = self.mode_share
         record["generalisation_share"] = self.generalisation_share
+        record["parts_text"] = {
+            "lag": wording.validation_part(self.lag, self.val_gap, self.lag_stderr),
+            "subset_gap": wording.validation_part(self.subset_gap, self.val_gap),
+            "mode_gap": wording.validation_part(self.mode_gap, self.val_gap),
+            "generalisation_gap": wording.validation_part(
+                self.generalisation_gap, self.val_gap
+            ),
+        }
         record["sentence"] = self.sentence
         return record
 
@@ -148,68 +175,33 @@ def validation_gaps(run, metric, level_fraction=jumps.LEVEL_FRACTION):
                 val=end.val,
                 val_gap=end.val - end.reported,
                 lag=end.level_at_end - end.reported,
-                mode_gap=end.train_eval - end.level_at_end,
+                mode_gap=end.train_eval - end.train_eval_training_mode,
                 generalisation_gap=end.val - end.train_eval,
                 higher_is_better=higher,
+                lag_stderr=end.lag_stderr,
+                train_eval_training_mode=end.train_eval_training_mode,
+                subset_gap=end.train_eval_training_mode - end.level_at_end,
             )
         )
     return gaps
 
 
 def describe(gap):
-    """Explains one `ValidationGap` in plain language.
+    """Explains one `ValidationGap` in plain language (see
+    `sentences.validation_sentence`).
 
     Args:
       gap: a `ValidationGap`.
 
     Returns:
-      str, e.g. "After epoch 3, validation (0.95) is better than the 0.8918
-      Keras printed for the epoch (+0.0582). Averaging lag: +0.0392 (67%) ..."
+      str, e.g. "After epoch 3, validation (0.9500) is better than the 0.8918
+      Keras printed for the epoch (+0.0582). Averaging lag: +0.0392 ± 0.0040
+      (67%) ..."
     """
-    n = gap.epoch + 1
-    comparison = "better than" if gap.val_better else "not better than"
-    text = (
-        f"After epoch {n}, validation ({_num(gap.val)}) is {comparison} the "
-        f"{_num(gap.reported)} Keras printed for the epoch "
-        f"({_signed(gap.val_gap)})."
-    )
-    if not math.isfinite(gap.val_gap) or gap.val_gap == 0:
-        return text
-    text += (
-        f" Averaging lag: {_part(gap.lag, gap.lag_share)}, as the model was "
-        f"already at {_num(gap.level_at_end)} by the epoch's end."
-    )
-    if math.isnan(gap.train_eval):
-        rest = gap.val_gap - gap.lag
-        return text + (
-            f" The rest ({_signed(rest)}) is training-mode regularisation and "
-            "the generalisation gap together: pass train_eval_data= to "
-            "EpochJumpCallback to split it."
-        )
-    return text + (
-        f" Training-mode regularisation (dropout, batch norm): "
-        f"{_part(gap.mode_gap, gap.mode_share)}, as the training subset "
-        f"scores {_num(gap.train_eval)} in inference mode. Validation against "
-        f"training data, both in inference mode: "
-        f"{_part(gap.generalisation_gap, gap.generalisation_share)}."
-    )
+    return sentences.validation_sentence(gap)
 
 
 def _share(part, whole):
     if whole == 0 or not math.isfinite(whole):
         return math.nan
     return part / whole
-
-
-def _part(value, share):
-    if math.isfinite(share) and abs(share) <= MAX_SHOWN_SHARE:
-        return f"{_signed(value)} ({share:.0%})"
-    return _signed(value)
-
-
-def _num(value):
-    return f"{value:.4g}"
-
-
-def _signed(value):
-    return f"{value:+.4g}"

@@ -21,12 +21,22 @@ class Restarts:
         # walls[i]; data older than walls[i] must have a smaller step.
         self._cutoffs = np.minimum.accumulate(steps[order][::-1])[::-1]
 
-    def keep(self, steps, wall_times):
-        """Returns a boolean mask of the data not hidden by a later restart."""
+    def keep(self, steps, wall_times, keep_at_restart_step=False):
+        """Returns a boolean mask of the data not hidden by a later restart.
+
+        Args:
+          steps: int64 array, the data's steps.
+          wall_times: float64 array, when each datum was written.
+          keep_at_restart_step: bool, default False. True keeps data at
+            exactly a later restart's step: marks for the step about to run
+            (fit starts, learning rates), written before its epoch start.
+        """
         if len(self._walls) == 0:
             return np.ones(len(steps), bool)
         index = np.searchsorted(self._walls, wall_times, side="right")
         cutoffs = np.append(self._cutoffs, np.iinfo(np.int64).max)[index]
+        if keep_at_restart_step:
+            return steps <= cutoffs
         return steps < cutoffs
 
 

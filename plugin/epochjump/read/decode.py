@@ -14,8 +14,10 @@ def decode_run(name, series, problems=(), files=None):
     Data is kept "newest wins", like TensorBoard's handling of restarted runs:
     an epoch start written at wall time `w` for step `s` hides every datum
     written before `w` with a step of `s` or more (a resume from an older
-    checkpoint). Data this reader cannot use (a newer format, tensors of the
-    wrong type or size) is left out and described in `RunData.problems`.
+    checkpoint); fit starts and learning rates written just before the epoch
+    start of their own step are kept. Data this reader cannot use (a newer
+    format, tensors of the wrong type or size) is left out and described in
+    `RunData.problems`.
 
     Args:
       name: str, the run name.
@@ -62,6 +64,7 @@ def decode_run(name, series, problems=(), files=None):
         set(by_kind[metadata.RUNNING_MEAN])
         | set(by_kind[metadata.BATCH_VALUE])
         | set(by_kind[metadata.TRAIN_EVAL])
+        | set(by_kind[metadata.TRAIN_EVAL_TRAINING_MODE])
         | set(by_kind[metadata.VAL]),
         key=_keras_order,
     )
@@ -101,12 +104,18 @@ def decode_run(name, series, problems=(), files=None):
             val=_decode_evals(
                 by_kind[metadata.VAL].get(metric, []), epoch_starts, restarts
             ),
+            train_eval_training_mode=_decode_evals(
+                by_kind[metadata.TRAIN_EVAL_TRAINING_MODE].get(metric, []),
+                epoch_starts,
+                restarts,
+            ),
         )
     if numbered:
         with_data = set(epochs.tolist()) | set(np.unique(ordinals).tolist())
         for series in out.values():
             with_data |= set(series.val.epoch.tolist())
             with_data |= set(series.train_eval.epoch.tolist())
+            with_data |= set(series.train_eval_training_mode.epoch.tolist())
         found.add_run_note(
             epoch_numbers.missing_epochs_note(len(epoch_starts), with_data)
         )
@@ -116,6 +125,12 @@ def decode_run(name, series, problems=(), files=None):
         epoch_starts=epoch_starts,
         problems=tuple(problems) + found.messages(),
         _series=out,
+        learning_rate=_decode_learning_rate(
+            by_kind[metadata.LEARNING_RATE].get(None, []), restarts
+        ),
+        fit_starts=_decode_fit_starts(
+            by_kind[metadata.FIT_START].get(None, []), restarts
+        ),
     )
 
 
@@ -160,7 +175,12 @@ class _Problems:
         return tuple(out + self._notes)
 
 
-_SCALAR_KINDS = (metadata.EPOCH_START, metadata.EPOCH_INDEX) + metadata.EVAL_KINDS
+_SCALAR_KINDS = (
+    (metadata.EPOCH_START, metadata.EPOCH_INDEX)
+    + metadata.EVAL_KINDS
+    + metadata.MARK_KINDS
+)
+_STEP_KINDS = (metadata.EPOCH_START, metadata.FIT_START)
 
 
 def _usable(tag, kind, data, found):
@@ -187,10 +207,10 @@ def _clean(kind, value):
     array = array.reshape(-1)
     if kind in _SCALAR_KINDS and array.size != 1:
         return f"expected 1 value, got {array.size}"
-    if kind == metadata.EPOCH_START:
+    if kind in _STEP_KINDS:
         start = float(array[0])
         if not (np.isfinite(start) and start == int(start)):
-            return f"epoch start {start!r} is not a whole number"
+            return f"{kind} {start!r} is not a whole number"
         return array.astype(np.int64)
     if kind == metadata.EPOCH_INDEX:
         ordinal = float(array[0])
@@ -231,9 +251,7 @@ def _decode_epoch_starts(data, restarts):
 
 def _decode_evals(data, epoch_starts, restarts):
     if not data:
-        empty_i = np.zeros(0, np.int64)
-        empty_f = np.zeros(0, np.float64)
-        return run_data.EvalSeries(empty_i, empty_i, empty_f, empty_f)
+        return run_data.empty_evals()
     steps = np.array([d.step for d in data], np.int64)
     walls = np.array([d.wall_time for d in data], np.float64)
     values = np.array(
@@ -247,3 +265,36 @@ def _decode_evals(data, epoch_starts, restarts):
     # started strictly before it.
     epochs = run_data.epoch_of(steps, epoch_starts)
     return run_data.EvalSeries(steps, epochs, walls, values)
+
+
+def _decode_marks(data, restarts):
+    """Steps and values of a run-level mark, "newest wins", sorted by step."""
+    steps = np.array([d.step for d in data], np.int64)
+    walls = np.array([d.wall_time for d in data], np.float64)
+    values = np.array([np.asarray(d.value).reshape(-1)[0] for d in data])
+    # A mark is written for the step about to run, possibly just before that
+    # step's epoch start: a restart at its own step does not hide it.
+    keep = restarts.keep(steps, walls, keep_at_restart_step=True)
+    steps, walls, values = steps[keep], walls[keep], values[keep]
+    steps, unique = chunks.last_unique(steps)
+    return steps, values[unique]
+
+
+def _decode_fit_starts(data, restarts):
+    if not data:
+        return np.zeros(0, np.int64)
+    steps, _ = _decode_marks(data, restarts)
+    return steps
+
+
+def _decode_learning_rate(data, restarts):
+    if not data:
+        return run_data.LearningRate()
+    steps, values = _decode_marks(data, restarts)
+    values = values.astype(np.float64)
+    # One entry per change: a new session logs the rate it starts with again.
+    changed = np.ones(len(values), bool)
+    changed[1:] = (values[1:] != values[:-1]) & ~(
+        np.isnan(values[1:]) & np.isnan(values[:-1])
+    )
+    return run_data.LearningRate(steps[changed], values[changed])

@@ -125,9 +125,10 @@ def run_report(files, problems):
     for name, found in files:
         for version in sorted(found.newer):
             problems.append(
-                f"{name}: written in epochjump format version {version}; this "
-                f"epochjump reads up to version {metadata.FORMAT_VERSION}, so "
-                "the file's data is left out. Upgrade epochjump."
+                f"{name}: holds data written in epochjump format version "
+                f"{version}; this epochjump reads up to version "
+                f"{metadata.FORMAT_VERSION}, so that data is left out. Upgrade "
+                "epochjump."
             )
         for plugin in sorted(found.foreign):
             problems.append(

@@ -5,9 +5,18 @@ import dataclasses
 import numpy as np
 
 
+def _empty_int():
+    return np.zeros(0, np.int64)
+
+
+def _empty_float():
+    return np.zeros(0, np.float64)
+
+
 @dataclasses.dataclass(frozen=True)
 class EvalSeries:
-    """Evaluations recorded once per epoch (`train_eval` or `val`).
+    """Evaluations recorded once per epoch (`train_eval`,
+    `train_eval_training_mode` or `val`).
 
     Attributes:
       step: int64 array, global step at the end of the evaluated epoch.
@@ -25,6 +34,41 @@ class EvalSeries:
         return len(self.step)
 
 
+def empty_evals():
+    """An `EvalSeries` with no evaluations."""
+    return EvalSeries(_empty_int(), _empty_int(), _empty_float(), _empty_float())
+
+
+@dataclasses.dataclass(frozen=True)
+class LearningRate:
+    """The learning rate where it changed, one entry per change.
+
+    Attributes:
+      step: int64 array, ascending: the first global step trained with each
+        value (the first recorded value included).
+      value: float64 array, the learning rate in force from that step on.
+    """
+
+    step: np.ndarray = dataclasses.field(default_factory=_empty_int)
+    value: np.ndarray = dataclasses.field(default_factory=_empty_float)
+
+    def __len__(self):
+        return len(self.step)
+
+    def at(self, steps):
+        """The learning rate in force at each of `steps`.
+
+        Args:
+          steps: int array of global steps.
+
+        Returns:
+          A float64 array; NaN before the first recorded value.
+        """
+        index = np.searchsorted(self.step, np.asarray(steps), side="right") - 1
+        values = np.append(self.value, np.nan)  # index -1 reads the NaN.
+        return values[np.where(index >= 0, index, len(self.value))]
+
+
 @dataclasses.dataclass(frozen=True)
 class MetricData:
     """Everything recorded for one metric, one entry per recorded batch.
@@ -39,6 +83,9 @@ class MetricData:
       train_eval: `EvalSeries`, post-epoch inference-mode evaluations of the
         fixed training subset (empty when not recorded).
       val: `EvalSeries`, validation values (empty when not recorded).
+      train_eval_training_mode: `EvalSeries`, the same subset with the same
+        weights evaluated in training mode (dropout active, batch norm on
+        batch statistics); empty when not recorded (format version 1).
     """
 
     name: str
@@ -49,6 +96,9 @@ class MetricData:
     running_mean: np.ndarray
     train_eval: EvalSeries
     val: EvalSeries
+    train_eval_training_mode: EvalSeries = dataclasses.field(
+        default_factory=empty_evals
+    )
 
     def __len__(self):
         return len(self.step)
@@ -63,6 +113,10 @@ class RunData:
       metrics: tuple of metric names, without the `val_` prefix.
       epoch_starts: int64 array, global step of each epoch's first batch.
       problems: tuple of str, data that could not be read, per tag.
+      learning_rate: `LearningRate`, where the learning rate changed (empty
+        when not recorded, as in format version 1).
+      fit_starts: int64 array, ascending: the global step of the first batch
+        of each training session (`fit()` call); empty when not recorded.
     """
 
     name: str
@@ -70,6 +124,8 @@ class RunData:
     epoch_starts: np.ndarray
     problems: tuple
     _series: dict = dataclasses.field(repr=False)
+    learning_rate: LearningRate = dataclasses.field(default_factory=LearningRate)
+    fit_starts: np.ndarray = dataclasses.field(default_factory=_empty_int)
 
     def __getitem__(self, metric):
         try:
@@ -91,6 +147,10 @@ class RunData:
     @property
     def has_train_eval(self):
         return any(len(s.train_eval) for s in self._series.values())
+
+    @property
+    def has_train_eval_training_mode(self):
+        return any(len(s.train_eval_training_mode) for s in self._series.values())
 
     @property
     def has_val(self):

@@ -35,6 +35,18 @@ def check_step(step):
     return int(step)
 
 
+def check_number(value, argument):
+    """`value` as a float; NaN and Inf are numbers too."""
+    if isinstance(value, (str, bytes, bool)) or value is None:
+        raise ValueError(f"`{argument}` must be a number. Received: {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`{argument}` must be a number. Received: {value!r}"
+        ) from None
+
+
 def check_epoch(epoch):
     if isinstance(epoch, bool) or not isinstance(epoch, (numbers.Integral, np.integer)):
         raise ValueError(f"An epoch must be an int. Received: epoch={epoch!r}")

@@ -10,7 +10,9 @@ import keras
 import numpy as np
 
 from epochjump.record import batch_feed
+from epochjump.record import learning_rate
 from epochjump.record import signals
+from epochjump.record import train_eval
 from epochjump.record.writer import Writer
 
 
@@ -34,8 +36,14 @@ class EpochJumpCallback(keras.callbacks.Callback):
     Per batch it records each metric's value for that batch alone and the
     running mean Keras reports; per epoch, where it starts, the validation
     values, and (with `train_eval_data`) the metrics of a fixed training subset
-    evaluated in inference mode after the epoch. Open TensorBoard's
-    "Epoch Jump" tab, or run `epochjump explain LOG_DIR`.
+    evaluated after the epoch twice with the epoch-end weights: in inference
+    mode (`model.evaluate`) and in training mode (dropout active, batch norm
+    on batch statistics). Neither evaluation changes the run: batch-norm
+    statistics, seed generators, metric states and the global random
+    generators are restored afterwards, so `History` is the same as without
+    the callback. It also records the learning rate where it changes and the
+    step where each `fit()` call starts. Open TensorBoard's "Epoch Jump" tab,
+    or run `epochjump explain LOG_DIR`.
 
     ```python
     cb = epochjump.EpochJumpCallback(
@@ -51,10 +59,13 @@ class EpochJumpCallback(keras.callbacks.Callback):
     Args:
       log_dir: str or os.PathLike, the run directory (TensorBoard shows it as
         one run).
-      train_eval_data: optional data evaluated with `model.evaluate` after
-        every epoch: a tuple `(x, y)` or `(x, y, sample_weight)`, a
-        `tf.data.Dataset`, or a `keras.utils.PyDataset`. Use the same data
-        every epoch (a fixed subset of the training data).
+      train_eval_data: optional data evaluated after every epoch, with
+        `model.evaluate` and in training mode on the same batches: a tuple
+        `(x, y)` or `(x, y, sample_weight)`, a `tf.data.Dataset`, or a
+        `keras.utils.PyDataset`. Use the same data every epoch (a fixed subset
+        of the training data). The training-mode evaluation is skipped (with a
+        warning) for models with their own `test_step` and for models
+        replicated by a `tf.distribute` strategy.
       train_eval_steps: optional int, passed to `evaluate(steps=...)`.
       train_eval_batch_size: optional int, passed to
         `evaluate(batch_size=...)` for array data; default Keras's 32.
@@ -118,6 +129,8 @@ class EpochJumpCallback(keras.callbacks.Callback):
         self._call_begins = []  # (batch index in epoch, time) per train call
         self._train_end_time = None  # When validation began, if it did.
         self._last_flush = 0.0
+        self._epoch_first_step = None
+        self._schedule = None  # The optimizer's LearningRateSchedule, if any.
 
     def on_train_begin(self, logs=None):
         # Errors here (unwritable log_dir, another writer recording into it,
@@ -139,6 +152,8 @@ class EpochJumpCallback(keras.callbacks.Callback):
         # Read once: on JAX, each `self.model` syncs the whole training state.
         self._steps_per_call = getattr(self.model, "steps_per_execution", 1) or 1
         self._last_flush = time.monotonic()
+        self._schedule = learning_rate.schedule_of(self.model.optimizer)
+        self._writer.start_fit(self._iterations() + 1)
         # Keras calls no hook when fit is interrupted; flush at exit instead,
         # and on SIGTERM (whose default action skips atexit).
         atexit.register(self._finish)
@@ -148,11 +163,15 @@ class EpochJumpCallback(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._call_begins = []
         self._train_end_time = None
-        self._writer.start_epoch(self._iterations() + 1, epoch=epoch)
+        self._epoch_first_step = self._iterations() + 1
+        self._writer.start_epoch(self._epoch_first_step, epoch=epoch)
 
     def on_train_batch_begin(self, batch, logs=None):
         now = time.monotonic()
         self._call_begins.append((batch, time.time()))
+        if batch == 0 and self._schedule is None:
+            # After every callback's on_epoch_begin (LearningRateScheduler's).
+            self._log_learning_rate(self._epoch_first_step)
         if (
             now - self._last_flush >= self.flush_secs
             or (len(self._call_begins) + 1) * self._steps_per_call
@@ -178,9 +197,18 @@ class EpochJumpCallback(keras.callbacks.Callback):
         if val:
             self._writer.log_eval("val", step, val)
         if self.train_eval_data is not None:
-            train_eval = self._evaluate_train_subset()
-            self._writer.log_eval("train_eval", step, train_eval)
-            self._recorder.share_eval("train_eval", epoch, train_eval)
+            inference, training_mode, problem = train_eval.evaluate_train_subset(
+                self.model,
+                self.train_eval_data,
+                steps=self.train_eval_steps,
+                batch_size=self.train_eval_batch_size,
+            )
+            self._writer.log_eval("train_eval", step, inference)
+            self._recorder.share_eval("train_eval", epoch, inference)
+            if training_mode:
+                self._writer.log_eval("train_eval_training_mode", step, training_mode)
+            if problem:
+                self._warn_once("training_mode", problem)
         self._writer.flush(on_error="warn")
 
     @_never_raises
@@ -216,6 +244,12 @@ class EpochJumpCallback(keras.callbacks.Callback):
             if len(steps):
                 wall_times = self._batch_wall_times(len(steps), now_is_call_begin)
                 self._writer.log_batches(steps, batch_values, running_means, wall_times)
+                if self._schedule is not None:
+                    self._log_scheduled_learning_rates(steps)
+                elif now_is_call_begin:
+                    # A change made during the epoch (by a batch callback) is
+                    # in force from the call about to start.
+                    self._log_learning_rate(int(steps[-1]) + 1)
                 self._writer.flush(on_error="warn")
         except Exception as e:  # noqa: BLE001 - keep training.
             self._warn_once(
@@ -250,21 +284,20 @@ class EpochJumpCallback(keras.callbacks.Callback):
             return np.full(n, now)
         return np.repeat(np.array(ends, np.float64), sizes)
 
-    def _evaluate_train_subset(self):
-        data = self.train_eval_data
-        kwargs = dict(verbose=0, return_dict=True, steps=self.train_eval_steps)
-        if isinstance(data, tuple):
-            x, y, *rest = data
-            results = self.model.evaluate(
-                x,
-                y,
-                sample_weight=rest[0] if rest else None,
-                batch_size=self.train_eval_batch_size,
-                **kwargs,
-            )
-        else:
-            results = self.model.evaluate(data, **kwargs)
-        return {k: float(v) for k, v in results.items() if _is_scalar(v)}
+    @_never_raises
+    def _log_learning_rate(self, step):
+        self._writer.log_learning_rate(
+            step, learning_rate.current(self.model.optimizer)
+        )
+
+    def _log_scheduled_learning_rates(self, steps):
+        try:
+            values = learning_rate.schedule_values(self._schedule, steps)
+        except Exception as e:  # noqa: BLE001 - keep training.
+            self._warn_once("learning_rate", f"reading the schedule failed: {e!r}")
+            return
+        for i in learning_rate.change_points(values):
+            self._writer.log_learning_rate(int(steps[i]), values[i])
 
     def _iterations(self):
         # .numpy() reads Keras 3 variables on every backend, and Keras 2's
@@ -283,7 +316,8 @@ class _DiscardingWriter:
     def _nothing(self, *args, **kwargs):
         pass
 
-    open = start_epoch = log_batches = log_eval = flush = close = _nothing
+    open = start_fit = start_epoch = log_batches = log_eval = _nothing
+    log_learning_rate = flush = close = _nothing
 
 
 def _is_chief(model):

@@ -8,14 +8,15 @@ written as one compact chunk per flush; see `docs/format.md`.
 import contextlib
 import os
 import time
-import warnings
 
 import numpy as np
 
 from epochjump import metadata
 from epochjump.record import arguments
 from epochjump.record import event_file
+from epochjump.record import faults
 from epochjump.record import lease as lease_lib
+from epochjump.record import marks
 from epochjump.record import signals
 from epochjump.record.batch_buffer import BatchBuffer
 from epochjump.record.running_means import RunningMeans
@@ -24,8 +25,9 @@ EVAL_KINDS = metadata.EVAL_KINDS
 RunDirectoryInUse = lease_lib.RunDirectoryInUse
 
 
-class Writer:
-    """Records batch values, running means, epoch starts and evaluations.
+class Writer(marks.Marks):
+    """Records batch values, running means, epoch starts, evaluations,
+    learning rates and the start of each training session.
 
     Use it in custom training loops (plain TensorFlow, PyTorch, JAX); the Keras
     callback uses it too. Data is buffered and written every `flush_secs`
@@ -39,8 +41,10 @@ class Writer:
     ```python
     with epochjump.Writer("logs/run1") as writer:
         step = 0
+        writer.start_fit(step + 1)
         for epoch in range(epochs):
             writer.start_epoch(step + 1, epoch=epoch)
+            writer.log_learning_rate(step + 1, learning_rate(epoch))
             for x, y in batches:
                 loss = train_step(x, y)
                 step += 1
@@ -77,6 +81,7 @@ class Writer:
         self._keys = set()
         # Sample-weighted sums for running means the writer computes itself.
         self._running_means = RunningMeans()
+        self._last_learning_rate = None  # (step, value) last logged (Marks)
 
     def __enter__(self):
         return self
@@ -101,7 +106,7 @@ class Writer:
             except Exception as e:
                 raise OSError(
                     f"epochjump cannot write to log_dir={self.log_dir!r}: "
-                    f"{_cause(e)}. Pass a directory that can be created and "
+                    f"{faults.cause(e)}. Pass a directory that can be created and "
                     "written."
                 ) from e
 
@@ -198,7 +203,9 @@ class Writer:
 
         Args:
           kind: "train_eval" (a fixed training subset evaluated in inference
-            mode) or "val" (validation data).
+            mode), "train_eval_training_mode" (the same subset and weights in
+            training mode: dropout active, batch norm on batch statistics) or
+            "val" (validation data).
           step: int, the global step of the epoch's last batch.
           values: dict from metric name (without `val_`) to value.
 
@@ -264,14 +271,14 @@ class Writer:
             self._failing = True
             self._batches.compact()
             error = OSError(
-                f"writing to log_dir={self.log_dir!r} failed ({_cause(e)}); "
+                f"writing to log_dir={self.log_dir!r} failed ({faults.cause(e)}); "
                 f"{len(self._batches)} batches and {len(self._pending_scalars)} "
                 "epoch values are not written yet"
             )
             if on_error == "raise":
                 raise error from e
             self._drop_excess()
-            _warn_once(
+            faults.warn_once(
                 self,
                 "write",
                 f"{error}; they stay in memory (at most {self._max_buffered} "
@@ -360,10 +367,10 @@ class Writer:
         except Exception as e:
             raise OSError(
                 f"the event file {removed!r} was removed, and a new one could "
-                f"not be written: {_cause(e)}"
+                f"not be written: {faults.cause(e)}"
             ) from e
         self._refresh_lease(force=True)  # Its directory may be new too.
-        _warn_once(
+        faults.warn_once(
             self,
             ("removed", removed),
             f"the event file {removed!r} was removed during the run; what was "
@@ -387,13 +394,3 @@ class Writer:
             file.close()
         except Exception:
             pass
-
-
-def _cause(error):
-    return f"{type(error).__name__}: {error}"
-
-
-def _warn_once(owner, key, message):
-    if key not in owner._warned:
-        owner._warned.add(key)
-        warnings.warn(f"epochjump: {message}", RuntimeWarning, stacklevel=4)

@@ -5,9 +5,13 @@ import textwrap
 
 import numpy as np
 
+from epochjump import answers
 from epochjump import constants
 from epochjump.analysis import jumps as jumps_lib
+from epochjump.analysis import sentences
+from epochjump.analysis import wording
 from epochjump.analysis.epoch_geometry import EpochGeometry
+from epochjump.share.visible import visible
 
 # The tab's colours (constants.json, and frontend/src/theme.ts's light theme).
 RUN_COLORS = constants.RUN_COLORS
@@ -18,6 +22,9 @@ NON_FINITE = "#d93025"
 INK = "#202124"
 MUTED = "#5f6368"
 EPOCH_LINE = (60 / 255, 64 / 255, 67 / 255, 0.45)
+# Learning-rate changes and fit starts (frontend/src/theme.ts: lrMark, fitMark).
+LR_MARK = "#00695c"
+FIT_MARK = "#3949ab"
 GRID = (0, 0, 0, 0.07)
 
 _X_LABELS = {"epoch": "epochs completed", "step": "step"}
@@ -59,6 +66,7 @@ def draw_panel(panel, run, metric, color, x_axis, smoothing):
         if len(evals):
             ax.plot(xs_of(evals.epoch, evals.step), evals.value, ls="none", **style)
     _draw_epoch_lines(ax, run, x_axis)
+    _draw_marks(ax, run, series, geometry, x_axis)
     _draw_brackets(ax, jumps, series, xs)
     _draw_non_finite(ax, xs, series)
     ax.set_xlabel(_X_LABELS[x_axis], color=MUTED)
@@ -67,7 +75,7 @@ def draw_panel(panel, run, metric, color, x_axis, smoothing):
         ax.set_xlim(math.floor(float(np.min(xs))), float(np.max(xs)) + 0.04)
     reported_last = float(series.running_mean[-1]) if len(series) else math.nan
     ax.set_title(
-        textwrap.fill(headline(jumps, reported_last), width=92),
+        textwrap.fill(headline(metric, jumps, reported_last), width=92),
         loc="left",
         fontsize=8.5,
         color=MUTED,
@@ -88,6 +96,44 @@ def _draw_epoch_lines(ax, run, x_axis):
             va="top",
             fontsize=8,
             color=MUTED,
+        )
+
+
+def _draw_marks(ax, run, series, geometry, x_axis):
+    """Learning-rate changes (a solid teal tick from the bottom, labelled
+    "lr 0.0005") and fit starts (an indigo tick from the top, "fit"), at the
+    step where each begins, as in the tab. Only changes are marked: not the
+    first learning rate, nor one equal to the one before, nor the first fit
+    start (where the data begins)."""
+    marks = answers.chart_marks(run, series)
+    transform = ax.get_xaxis_transform()
+    key = "epoch_fraction" if x_axis == "epoch" else "step"
+    rates = marks["learning_rate"]
+    for i, (x, value) in enumerate(zip(rates[key], rates["value"])):
+        if i == 0 or value == rates["value"][i - 1]:
+            continue
+        ax.plot([x, x], [0, 0.16], color=LR_MARK, lw=2, transform=transform, zorder=4)
+        ax.text(
+            x,
+            0.17,
+            f" lr {wording.learning_rate(value)}",
+            transform=transform,
+            ha="left",
+            va="bottom",
+            fontsize=7.5,
+            color=LR_MARK,
+        )
+    for x in marks["fit_starts"][key][1:]:
+        ax.plot([x, x], [0.84, 0.94], color=FIT_MARK, lw=2, transform=transform)
+        ax.text(
+            x,
+            0.83,
+            " fit",
+            transform=transform,
+            ha="left",
+            va="top",
+            fontsize=7.5,
+            color=FIT_MARK,
         )
 
 
@@ -127,7 +173,7 @@ def _draw_brackets(ax, jumps, series, xs):
                 zorder=6,
             )
         ax.annotate(
-            f"{j.jump:+.4g}",
+            wording.signed(j.jump),
             xy=(xm, (j.reported + j.first_next) / 2),
             xytext=(7, 0),
             textcoords="offset points",
@@ -168,44 +214,25 @@ def legend_handles(color):
         line("train_eval", ls="none", marker="D", ms=5, color=TRAIN_EVAL),
         line("val", ls="none", marker="o", ms=6, mfc="none", mec=VAL, mew=1.6),
         line("jump", color=BRACKET, lw=2, marker="o", ms=4),
+        line("learning-rate change", color=LR_MARK, lw=2),
     ]
 
 
-def headline(jumps, reported_last=math.nan):
-    """The caption of a panel: the largest jump and how much of it is lag.
+def headline(metric, jumps, reported_last=math.nan):
+    """The caption of a panel: the metric's headline (`sentences.headline`),
+    its hidden characters escaped (`visible`).
 
     Args:
+      metric: str, the metric name.
       jumps: list of `analysis.Jump` for one metric of one run.
       reported_last: float, what Keras printed for the last epoch, used when
         there is no boundary yet.
 
     Returns:
-      str, e.g. "Jump after epoch 1: +0.2704, 77% of it averaging lag (Keras
-      printed 0.4171; the model was already at 0.625). Mode gap +0.1973."
+      str, e.g. "Averaging lag makes up 87% of the accuracy jumps (+0.3269 of
+      +0.3750, summed over 2 boundaries); the rest (+0.0481) is batch noise."
     """
-    finite = [j for j in jumps if math.isfinite(j.jump)]
-    if not finite:
-        if jumps:
-            return "The jumps are not finite (NaN or infinite values)."
-        return f"One epoch recorded: Keras printed {reported_last:.4g}; no jump yet."
-    j = max(finite, key=lambda jump: abs(jump.jump))
-    n = j.epoch + 1
-    share = j.lag_share
-    if math.isfinite(share) and 0 <= share <= 1:
-        text = (
-            f"Jump after epoch {n}: {j.jump:+.4g}, {share:.0%} of it averaging lag "
-            f"(Keras printed {j.reported:.4g}; the model was already at "
-            f"{j.level_at_end:.4g})."
-        )
-    else:
-        text = (
-            f"Jump after epoch {n}: {j.jump:+.4g} = lag {j.lag:+.4g} + progress "
-            f"{j.progress:+.4g} (Keras printed {j.reported:.4g}; the model was at "
-            f"{j.level_at_end:.4g})."
-        )
-    if math.isfinite(j.mode_gap):
-        text += f" Mode gap {j.mode_gap:+.4g}."
-    return text
+    return visible(sentences.headline(metric, jumps, reported_last))
 
 
 def smooth(values, weight):

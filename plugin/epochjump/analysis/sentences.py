@@ -1,0 +1,385 @@
+"""Every sentence epochjump says about a run, in the tab, report, CLI and pictures.
+
+Pure text from the analysis records (`jumps.Jump`, `jumps.EpochEnd`,
+`validation_gap.ValidationGap`); no numbers are computed here beyond a
+difference or a ratio of the records' own. Three rules hold for every text:
+
+- values are written as Keras's progress bar writes them
+  (`wording.keras_value`: 4 decimals, e.g. "1.2278"; scientific below 1e-3);
+- an estimate carries its ± (one standard error) where the record has one;
+- a share is written as a percentage only when it lies in 0–100%; otherwise
+  the sentence says in words what happened (the lag larger than the jump, or
+  pointing the other way).
+"""
+
+import math
+
+from epochjump.analysis.wording import keras_value
+from epochjump.analysis.wording import learning_rate
+from epochjump.analysis.wording import percent
+from epochjump.analysis.wording import share
+from epochjump.analysis.wording import signed
+from epochjump.analysis.wording import validation_part
+from epochjump.analysis.wording import with_error
+
+# A first batch this many batch-noise SDs or fewer from the model's level
+# just after the boundary is ordinary batch noise; a boundary step this many
+# of its standard errors or fewer is not told apart from no step.
+NOISE_SDS = 2.0
+STEP_STDERRS = 2.0
+
+
+def _finite(*values):
+    return all(math.isfinite(v) for v in values)
+
+
+def _lr_change(jump):
+    before, after = jump.learning_rate_before, jump.learning_rate_after
+    if _finite(before, after) and before != after:
+        return before, after
+    return None
+
+
+def _off(difference):
+    if difference == 0:
+        return "exactly at"  # "... at the model's level"
+    side = "above" if difference > 0 else "below"
+    return f"{keras_value(abs(difference))} {side}"
+
+
+def _lag_words(jump):
+    text = with_error(jump.lag, jump.lag_stderr, sign=True)
+    if _finite(jump.lag, jump.lag_stderr) and abs(jump.lag) <= 2 * jump.lag_stderr:
+        text += ", not told apart from zero"
+    return text
+
+
+def _rounding(jump):
+    # Noiseless batches give SDs and standard errors of exactly 0 while the
+    # fitted levels carry the rounding of the fit's sums.
+    return 1e-9 * max(abs(jump.level_after), abs(jump.level_at_end), 1e-300)
+
+
+def _noise_is_small(jump):
+    return _finite(jump.first_batch_noise, jump.noise_sd) and (
+        abs(jump.first_batch_noise) <= NOISE_SDS * jump.noise_sd + _rounding(jump)
+    )
+
+
+def _step_is_real(jump):
+    if not math.isfinite(jump.boundary_step):
+        return False
+    stderr = (
+        jump.boundary_step_stderr if math.isfinite(jump.boundary_step_stderr) else 0
+    )
+    return abs(jump.boundary_step) > STEP_STDERRS * stderr + _rounding(jump)
+
+
+def rest_clause(jump):
+    """What the part of a jump beyond the lag (`progress`) is, in words.
+
+    One batch's noise when the next epoch's first batch lies within
+    `NOISE_SDS` batch-noise SDs of the model's level just after the boundary
+    and the model's level did not step; otherwise the model's real step
+    across the boundary is named, with the learning-rate change there.
+
+    Args:
+      jump: a `jumps.Jump`.
+
+    Returns:
+      str, one sentence.
+    """
+    n = jump.epoch + 1
+    rest = signed(jump.progress)
+    lr = _lr_change(jump)
+    lr_words = (
+        f", with the learning rate changed from {learning_rate(lr[0])} to "
+        f"{learning_rate(lr[1])} at this boundary"
+        if lr
+        else ""
+    )
+    if not _finite(jump.boundary_step, jump.first_batch_noise, jump.noise_sd):
+        return (
+            f"The rest, {rest}, is the model's progress plus batch-to-batch noise "
+            f"at the start of epoch {n + 1}{lr_words}."
+        )
+    step = with_error(jump.boundary_step, jump.boundary_step_stderr, sign=True)
+    noise = _off(jump.first_batch_noise)
+    sd = keras_value(jump.noise_sd)
+    level_after = with_error(jump.level_after, jump.level_after_stderr)
+    if _noise_is_small(jump) and not _step_is_real(jump):
+        text = (
+            f"The rest, {rest}, is one batch's noise: the first batch of epoch "
+            f"{n + 1} was {noise} the model's level just after the boundary "
+            f"({level_after}), within {NOISE_SDS:g} batch-noise SDs ({sd}), and "
+            f"the model itself barely moved across the boundary ({step})"
+        )
+        if lr:
+            text += (
+                f", though the learning rate changed from {learning_rate(lr[0])} "
+                f"to {learning_rate(lr[1])} there"
+            )
+        return text + "."
+    if _noise_is_small(jump):
+        return (
+            f"The rest, {rest}, is the model's real step across the boundary, "
+            f"{step}{lr_words}, plus one batch's noise (the first batch was "
+            f"{noise} the level after it; batch-noise SD {sd})."
+        )
+    return (
+        f"The rest, {rest}, is more than one batch's noise: the first batch of "
+        f"epoch {n + 1} was {noise} the model's level just after the "
+        f"boundary ({level_after}), more than {NOISE_SDS:g} batch-noise SDs "
+        f"({sd}); the model's real step across the boundary is {step}{lr_words}."
+    )
+
+
+def jump_sentence(jump):
+    """One boundary's jump explained in a few plain sentences.
+
+    Args:
+      jump: a `jumps.Jump`.
+
+    Returns:
+      str, e.g. "Keras printed 0.8918 for epoch 1, the mean over all its
+      batches; the model's level at the epoch's end was 0.9312 ± 0.0041, and
+      epoch 2 opened at 0.9424, a jump of +0.0506. The averaging lag, +0.0394
+      ± 0.0041, is 78% of that jump. The rest, +0.0112, is one batch's
+      noise: ..."
+    """
+    n = jump.epoch + 1
+    text = (
+        f"Keras printed {keras_value(jump.reported)} for epoch {n}, the mean over "
+        f"all its batches; the model's level at the epoch's end was "
+        f"{with_error(jump.level_at_end, jump.lag_stderr)}, and epoch {n + 1} "
+        f"opened at {keras_value(jump.first_next)}, a jump of {signed(jump.jump)}."
+    )
+    if not _finite(jump.jump, jump.lag):
+        text += (
+            " The values are not finite (NaN or infinite), so the jump cannot be split."
+        )
+        return text + _mode_sentence(jump)
+    text += " " + lag_clause(jump) + " " + rest_clause(jump)
+    return text + _mode_sentence(jump)
+
+
+def lag_clause(jump):
+    """How the averaging lag compares with the jump, in one sentence.
+
+    Args:
+      jump: a `jumps.Jump` with a finite `jump` and `lag`.
+
+    Returns:
+      str.
+    """
+    n = jump.epoch + 1
+    lag = _lag_words(jump)
+    if jump.jump == 0:
+        return f"There is no jump; the averaging lag is {lag}."
+    fraction = share(jump.lag, jump.jump)
+    if fraction is not None:
+        return f"The averaging lag, {lag}, is {percent(fraction)} of that jump."
+    if jump.lag * jump.jump > 0:
+        side = "below" if jump.jump > 0 else "above"
+        return (
+            f"The lag, {lag}, is larger than the jump, {signed(jump.jump)}: the "
+            f"first batch of epoch {n + 1} was {side} the model's level at the "
+            f"end of epoch {n} by {keras_value(abs(jump.progress))}."
+        )
+    side = "below" if jump.lag < 0 else "above"
+    return (
+        f"The lag, {lag}, points the other way from the jump, "
+        f"{signed(jump.jump)}: the model ended epoch {n} {side} what Keras "
+        f"printed, so none of the jump is averaging lag."
+    )
+
+
+def _mode_sentence(jump):
+    if not math.isfinite(jump.train_eval):
+        return ""
+    n = jump.epoch + 1
+    text = (
+        f" Evaluated in inference mode after epoch {n}, the training subset "
+        f"scores {keras_value(jump.train_eval)}"
+    )
+    if math.isfinite(jump.mode_gap):
+        text += f" ({signed(jump.mode_gap)} against training mode: dropout, batch norm)"
+    return text + "."
+
+
+def headline(metric, jumps, reported_last=math.nan):
+    """One sentence over all of a metric's boundaries, said first.
+
+    Args:
+      metric: str, the metric name.
+      jumps: list of `jumps.Jump` of that metric.
+      reported_last: float, what Keras printed for the last epoch, said when
+        there is no boundary yet.
+
+    Returns:
+      str.
+    """
+    finite = [j for j in jumps if _finite(j.jump, j.lag)]
+    if not finite:
+        if jumps:
+            return f"The {metric} jumps are not finite (NaN or infinite values)."
+        if math.isfinite(reported_last):
+            return (
+                f"One epoch of {metric} recorded: Keras printed "
+                f"{keras_value(reported_last)}; no jump yet."
+            )
+        return f"No epoch of {metric} recorded yet."
+    total_jump = math.fsum(j.jump for j in finite)
+    total_lag = math.fsum(j.lag for j in finite)
+    total_rest = math.fsum(j.progress for j in finite)
+    count = len(finite)
+    over = f"summed over {count} boundar{'y' if count == 1 else 'ies'}"
+    fraction = share(total_lag, total_jump)
+    if fraction is not None:
+        text = (
+            f"Averaging lag makes up {percent(fraction)} of the {metric} jumps "
+            f"({signed(total_lag)} of {signed(total_jump)}, {over})"
+        )
+    elif total_jump != 0 and total_lag * total_jump > 0:
+        text = (
+            f"Averaging lag ({signed(total_lag)}, {over}) is larger than the "
+            f"{metric} jumps themselves ({signed(total_jump)}): the first "
+            f"batches of the new epochs came in "
+            f"{'below' if total_jump > 0 else 'above'} the model's level"
+        )
+    else:
+        text = (
+            f"The {metric} jumps ({signed(total_jump)}, {over}) are not averaging "
+            f"lag (the lag sums to {signed(total_lag)}, the other way or none)"
+        )
+    steps = [j for j in finite if _finite(j.boundary_step) and _step_is_real(j)]
+    if steps:
+        epochs = ", ".join(f"{j.epoch + 1}→{j.epoch + 2}" for j in steps)
+        text += (
+            f"; the model really stepped across "
+            f"boundar{'y' if len(steps) == 1 else 'ies'} {epochs}"
+        )
+    elif fraction is not None and all(_finite(j.boundary_step) for j in finite):
+        text += f"; the rest ({signed(total_rest)}) is batch noise"
+    changed = [j for j in finite if _lr_change(j)]
+    if changed:
+        where = ", ".join(
+            f"{j.epoch + 1}→{j.epoch + 2} ({learning_rate(j.learning_rate_before)} "
+            f"to {learning_rate(j.learning_rate_after)})"
+            for j in changed
+        )
+        text += f"; the learning rate changed at {where}"
+    return text + "."
+
+
+def summary_paragraph(metric, jumps):
+    """The answer to "X at the end of epoch 1, Y on the first batch of epoch 2: why?".
+
+    Written for a beginner, about the largest jump of the metric.
+
+    Args:
+      metric: str, the metric name.
+      jumps: list of `jumps.Jump` of that metric.
+
+    Returns:
+      str, one paragraph; empty when there is no finite jump.
+    """
+    finite = [j for j in jumps if _finite(j.jump, j.lag)]
+    if not finite:
+        return ""
+    j = max(finite, key=lambda jump: abs(jump.jump))
+    n = j.epoch + 1
+    text = (
+        f"Why does {metric} read {keras_value(j.reported)} at the end of epoch "
+        f"{n} but {keras_value(j.first_next)} on the first batch of epoch "
+        f"{n + 1}? The number Keras prints during an epoch is the mean over all "
+        f"of that epoch's batches so far, and it starts afresh each epoch. "
+    )
+    fraction = share(j.lag, j.jump)
+    if j.lag * j.jump > 0:
+        text += (
+            f"The early batches of epoch {n}, scored before the model had "
+            f"learned as much, stay in that mean, so {keras_value(j.reported)} "
+            f"trails the model: by the end of epoch {n} the model was already at "
+            f"about {with_error(j.level_at_end, j.lag_stderr)}. The first value "
+            f"of epoch {n + 1} is one batch alone, so it shows the model as it is "
+            f"now. "
+        )
+        if fraction is not None:
+            text += (
+                f"Of the {signed(j.jump)} jump, {signed(j.lag)} ({percent(fraction)}) "
+                f"is this averaging lag. "
+            )
+        else:
+            text += (
+                f"That lag, {signed(j.lag)}, is even larger than the jump, "
+                f"{signed(j.jump)}. "
+            )
+    else:
+        text += (
+            f"Here the mean did not trail the model (the model ended epoch {n} "
+            f"at {with_error(j.level_at_end, j.lag_stderr)}), so the jump is not "
+            f"averaging lag. "
+        )
+    text += rest_clause(j)
+    if fraction is not None and fraction >= 0.5:
+        text += (
+            " So the jump is mostly how Keras averages the number, not a sudden "
+            "change in the model."
+        )
+    return text
+
+
+def validation_sentence(gap):
+    """The gap between validation and what Keras printed, explained.
+
+    Args:
+      gap: a `validation_gap.ValidationGap`.
+
+    Returns:
+      str, e.g. "After epoch 3, validation (0.9500) is better than the 0.8918
+      Keras printed for the epoch (+0.0582). Averaging lag: +0.0392 ± 0.0040
+      (67%), ..."
+    """
+    n = gap.epoch + 1
+    comparison = "better than" if gap.val_better else "not better than"
+    text = (
+        f"After epoch {n}, validation ({keras_value(gap.val)}) is {comparison} "
+        f"the {keras_value(gap.reported)} Keras printed for the epoch "
+        f"({signed(gap.val_gap)})."
+    )
+    if not math.isfinite(gap.val_gap) or gap.val_gap == 0:
+        return text
+    stderr = gap.lag_stderr
+    text += (
+        f" Averaging lag: {validation_part(gap.lag, gap.val_gap, stderr)}, as "
+        f"the model was already at {with_error(gap.level_at_end, stderr)} by "
+        f"the epoch's end."
+    )
+    if math.isnan(gap.train_eval):
+        rest = gap.val_gap - gap.lag
+        return text + (
+            f" The rest ({signed(rest)}) is training-mode regularisation and "
+            "the generalisation gap together: pass train_eval_data= to "
+            "EpochJumpCallback to split it."
+        )
+    if math.isnan(gap.mode_gap):
+        together = gap.train_eval - gap.level_at_end
+        text += (
+            f" Training-mode regularisation and the training subset's "
+            f"difference from the last batches together: "
+            f"{validation_part(together, gap.val_gap)}, as the subset scores "
+            f"{keras_value(gap.train_eval)} in inference mode."
+        )
+    else:
+        text += (
+            f" The training subset in training mode against the last batches: "
+            f"{validation_part(gap.subset_gap, gap.val_gap)}. Dropout and batch "
+            f"norm (the subset in inference against training mode): "
+            f"{validation_part(gap.mode_gap, gap.val_gap)}, as the subset scores "
+            f"{keras_value(gap.train_eval)} in inference mode."
+        )
+    return text + (
+        f" Validation against training data, both in inference mode: "
+        f"{validation_part(gap.generalisation_gap, gap.val_gap)}."
+    )

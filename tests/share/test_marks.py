@@ -1,0 +1,113 @@
+"""Learning-rate changes and fit starts: in the `series` answer and in the pictures.
+
+The runs are built by hand; the expected positions are computed here from the
+epoch layout (40 batches per epoch, steps from 1), not through epochjump.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from epochjump import answers
+from epochjump.read import run_data as model
+
+BATCHES = 40
+EPOCHS = 3
+
+
+def hand_run(learning_rate, fit_starts):
+    steps = np.arange(1, EPOCHS * BATCHES + 1, dtype=np.int64)
+    epochs = (steps - 1) // BATCHES
+    values = 0.5 + 0.4 * steps / steps[-1] + 0.02 * np.where(steps % 2, 1.0, -1.0)
+    means = np.concatenate(
+        [
+            np.cumsum(values[epochs == e]) / np.arange(1, BATCHES + 1)
+            for e in range(EPOCHS)
+        ]
+    )
+    ends = np.array([BATCHES * (e + 1) for e in range(EPOCHS)], np.int64)
+    val = model.EvalSeries(ends, np.arange(EPOCHS), ends.astype(float), 0.9 + 0 * ends)
+    empty = model.EvalSeries(*(np.zeros(0) for _ in range(4)))
+    series = model.MetricData(
+        name="accuracy",
+        step=steps,
+        epoch=epochs,
+        wall_time=steps.astype(float),
+        batch_value=values,
+        running_mean=means,
+        train_eval=empty,
+        val=val,
+    )
+    return model.RunData(
+        name="marks",
+        metrics=("accuracy",),
+        epoch_starts=np.array([1, 41, 81], np.int64),
+        problems=(),
+        _series={"accuracy": series},
+        learning_rate=model.LearningRate(
+            step=np.array([s for s, _ in learning_rate], np.int64),
+            value=np.array([v for _, v in learning_rate], float),
+        ),
+        fit_starts=np.array(fit_starts, np.int64),
+    )
+
+
+@pytest.fixture
+def run():
+    # Halved at the start of epoch 2 (step 41), again halfway through epoch 2
+    # (step 61); a second fit() from epoch 3 on (step 81).
+    return hand_run([(1, 1e-3), (41, 5e-4), (61, 2.5e-4)], [1, 81])
+
+
+def test_series_answer_carries_the_marks(run):
+    answer = answers.series_answer(run, run["accuracy"], max_points=10)
+    # A mark sits where its batch begins: an epoch's first batch at the
+    # epoch line (x = e), batch 61 after 20 of epoch 2's 40 batches.
+    assert answer["learning_rate"] == {
+        "step": [1, 41, 61],
+        "epoch_fraction": [0.0, 1.0, 1.0 + 20 / BATCHES],
+        "value": [1e-3, 5e-4, 2.5e-4],
+    }
+    assert answer["fit_starts"] == {"step": [1, 81], "epoch_fraction": [0.0, 2.0]}
+    # The marks cover the whole run, whatever the range asked for.
+    zoomed = answers.series_answer(run, run["accuracy"], start=90, end=100)
+    assert zoomed["learning_rate"]["step"] == [1, 41, 61]
+
+
+def test_pictures_draw_the_changes_not_the_first_values(run):
+    pytest.importorskip("matplotlib")
+    from epochjump.share import panels
+    from epochjump.share import plotting
+
+    figure = plotting.draw_figure([run], ["accuracy"], x="step")
+    ax = figure.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts.count(" lr 0.0005") == 1 and texts.count(" lr 0.00025") == 1
+    assert " lr 0.001" not in texts
+    assert texts.count(" fit") == 1
+    lr_lines = [line for line in ax.lines if line.get_color() == panels.LR_MARK]
+    assert sorted(line.get_xdata()[0] for line in lr_lines) == [41, 61]
+    fit_lines = [line for line in ax.lines if line.get_color() == panels.FIT_MARK]
+    assert [line.get_xdata()[0] for line in fit_lines] == [81]
+    figure = plotting.draw_figure([run], ["accuracy"], x="epoch")
+    lr_lines = [
+        line for line in figure.axes[0].lines if line.get_color() == panels.LR_MARK
+    ]
+    assert sorted(line.get_xdata()[0] for line in lr_lines) == [1.0, 1.5]
+
+
+def test_a_repeated_rate_is_not_a_change(run):
+    pytest.importorskip("matplotlib")
+    from epochjump.share import panels
+    from epochjump.share import plotting
+
+    same = dataclasses.replace(
+        run,
+        learning_rate=model.LearningRate(
+            step=np.array([1, 41], np.int64), value=np.array([1e-3, 1e-3])
+        ),
+    )
+    figure = plotting.draw_figure([same], ["accuracy"], x="step")
+    lines = figure.axes[0].lines
+    assert not [line for line in lines if line.get_color() == panels.LR_MARK]
