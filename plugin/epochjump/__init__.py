@@ -9,7 +9,15 @@ from epochjump.read.logdir import read_run
 from epochjump.read.run_data import RunData
 from epochjump.record.writer import Writer
 
-__all__ = ["EpochJumpCallback", "RunData", "Writer", "explain", "plot", "read_run"]
+__all__ = [
+    "EpochJumpCallback",
+    "ProgressBar",
+    "RunData",
+    "Writer",
+    "explain",
+    "plot",
+    "read_run",
+]
 __version__ = "0.1.0"
 
 
@@ -20,6 +28,10 @@ def __getattr__(name):
         from epochjump.record.callback import EpochJumpCallback
 
         return EpochJumpCallback
+    if name == "ProgressBar":
+        from epochjump.record.progress_bar import ProgressBar
+
+        return ProgressBar
     # matplotlib, likewise, is imported only when a picture is drawn.
     if name == "plot":
         from epochjump.share.plotting import plot

@@ -9,7 +9,7 @@ import warnings
 import keras
 import numpy as np
 
-from epochjump.record import capture
+from epochjump.record import batch_feed
 from epochjump.record import learning_rate
 from epochjump.record import signals
 from epochjump.record import train_eval
@@ -146,8 +146,10 @@ class EpochJumpCallback(keras.callbacks.Callback):
             # steps and evaluations, but only the chief writes.
             self._writer = _DiscardingWriter()
         self._writer.open()
-        self._recorder = capture.recorder_for(self.model)
-        self._recorder.read()  # Skip rows recorded outside this callback.
+        # Shared with epochjump.ProgressBar; rows recorded before are skipped.
+        self._recorder = batch_feed.subscribe(
+            self.model, self, shares=("train_eval",) if self.train_eval_data else ()
+        )
         # Read once: on JAX, each `self.model` syncs the whole training state.
         self._steps_per_call = getattr(self.model, "steps_per_execution", 1) or 1
         self._last_flush = time.monotonic()
@@ -206,6 +208,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
                 batch_size=self.train_eval_batch_size,
             )
             self._writer.log_eval("train_eval", step, inference)
+            self._recorder.share_eval("train_eval", epoch, inference)
             if training_mode:
                 self._writer.log_eval("train_eval_training_mode", step, training_mode)
             if problem:
@@ -227,6 +230,8 @@ class EpochJumpCallback(keras.callbacks.Callback):
             self._flush_batches()
         finally:
             self._writer = None
+            if self._recorder is not None:
+                self._recorder.close()
             writer.close()
 
     def _flush_batches(self, now_is_call_begin=False):

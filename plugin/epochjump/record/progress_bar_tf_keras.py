@@ -1,0 +1,21 @@
+"""`ProgressBar` for Keras 2 (`tf_keras`) models; `ProgressBar` resolves to it."""
+
+import tf_keras
+
+from epochjump.record import epoch_levels
+from epochjump.record.progress_mixin import ProgressMixin
+
+
+class TfKerasProgressBar(ProgressMixin, tf_keras.callbacks.ProgbarLogger):
+    """`epochjump.ProgressBar` for a `tf_keras` model; see `ProgressBar`.
+
+    Args:
+      half_life: as in `ProgressBar`.
+      summary: as in `ProgressBar`.
+    """
+
+    _keras_package = "tf_keras"
+
+    def __init__(self, half_life=epoch_levels.DEFAULT_HALF_LIFE, summary="lines"):
+        # Steps, as the bar Keras 2 adds itself in `fit`.
+        super().__init__(half_life=half_life, summary=summary, count_mode="steps")
