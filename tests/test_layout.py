@@ -13,22 +13,23 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "plugin" / "epochjump"
 MAX_LINES = 400
 
 # What each stage may import from epochjump. The data flows record -> metadata
-# -> read -> analysis -> answers -> serve / share -> cli; `constants` (values
-# shared with the frontend) may be used by any stage.
+# -> read -> analysis -> answers -> serve / share -> cli, with terminal (the
+# progress bar) beside answers; `constants` (values shared with the frontend)
+# may be used by any stage.
 ALLOWED = {
     "constants": set(),
     "metadata": set(),
-    # The progress bar shows analysis's level_at_end as training runs
-    # (analysis imports nothing from record: no cycle).
-    "record": {"record", "metadata", "constants", "analysis"},
+    "record": {"record", "metadata", "constants"},
     "read": {"read", "metadata", "constants"},
     "analysis": {"analysis", "constants"},
     "answers": {"analysis", "constants"},
+    # The progress bar: recording's batch feed shown with analysis's levels.
+    "terminal": {"terminal", "record", "analysis", "constants"},
     "serve": {"serve", "answers", "read", "metadata", "constants"},
     "share": {"share", "answers", "analysis", "read", "constants"},
     "cli": {"analysis", "read", "share", "constants", "demo", "__init__"},
     "demo": {"__init__"},
-    "__init__": {"analysis", "read", "record", "share"},
+    "__init__": {"analysis", "read", "record", "share", "terminal"},
 }
 # Modules that touch files, processes or the network: none of them in analysis/.
 IO_MODULES = {

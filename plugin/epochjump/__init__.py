@@ -29,7 +29,7 @@ def __getattr__(name):
 
         return EpochJumpCallback
     if name == "ProgressBar":
-        from epochjump.record.progress_bar import ProgressBar
+        from epochjump.terminal.progress_bar import ProgressBar
 
         return ProgressBar
     # matplotlib, likewise, is imported only when a picture is drawn.

@@ -51,8 +51,8 @@ def test_only_the_chief_of_a_multi_worker_cluster_writes(
     model = types.SimpleNamespace(
         distribute_strategy=types.SimpleNamespace(cluster_resolver=resolver)
     )
-    assert callback._is_chief(model) is chief
-    assert callback._is_chief(types.SimpleNamespace()) is True
+    assert callback.is_chief(model) is chief
+    assert callback.is_chief(types.SimpleNamespace()) is True
 
 
 def _free_ports(count):

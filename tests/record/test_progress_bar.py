@@ -18,7 +18,7 @@ from support.progress_output import epoch_blocks
 
 import epochjump
 from epochjump.record import batch_feed
-from epochjump.record import progress_text
+from epochjump.terminal import progress_text
 
 SCRIPT = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "progress_bar_fits.py"
@@ -128,7 +128,7 @@ def test_replaces_keras_bar_and_follows_verbose():
 def test_history_unchanged_and_a_failing_bar_does_not_stop_training(monkeypatch):
     x, y = digits(200)
     plain, _ = _fit(dense_model(), x, y, [], epochs=2, verbose=0)
-    from epochjump.record import epoch_levels
+    from epochjump.terminal import epoch_levels
 
     def broken(self):
         raise RuntimeError("broken on purpose")
@@ -195,8 +195,8 @@ def test_only_the_chief_prints(monkeypatch):
 
     x, y = digits(200)
     model = dense_model()
-    # A non-chief worker of a multi-worker strategy, as `_is_chief` sees it.
-    monkeypatch.setattr(progress_mixin, "_is_chief", lambda model: False)
+    # A non-chief worker of a multi-worker strategy, as `is_chief` sees it.
+    monkeypatch.setattr(progress_mixin, "is_chief", lambda model: False)
     _, text = _fit(model, x, y, [epochjump.ProgressBar()], epochs=2, verbose=1)
     assert text == ""
     assert "_epochjump_recorder" not in model.__dict__

@@ -139,7 +139,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
         # they are cheapest to fix.
         if self._writer is not None:
             self._finish()  # The previous fit was interrupted (Ctrl-C).
-        if _is_chief(self.model):
+        if is_chief(self.model):
             self._writer = Writer(self.log_dir, flush_secs=self.flush_secs)
         else:
             # Other workers of a multi-worker strategy run the same (collective)
@@ -324,7 +324,7 @@ class _DiscardingWriter:
     log_learning_rate = flush = close = _nothing
 
 
-def _is_chief(model):
+def is_chief(model):
     """False only in a non-chief worker of a multi-worker `tf.distribute`
     strategy (the chief is task "chief", or worker 0 when there is none)."""
     strategy = getattr(model, "distribute_strategy", None)

@@ -2,8 +2,8 @@
 
 import tf_keras
 
-from epochjump.record import epoch_levels
-from epochjump.record.progress_mixin import ProgressMixin
+from epochjump.terminal import epoch_levels
+from epochjump.terminal.progress_mixin import ProgressMixin
 
 
 class TfKerasProgressBar(ProgressMixin, tf_keras.callbacks.ProgbarLogger):

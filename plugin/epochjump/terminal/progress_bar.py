@@ -4,8 +4,8 @@ import os
 
 import keras
 
-from epochjump.record import epoch_levels
-from epochjump.record.progress_mixin import ProgressMixin
+from epochjump.terminal import epoch_levels
+from epochjump.terminal.progress_mixin import ProgressMixin
 
 
 class ProgressBar(ProgressMixin, keras.callbacks.ProgbarLogger):
@@ -52,7 +52,7 @@ class ProgressBar(ProgressMixin, keras.callbacks.ProgbarLogger):
             legacy = os.environ.get("TF_USE_LEGACY_KERAS") in ("true", "True", "1")
             keras_package = "tf_keras" if legacy else "keras"
         if cls is ProgressBar and keras_package == "tf_keras":
-            from epochjump.record.progress_bar_tf_keras import TfKerasProgressBar
+            from epochjump.terminal.progress_bar_tf_keras import TfKerasProgressBar
 
             return TfKerasProgressBar(*args, **kwargs)
         return super().__new__(cls)

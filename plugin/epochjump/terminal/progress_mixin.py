@@ -5,9 +5,9 @@ import types
 import warnings
 
 from epochjump.record import batch_feed
-from epochjump.record import epoch_levels
-from epochjump.record import progress_text
-from epochjump.record.callback import _is_chief
+from epochjump.record.callback import is_chief
+from epochjump.terminal import epoch_levels
+from epochjump.terminal import progress_text
 
 SUMMARIES = ("lines", "line", None)
 
@@ -74,7 +74,7 @@ class ProgressMixin:
         super().on_train_begin(logs)
         self._close_feed()
         self._held = None
-        if not _is_chief(self.model):
+        if not is_chief(self.model):
             # Other workers of a multi-worker strategy print nothing.
             self.verbose = 0
             return
