@@ -1,1 +1,1 @@
-"""In the terminal: a Keras progress bar showing the model's level beside the running mean."""
+"""In the terminal: a Keras progress bar with the model's level beside Keras's mean."""
