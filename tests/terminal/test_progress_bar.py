@@ -191,7 +191,7 @@ def test_live_levels_go_beside_their_metric_only():
 
 
 def test_only_the_chief_prints(monkeypatch):
-    from epochjump.record import progress_mixin
+    from epochjump.terminal import progress_mixin
 
     x, y = digits(200)
     model = dense_model()
