@@ -37,3 +37,6 @@ benchmark: install
 	$(PYTHON) benchmarks/overhead.py
 	$(PYTHON) benchmarks/writer_speed.py
 	$(PYTHON) benchmarks/series_benchmark.py
+	$(PYTHON) benchmarks/serving_benchmark.py
+	$(PYTHON) benchmarks/estimator_accuracy.py
+	$(PYTHON) benchmarks/progress_bar_overhead.py
