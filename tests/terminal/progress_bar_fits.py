@@ -75,7 +75,7 @@ class Slow(K.callbacks.Callback):
     async_safe = True
 
     def on_train_batch_end(self, batch, logs=None):
-        time.sleep(0.012)
+        time.sleep(0.02)
 
 
 def fit(model, callbacks, stdout=None, **kwargs):
