@@ -3,11 +3,14 @@
 Batch accuracies are drawn as binomial(batch size, p) / batch size around a
 known level curve p, so the true level at every batch is known. The true lag
 at a boundary is p at the epoch's last batch minus the realised running mean
-(what Keras would print). The old estimator (mean of the last 10% of the
-epoch's batches) is recomputed here, independently of epochjump.
+(what Keras would print). The simulation and the old estimator (mean of the
+last 10% of the epoch's batches) are those of
+benchmarks/estimator_accuracy.py, written independently of epochjump.
 """
 
+import importlib.util
 import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -17,60 +20,17 @@ from epochjump.analysis import jumps
 from epochjump.analysis import levels
 from epochjump.read import run_data as reader
 
-SAMPLES = 3200  # Per epoch: 200, 100 or 50 batches of 16, 32 or 64.
-EPOCHS = 5
-BATCH_SIZES = (16, 32, 64)
-TAUS = (0.5, 1.0, 2.0)  # Time constants of the saturating curves, in epochs.
+BENCHMARK = (
+    pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "estimator_accuracy.py"
+)
+spec = importlib.util.spec_from_file_location("estimator_accuracy", BENCHMARK)
+estimator_accuracy = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(estimator_accuracy)
 
-
-def level_curve(batches, tau, drop=0.0, plateau=None):
-    """The true level per batch, shape (EPOCHS, batches).
-
-    A saturating rise 0.1 -> 0.95; with `drop`, a sawtooth on top (the level
-    recovers `drop` over each epoch and loses it at the next epoch's start);
-    with `plateau`, that constant level instead.
-    """
-    t = np.arange(EPOCHS * batches).reshape(EPOCHS, batches) / batches
-    if plateau is not None:
-        return np.full_like(t, plateau)
-    p = 0.95 - 0.85 * np.exp(-t / tau)
-    if drop:
-        p = p - drop + drop * np.linspace(0, 1, batches)
-    return np.clip(p, 0.0, 1.0)
-
-
-def old_level_at_end(values):
-    window = max(1, math.ceil(0.1 * len(values)))
-    return float(np.mean(values[-window:]))
-
-
-def simulate(seeds, batch_sizes=BATCH_SIZES, taus=TAUS, **curve):
-    """Per boundary of every simulated run: truths and estimates, as arrays."""
-    rows = []
-    for batch_size in batch_sizes:
-        batches = SAMPLES // batch_size
-        for tau in taus:
-            p = level_curve(batches, tau, **curve)
-            rng = np.random.default_rng([batch_size, int(100 * tau), seeds])
-            for _ in range(seeds):
-                values = rng.binomial(batch_size, p) / batch_size
-                for e in range(EPOCHS - 1):
-                    reported = float(np.mean(values[e]))
-                    end = levels.level_at_end(values[e])
-                    after = levels.level_at_start(values[e + 1])
-                    rows.append(
-                        (
-                            p[e, -1] - reported,
-                            old_level_at_end(values[e]) - reported,
-                            end.value - reported,
-                            end.stderr,
-                            p[e + 1, 0] - p[e, -1],
-                            after.value - end.value,
-                            math.hypot(after.stderr, end.stderr),
-                        )
-                    )
-    names = ("true_lag", "old_lag", "lag", "lag_se", "true_step", "step", "step_se")
-    return dict(zip(names, np.array(rows).T))
+BATCH_SIZES = estimator_accuracy.BATCH_SIZES
+level_curve = estimator_accuracy.level_curve
+# Per boundary of every simulated run: truths and estimates, as arrays.
+simulate = estimator_accuracy.collect
 
 
 def relative_bias_and_rmse(estimate, truth):
@@ -101,8 +61,8 @@ def test_lag_is_unbiased_and_beats_the_old_mean(smooth):
 
 
 def test_stated_intervals_cover(smooth):
-    lag = coverage(smooth["lag"], smooth["lag_se"], smooth["true_lag"])
-    step = coverage(smooth["step"], smooth["step_se"], smooth["true_step"])
+    lag = coverage(smooth["lag"], smooth["lag_stderr"], smooth["true_lag"])
+    step = coverage(smooth["step"], smooth["step_stderr"], smooth["true_step"])
     assert 0.90 <= lag <= 0.99, lag
     assert 0.90 <= step <= 0.99, step
 
@@ -112,14 +72,14 @@ def test_sawtooth_drop_is_found_by_boundary_step():
     true = np.mean(saw["true_step"])
     assert true == pytest.approx(-0.06, abs=0.002)  # The curve is as intended.
     assert np.mean(saw["step"]) == pytest.approx(true, rel=0.10)
-    assert 0.90 <= coverage(saw["step"], saw["step_se"], saw["true_step"]) <= 0.99
+    assert 0.90 <= coverage(saw["step"], saw["step_stderr"], saw["true_step"]) <= 0.99
     # And the drop is visible boundary by boundary, not only on average.
-    assert np.mean(saw["step"] + 1.96 * saw["step_se"] < 0) > 0.5
+    assert np.mean(saw["step"] + 1.96 * saw["step_stderr"] < 0) > 0.5
 
 
 def test_no_step_is_consistent_with_zero():
     flat = simulate(seeds=60, taus=(1.0,), plateau=0.8)
-    z = flat["step"] / flat["step_se"]
+    z = flat["step"] / flat["step_stderr"]
     assert np.all(flat["true_step"] == 0)
     assert 0.90 <= np.mean(np.abs(z) <= 1.96) <= 0.99
     assert abs(np.mean(z)) < 3 / math.sqrt(len(z))
@@ -300,7 +260,9 @@ def test_targets_hold_per_batch_size_with_many_seeds(batch_size):
     bias, rmse = relative_bias_and_rmse(runs["lag"], runs["true_lag"])
     _, old_rmse = relative_bias_and_rmse(runs["old_lag"], runs["true_lag"])
     assert abs(bias) <= 0.05 and rmse <= old_rmse, (bias, rmse, old_rmse)
-    assert 0.90 <= coverage(runs["lag"], runs["lag_se"], runs["true_lag"]) <= 0.99
-    assert 0.90 <= coverage(runs["step"], runs["step_se"], runs["true_step"]) <= 0.99
+    assert 0.90 <= coverage(runs["lag"], runs["lag_stderr"], runs["true_lag"]) <= 0.99
+    assert (
+        0.90 <= coverage(runs["step"], runs["step_stderr"], runs["true_step"]) <= 0.99
+    )
     saw = simulate(seeds=150, batch_sizes=(batch_size,), drop=0.06)
     assert np.mean(saw["step"]) == pytest.approx(np.mean(saw["true_step"]), rel=0.1)
