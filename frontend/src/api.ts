@@ -65,6 +65,16 @@ function asObject(value: unknown): Json {
   return value !== null && typeof value === "object" ? (value as Json) : {};
 }
 
+/** `o`'s fields `keys`, each decoded by `toNumber`. */
+function numberFields<K extends string>(o: Json, keys: readonly K[]): Record<K, number> {
+  return Object.fromEntries(keys.map((key) => [key, toNumber(o[key])])) as Record<K, number>;
+}
+
+/** `o`'s fields `keys`, each an array decoded by `toNumber`. */
+function arrayFields<K extends string>(o: Json, keys: readonly K[]): Record<K, number[]> {
+  return Object.fromEntries(keys.map((key) => [key, numbers(o[key])])) as Record<K, number[]>;
+}
+
 function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.map(String) : [];
 }
@@ -84,26 +94,18 @@ function parseRun(raw: unknown): RunInfo {
 }
 
 function parseBatches(raw: unknown): BatchPoints {
-  const o = asObject(raw);
-  return {
-    step: numbers(o.step),
-    epoch: numbers(o.epoch),
-    epoch_fraction: numbers(o.epoch_fraction),
-    wall_time: numbers(o.wall_time),
-    batch_value: numbers(o.batch_value),
-    running_mean: numbers(o.running_mean),
-  };
+  return arrayFields(asObject(raw), [
+    "step",
+    "epoch",
+    "epoch_fraction",
+    "wall_time",
+    "batch_value",
+    "running_mean",
+  ]);
 }
 
 function parseEvals(raw: unknown): EvalPoints {
-  const o = asObject(raw);
-  return {
-    step: numbers(o.step),
-    epoch: numbers(o.epoch),
-    epoch_fraction: numbers(o.epoch_fraction),
-    wall_time: numbers(o.wall_time),
-    value: numbers(o.value),
-  };
+  return arrayFields(asObject(raw), ["step", "epoch", "epoch_fraction", "wall_time", "value"]);
 }
 
 function parseSeries(raw: unknown): SeriesResponse {
@@ -120,60 +122,52 @@ function parseSeries(raw: unknown): SeriesResponse {
     batches: parseBatches(o.batches),
     train_eval: parseEvals(o.train_eval),
     val: parseEvals(o.val),
-    learning_rate: {
-      step: numbers(asObject(o.learning_rate).step),
-      epoch_fraction: numbers(asObject(o.learning_rate).epoch_fraction),
-      value: numbers(asObject(o.learning_rate).value),
-    },
-    fit_starts: {
-      step: numbers(asObject(o.fit_starts).step),
-      epoch_fraction: numbers(asObject(o.fit_starts).epoch_fraction),
-    },
+    learning_rate: arrayFields(asObject(o.learning_rate), ["step", "epoch_fraction", "value"]),
+    fit_starts: arrayFields(asObject(o.fit_starts), ["step", "epoch_fraction"]),
   };
 }
 
 function parseBoundary(raw: unknown): Boundary {
   const o = asObject(raw);
-  const n = (key: string) => toNumber(o[key]);
   return {
-    epoch: n("epoch"),
-    last_step: n("last_step"),
-    first_next_step: n("first_next_step"),
-    reported: n("reported"),
-    level_at_end: n("level_at_end"),
-    first_next: n("first_next"),
-    jump: n("jump"),
-    lag: n("lag"),
-    progress: n("progress"),
-    train_eval: n("train_eval"),
-    mode_gap: n("mode_gap"),
-    val: n("val"),
-    lag_share: n("lag_share"),
-    lag_stderr: n("lag_stderr"),
-    level_after: n("level_after"),
-    level_after_stderr: n("level_after_stderr"),
-    boundary_step: n("boundary_step"),
-    boundary_step_stderr: n("boundary_step_stderr"),
-    first_batch_noise: n("first_batch_noise"),
-    noise_sd: n("noise_sd"),
-    learning_rate_before: n("learning_rate_before"),
-    learning_rate_after: n("learning_rate_after"),
+    ...numberFields(o, [
+      "epoch",
+      "last_step",
+      "first_next_step",
+      "reported",
+      "level_at_end",
+      "first_next",
+      "jump",
+      "lag",
+      "progress",
+      "train_eval",
+      "mode_gap",
+      "val",
+      "lag_share",
+      "lag_stderr",
+      "level_after",
+      "level_after_stderr",
+      "boundary_step",
+      "boundary_step_stderr",
+      "first_batch_noise",
+      "noise_sd",
+      "learning_rate_before",
+      "learning_rate_after",
+    ]),
     sentence: String(o.sentence ?? ""),
   };
 }
 
 function parseEpochEnd(raw: unknown): EpochEndRecord {
-  const o = asObject(raw);
-  const n = (key: string) => toNumber(o[key]);
-  return {
-    epoch: n("epoch"),
-    last_step: n("last_step"),
-    reported: n("reported"),
-    level_at_end: n("level_at_end"),
-    lag_stderr: n("lag_stderr"),
-    train_eval: n("train_eval"),
-    val: n("val"),
-  };
+  return numberFields(asObject(raw), [
+    "epoch",
+    "last_step",
+    "reported",
+    "level_at_end",
+    "lag_stderr",
+    "train_eval",
+    "val",
+  ]);
 }
 
 const latestToken = new Map<string, number>();
@@ -247,12 +241,14 @@ export function downloadUrl(run: string, metric: string, format: "csv" | "json")
 function parseSummary(raw: unknown): CompareSummary {
   const o = asObject(raw);
   return {
-    boundaries: toNumber(o.boundaries),
-    mean_jump: toNumber(o.mean_jump),
-    mean_lag: toNumber(o.mean_lag),
-    mean_progress: toNumber(o.mean_progress),
-    mean_mode_gap: toNumber(o.mean_mode_gap),
-    lag_share: toNumber(o.lag_share),
+    ...numberFields(o, [
+      "boundaries",
+      "mean_jump",
+      "mean_lag",
+      "mean_progress",
+      "mean_mode_gap",
+      "lag_share",
+    ]),
     lag_share_text: String(o.lag_share_text ?? "—"),
   };
 }
@@ -260,44 +256,40 @@ function parseSummary(raw: unknown): CompareSummary {
 function parseCompareBoundary(raw: unknown): CompareBoundary {
   const o = asObject(raw);
   return {
-    epoch: toNumber(o.epoch),
-    jump: toNumber(o.jump),
-    lag: toNumber(o.lag),
-    lag_stderr: toNumber(o.lag_stderr),
-    progress: toNumber(o.progress),
-    lag_share: toNumber(o.lag_share),
+    ...numberFields(o, ["epoch", "jump", "lag", "lag_stderr", "progress", "lag_share", "mode_gap"]),
     lag_share_text: String(o.lag_share_text ?? "—"),
-    mode_gap: toNumber(o.mode_gap),
   };
 }
 
 function parseValidationGap(raw: unknown): ValidationGap {
   const o = asObject(raw);
-  const n = (key: string) => toNumber(o[key]);
+  const parts = asObject(o.parts_text);
   return {
-    epoch: n("epoch"),
-    last_step: n("last_step"),
-    reported: n("reported"),
-    level_at_end: n("level_at_end"),
-    train_eval: n("train_eval"),
-    val: n("val"),
-    val_gap: n("val_gap"),
-    lag: n("lag"),
-    mode_gap: n("mode_gap"),
-    generalisation_gap: n("generalisation_gap"),
-    train_eval_training_mode: n("train_eval_training_mode"),
-    subset_gap: n("subset_gap"),
-    lag_share: n("lag_share"),
-    subset_share: n("subset_share"),
-    mode_share: n("mode_share"),
-    generalisation_share: n("generalisation_share"),
+    ...numberFields(o, [
+      "epoch",
+      "last_step",
+      "reported",
+      "level_at_end",
+      "train_eval",
+      "val",
+      "val_gap",
+      "lag",
+      "mode_gap",
+      "generalisation_gap",
+      "train_eval_training_mode",
+      "subset_gap",
+      "lag_share",
+      "subset_share",
+      "mode_share",
+      "generalisation_share",
+      "lag_stderr",
+    ]),
     val_better: o.val_better === true,
-    lag_stderr: n("lag_stderr"),
     parts_text: {
-      lag: String(asObject(o.parts_text).lag ?? ""),
-      subset_gap: String(asObject(o.parts_text).subset_gap ?? ""),
-      mode_gap: String(asObject(o.parts_text).mode_gap ?? ""),
-      generalisation_gap: String(asObject(o.parts_text).generalisation_gap ?? ""),
+      lag: String(parts.lag ?? ""),
+      subset_gap: String(parts.subset_gap ?? ""),
+      mode_gap: String(parts.mode_gap ?? ""),
+      generalisation_gap: String(parts.generalisation_gap ?? ""),
     },
     sentence: String(o.sentence ?? ""),
   };
