@@ -13,6 +13,10 @@ Prints one line per check, `PASS <check>` or `FAIL <check>: <why>`:
   the same stays exact; `History` is the same as without the callback.
 - `host_copies` (PyTorch): epochjump's own code copies from the device a
   fixed number of times per flush, however many batches there are.
+- `fused_results` (PyTorch): the fused running means of a two-output model
+  (prefixed, `weighted_` and numbered duplicate names) are bit-for-bit
+  Keras's `get_metrics_result()`, and Keras's own results are used when the
+  fused computation fails.
 """
 
 import os
@@ -42,7 +46,10 @@ RTOL, ATOL = 1e-5, 1e-6
 def check_metrics(task, log_dir):
     model, x, y = TASKS[task]()
     weights = np.random.default_rng(5).uniform(0.5, 2.0, len(x)).astype("float32")
-    recorder = KerasLogRecorder(snapshot_weights=True)
+    # On PyTorch the logs Keras passes on are epochjump's own running means,
+    # so they are also checked against Keras's get_metrics_result().
+    torch = keras.backend.backend() == "torch"
+    recorder = KerasLogRecorder(snapshot_weights=True, metrics_results=torch)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         history = model.fit(
@@ -72,6 +79,9 @@ def check_metrics(task, log_dir):
             np.testing.assert_allclose(got, want, RTOL, ATOL, err_msg=name)
         logged = np.array([e[name] for e in recorder.batch_logs], np.float32)
         np.testing.assert_array_equal(series.running_mean, logged, err_msg=name)
+        if torch:
+            keras_own = np.array([r[name] for r in recorder.batch_results])
+            np.testing.assert_array_equal(logged, keras_own, err_msg=name)
         # Keras's epoch value is computed again outside the compiled step, so
         # on TensorFlow (XLA) it can differ from its own last batch log by an
         # ulp (F1Score does, without epochjump too).
@@ -235,6 +245,47 @@ def check_host_copies(log_dir):
     return f"{counts[1]} reads in {EPOCHS} epochs of 50 batches ({flushes} flushes)"
 
 
+def check_fused_results(log_dir):
+    from epochjump.record.capture import torch_results
+
+    inputs = keras.Input((64,))
+    hidden = keras.layers.Dense(16, activation="relu")(inputs)
+    outputs = [
+        keras.layers.Dense(10, activation="softmax", name="digit")(hidden),
+        keras.layers.Dense(1, activation="sigmoid", name="even")(hidden),
+    ]
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        "adam",
+        ["sparse_categorical_crossentropy", "binary_crossentropy"],
+        metrics=[["accuracy", "accuracy"], ["accuracy", keras.metrics.AUC()]],
+        weighted_metrics=[["accuracy"], ["accuracy"]],
+    )
+    x, y = digits(200)
+    even = (y % 2 == 0).astype("float32")
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, len(x)).astype("float32")
+    model.fit(x, [y, even], sample_weight=weights, batch_size=BATCH, verbose=0)
+    keras_own = {k: v.detach().clone() for k, v in model.get_metrics_result().items()}
+    names = tuple(keras_own)
+    fused = torch_results.MetricsResult(model, names)
+    results, vector = fused()
+    assert list(results) == list(keras_own), (list(results), list(keras_own))
+    for name, value in keras_own.items():
+        assert value.numpy().tobytes() == results[name].numpy().tobytes(), name
+    assert vector is not None and not fused.vector_is_row  # AUC is not a mean.
+    original = torch_results.storage
+    torch_results.storage = None  # The fused path now fails...
+    try:
+        results, vector = fused()
+    finally:
+        torch_results.storage = original
+    assert vector is None and not fused.vector_is_row  # ...and is given up.
+    assert {k: float(v) for k, v in results.items()} == {
+        k: float(v) for k, v in keras_own.items()
+    }
+    return f"{len(names)} results: {', '.join(names)}"
+
+
 def _called_by_epochjump():
     frame = sys._getframe(2)
     while frame is not None:
@@ -252,6 +303,7 @@ def main(log_root):
     checks["custom_metric"] = (check_custom_metric,)
     if keras.backend.backend() == "torch":
         checks["host_copies"] = (check_host_copies,)
+        checks["fused_results"] = (check_fused_results,)
     failed = False
     for name, (check, *args) in checks.items():
         try:

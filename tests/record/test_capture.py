@@ -64,3 +64,8 @@ def test_unhandled_custom_metric_is_running_mean_only(backend, tmp_path_factory)
 @pytest.mark.slow
 def test_no_per_batch_host_copy_on_torch(tmp_path_factory):
     assert_passed("torch", "host_copies", tmp_path_factory)
+
+
+@pytest.mark.slow
+def test_fused_running_means_are_keras_own_on_torch(tmp_path_factory):
+    assert_passed("torch", "fused_results", tmp_path_factory)

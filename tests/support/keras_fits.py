@@ -45,10 +45,15 @@ def dense_model(
 class KerasLogRecorder(keras.callbacks.Callback):
     """Keeps what Keras passes to callbacks, and weights before each batch."""
 
-    def __init__(self, snapshot_weights=False):
+    def __init__(self, snapshot_weights=False, metrics_results=False):
         super().__init__()
         self.snapshot_weights = snapshot_weights
+        self.metrics_results = metrics_results
         self.batch_logs = []
+        # With `metrics_results`: Keras's own `get_metrics_result()` after
+        # each batch, from the metric variables (not on JAX, whose fit keeps
+        # them in its own state until the epoch ends).
+        self.batch_results = []
         self.weights_before_batch = []
         self.weights_at_epoch_end = []
         self.iterations_at_epoch_end = []
@@ -59,6 +64,11 @@ class KerasLogRecorder(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.batch_logs.append(dict(logs))
+        if self.metrics_results:
+            results = self.model.get_metrics_result()
+            self.batch_results.append(
+                {k: keras.ops.convert_to_numpy(v) for k, v in results.items()}
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         self.weights_at_epoch_end.append(self.model.get_weights())

@@ -1,9 +1,11 @@
 """Batch capture on Keras's PyTorch backend, whose train steps run eagerly.
 
 The metric state is saved, zeroed and restored with one fused `torch._foreach_*`
-call each. Each batch's row is a tensor on the metrics' device, kept in a
-`base.RowBuffer`; `read()` stacks the unread rows and copies them to the host
-once per flush, so no step waits for the device.
+call each, and the running means after the restore are computed by
+`torch_results.MetricsResult` in a few fused ops. Each batch's row is a tensor
+on the metrics' device, kept in a `base.RowBuffer`; `read()` stacks the unread
+rows and copies them to the host once per flush, so no step waits for the
+device.
 """
 
 import keras
@@ -11,6 +13,7 @@ import numpy as np
 import torch
 
 from epochjump.record.capture import base
+from epochjump.record.capture import torch_results
 
 
 class TorchRecorder(base.BatchRecorder):
@@ -21,20 +24,22 @@ class TorchRecorder(base.BatchRecorder):
         self._buffer = base.RowBuffer(capacity, _to_host)
         self._saved = None
         self._nan = None
+        self._running = None
         self._logs_are_results = _logs_are_metrics_results(model)
 
     def _allocate(self):
         with torch.no_grad():
-            state = [v.value for v in self._swapped]
+            state = [torch_results.storage(v) for v in self._swapped]
             self._saved = [t.detach().clone() for t in state]
             device = state[0].device if state else None
             self._nan = torch.tensor(float("nan"), device=device)
+        self._running = torch_results.MetricsResult(self._model, self.metric_names)
 
     def _train_step(self, data):
         model = self._model
         if self._swapped is None:
             self.configure(data)
-        state = [v.value for v in self._swapped]
+        state = [torch_results.storage(v) for v in self._swapped]
         with torch.no_grad():
             if state:  # The fused ops take no empty list.
                 torch._foreach_copy_(self._saved, state)
@@ -48,12 +53,16 @@ class TorchRecorder(base.BatchRecorder):
             with torch.no_grad():
                 if state:
                     torch._foreach_add_(state, self._saved)
-        running = model.get_metrics_result()
-        if batch_row is not None:
-            running_row = self._row_tensor(running)
-            if running_row is not None:
-                with torch.no_grad():
-                    step = model.optimizer.iterations.value.detach().clone()
+        with torch.no_grad():
+            running, vector = self._running()
+            if batch_row is not None:
+                if self._running.vector_is_row:
+                    running_row = vector
+                else:
+                    running_row = self._row_tensor(running)
+                if running_row is not None:
+                    iterations = torch_results.storage(model.optimizer.iterations)
+                    step = iterations.detach().clone()
                     self._buffer.append(step, torch.cat([batch_row, running_row]))
         return base.running_logs(logs, running)
 
