@@ -4,11 +4,12 @@ Runs interleaved rounds of `fit` (same process, one model per logger) on a
 784-128-10 MLP (batch 32, 16k samples) and on a small conv net (3 conv layers,
 32x32x3 input, batch 64, 2k samples), and prints for each the median ratio of
 the wall time with each logger to the wall time without any, and the fixed
-cost per step that ratio means; then the bytes per batch per series of the
-event files the callback wrote.
+cost per step that ratio means, and the median ratio of the process's CPU
+time (less moved by other load on a shared machine); then the bytes per batch
+per series of the event files the callback wrote.
 
 Usage: [KERAS_BACKEND=tensorflow|jax|torch] python benchmarks/overhead.py
-       [--pairs 7] [--epochs 1] [--models mlp,conv] [--no-keras-tensorboard]
+       [--pairs 15] [--epochs 1] [--models mlp,conv] [--no-keras-tensorboard]
 """
 
 import argparse
@@ -50,7 +51,7 @@ def conv_net():
 # name: (layers, input shape, samples, batch size)
 BENCHMARKS = {
     "mlp": (mlp, (784,), 16384, 32),
-    "conv": (conv_net, (32, 32, 3), 2048, 64),
+    "conv": (conv_net, (32, 32, 3), 4096, 64),
 }
 
 
@@ -61,11 +62,12 @@ def make_model(layers):
 
 
 def timed_fit(model, x, y, batch_size, epochs, callbacks):
-    start = time.perf_counter()
+    """Returns the (wall, CPU) seconds of one `fit`."""
+    start, cpu = time.perf_counter(), time.process_time()
     model.fit(
         x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=callbacks
     )
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def event_bytes(path):
@@ -78,7 +80,7 @@ def event_bytes(path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=7)
+    parser.add_argument("--pairs", type=int, default=15)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--models", default="mlp,conv")
     parser.add_argument(
@@ -125,6 +127,8 @@ def measure(name, args, scratch):
             times[variant].append(
                 timed_fit(model, x, y, batch_size, args.epochs, variants[variant](i))
             )
+    cpu = {v: [t[1] for t in ts] for v, ts in times.items()}
+    times = {v: [t[0] for t in ts] for v, ts in times.items()}
     base = times["none"]
     steps = args.epochs * -(-samples // batch_size)
     print(
@@ -140,10 +144,12 @@ def measure(name, args, scratch):
             continue
         ratios = [t / b for t, b in zip(times[variant], base)]
         extra = [(t - b) / steps * 1e3 for t, b in zip(times[variant], base)]
+        cpu_ratios = [t / b for t, b in zip(cpu[variant], cpu["none"])]
         print(
             f"  {variant}: median ratio {statistics.median(ratios):.3f} "
             f"(min {min(ratios):.3f}, max {max(ratios):.3f}); "
-            f"{statistics.median(extra):+.3f} ms per step"
+            f"{statistics.median(extra):+.3f} ms per step; "
+            f"CPU time ratio {statistics.median(cpu_ratios):.3f}"
         )
     run = epochjump.read_run(os.path.join(scratch, "ej0"))
     series = 2 * len(run.metrics)
