@@ -37,9 +37,7 @@ def make_model(strategy):
                 keras.layers.Dense(10, activation="softmax"),
             ]
         )
-        model.compile(
-            keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy"
-        )
+        model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy")
     return model
 
 

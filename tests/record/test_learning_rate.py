@@ -133,9 +133,7 @@ def test_schedules_are_marked_where_they_change(tmp_path, data, schedule, formul
     x, y = data
     log_dir = tmp_path / "schedule"
     model = dense_model()
-    model.compile(
-        keras.optimizers.SGD(schedule), "sparse_categorical_crossentropy"
-    )
+    model.compile(keras.optimizers.SGD(schedule), "sparse_categorical_crossentropy")
     observed = fit(model, data, log_dir, [], epochs=4)
     run = epochjump.read_run(log_dir)
     steps, rates = observed.changes()
