@@ -49,10 +49,17 @@ class ProgressMixin:
         self._live = False
         self._io_utils = None  # Keras's printing, once a bar exists.
 
-    # As Keras's own bar: not async-safe, so Keras calls the batch-end hooks
-    # on the training thread. Handing each batch to a worker thread costs
-    # more (about 5% of a small PyTorch model's fit) than the hooks do.
-    async_safe = False
+    @property
+    def async_safe(self):
+        """Whether Keras 3 may run the batch-end hooks in a worker thread (it
+        does when every callback allows it; never on TensorFlow). On JAX that
+        lets the next step start while the logs are read; on PyTorch, whose
+        eager steps hold the GIL, the hand-off costs about 5% of a small
+        model's fit, so there the hooks run on the training thread, as with
+        Keras's own bar. Ours only format, so either way is safe."""
+        import keras
+
+        return keras.backend.backend() == "jax"
 
     def _implements_train_batch_hooks(self):
         # Keras 2 skips batch hooks with verbose=2; ours count the batches
