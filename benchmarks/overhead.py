@@ -1,12 +1,13 @@
 """Measures what EpochJumpCallback costs a Keras `fit`, as ratios.
 
-Runs interleaved rounds of `fit` (same process, one model per logger) on a
-784-128-10 MLP (batch 32, 16k samples) and on a small conv net (3 conv layers,
-32x32x3 input, batch 64, 2k samples), and prints for each the median ratio of
-the wall time with each logger to the wall time without any, and the fixed
-cost per step that ratio means, and the median ratio of the process's CPU
-time (less moved by other load on a shared machine); then the bytes per batch
-per series of the event files the callback wrote.
+Runs interleaved rounds of `fit` (same process, one model per logger, each
+round starting with the next logger) on a 784-128-10 MLP (batch 32, 16k
+samples) and on a small conv net (3 conv layers, 32x32x3 input, batch 64, 4k
+samples), and prints for each the median ratio of the wall time with each
+logger to the wall time without any, the fixed cost per step that ratio
+means, and the median ratio of the process's CPU time (less moved by other
+load on a shared machine); then the bytes per batch per series of the event
+files the callback wrote.
 
 Usage: [KERAS_BACKEND=tensorflow|jax|torch] python benchmarks/overhead.py
        [--pairs 15] [--epochs 1] [--models mlp,conv] [--no-keras-tensorboard]
@@ -122,8 +123,12 @@ def measure(name, args, scratch):
         warm = 4 * batch_size + batch_size // 2  # A partial batch too.
         timed_fit(model, x[:warm], y[:warm], batch_size, 1, variants[variant](-1))
     times = {variant: [] for variant in variants}
+    names = list(models)
     for i in range(args.pairs):
-        for variant, model in models.items():
+        # Each round starts with another variant, so no logger always runs
+        # right after the same one.
+        for variant in names[i % len(names) :] + names[: i % len(names)]:
+            model = models[variant]
             times[variant].append(
                 timed_fit(model, x, y, batch_size, args.epochs, variants[variant](i))
             )
