@@ -417,6 +417,15 @@ def test_jumps_answer_carries_the_words_and_the_last_epoch(rising):
     assert "metric" not in answer["epoch_ends"][0]
 
 
+def test_only_a_whole_is_100_percent_and_only_nothing_0_percent():
+    assert wording.percent(0.998) == "over 99%"
+    assert wording.percent(0.994) == "99%"
+    assert wording.percent(1.0) == "100%"
+    assert wording.percent(0.003) == "under 1%"
+    assert wording.percent(0.0) == "0%"
+    assert wording.share_text(0.0998, 0.1) == "over 99%"
+
+
 def test_a_zero_part_is_zero_percent_not_minus_zero():
     assert wording.percent(-0.0) == "0%"
     assert wording.share_text(-0.0, 0.2) == "0%"

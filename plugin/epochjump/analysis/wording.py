@@ -94,6 +94,9 @@ def share_text(part, whole, whole_name="jump"):
 def percent(fraction):
     """A share in [0, 1] as a whole percentage ("78%").
 
+    Only a whole is "100%" and only nothing "0%": a share that would round
+    to either reads "over 99%" or "under 1%".
+
     Args:
       fraction: float in [0, 1].
 
@@ -105,6 +108,10 @@ def percent(fraction):
     """
     if not 0 <= fraction <= 1:
         raise ValueError(f"A share must be in [0, 1]. Received: fraction={fraction!r}")
+    if 0.995 <= fraction < 1:
+        return "over 99%"
+    if 0 < fraction < 0.005:
+        return "under 1%"
     return f"{fraction + 0.0:.0%}"  # + 0.0: a share of -0.0 reads "0%", not "-0%"
 
 
