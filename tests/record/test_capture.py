@@ -5,12 +5,12 @@ unhandled custom metric harmless, no per-batch host copy on PyTorch.
 and reports each check; each test here asserts one of them.
 """
 
-import importlib.util
 import os
 import subprocess
 import sys
 
 import pytest
+from support.scripts import require
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "capture_checks.py")
 BACKENDS = ["tensorflow", "jax", "torch"]
@@ -20,10 +20,7 @@ _reports = {}
 
 def report(backend, tmp_path_factory):
     """`{check: "PASS ..." or "FAIL ..."}` of the script run on `backend`."""
-    if importlib.util.find_spec(backend) is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{backend} is not installed; `make test` installs it")
-        pytest.skip(f"{backend} is not installed; `make test` installs it")
+    require(backend)
     if backend not in _reports:
         result = subprocess.run(
             [sys.executable, SCRIPT, str(tmp_path_factory.mktemp(backend))],

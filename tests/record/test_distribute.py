@@ -5,25 +5,19 @@ import subprocess
 import sys
 
 import pytest
+from support.scripts import run_exact
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.mark.slow
 def test_mirrored_strategy_records_global_batch_values(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(TESTS, "distribute_exactness.py"),
-            str(tmp_path / "run"),
-        ],
-        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
-        capture_output=True,
-        text=True,
+    run_exact(
+        os.path.join(TESTS, "distribute_exactness.py"),
+        tmp_path / "run",
+        env={"KERAS_BACKEND": "tensorflow"},
         timeout=600,
     )
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert result.stdout.strip().endswith("exact")
 
 
 @pytest.mark.parametrize(

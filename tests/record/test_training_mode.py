@@ -1,33 +1,17 @@
 """The training-mode evaluation is exact and leaves `History` untouched, on
 every Keras 3 backend (one process each: Keras picks its backend at import)."""
 
-import importlib.util
 import os
-import subprocess
-import sys
 
 import pytest
+from support.scripts import require
+from support.scripts import run_exact
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def run_script(script, tmp_path, env):
-    result = subprocess.run(
-        [sys.executable, os.path.join(HERE, script), str(tmp_path)],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert result.stdout.strip().endswith("exact")
-
-
-def require(module):
-    if importlib.util.find_spec(module) is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{module} is not installed; `make test` installs it")
-        pytest.skip(f"{module} is not installed; `make test` installs it")
+    run_exact(os.path.join(HERE, script), tmp_path, env=env)
 
 
 @pytest.mark.slow

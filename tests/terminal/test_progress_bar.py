@@ -1,11 +1,8 @@
 """epochjump.ProgressBar: Keras's bar with the model's level, on every backend."""
 
 import contextlib
-import importlib.util
 import io
 import os
-import subprocess
-import sys
 import warnings
 
 import keras
@@ -15,6 +12,8 @@ from support.keras_fits import KerasLogRecorder
 from support.keras_fits import dense_model
 from support.keras_fits import digits
 from support.progress_output import epoch_blocks
+from support.scripts import require
+from support.scripts import run_exact
 
 import epochjump
 from epochjump.record import batch_feed
@@ -28,35 +27,20 @@ SCRIPT = os.path.join(
 def _run_script(tmp_path, mode, env):
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    result = subprocess.run(
-        [sys.executable, SCRIPT, mode, str(tmp_path)],
-        env={**os.environ, **env, "TMPDIR": str(tmp)},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert result.stdout.strip().endswith("exact")
+    run_exact(SCRIPT, mode, tmp_path, env={**env, "TMPDIR": str(tmp)})
     assert os.listdir(tmp_path / "cwd") == []
-
-
-def _need(module):
-    if importlib.util.find_spec(module) is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{module} is not installed; `make test` installs it")
-        pytest.skip(f"{module} is not installed; `make test` installs it")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
 def test_printed_numbers_match_history_and_explain(tmp_path, backend):
-    _need(backend)
+    require(backend)
     _run_script(tmp_path, "keras", {"KERAS_BACKEND": backend})
 
 
 @pytest.mark.slow
 def test_printed_numbers_match_on_tf_keras(tmp_path):
-    _need("tf_keras")
+    require("tf_keras")
     _run_script(tmp_path, "tf_keras", {"TF_USE_LEGACY_KERAS": "1"})
 
 
@@ -156,7 +140,7 @@ def test_arguments_are_checked():
 
 
 def test_resolves_to_the_bar_of_the_models_keras():
-    _need("tf_keras")
+    require("tf_keras")
     import tf_keras
 
     bar = epochjump.ProgressBar(keras_package="tf_keras")
