@@ -215,13 +215,7 @@ def _read_runs(provider, ctx, experiment_id, wanted):
     read = None
     if tags:
         try:
-            read = provider.read_tensors(
-                ctx,
-                experiment_id=experiment_id,
-                plugin_name=metadata.PLUGIN_NAME,
-                downsample=_ALL_SAMPLES,
-                run_tag_filter=provider_lib.RunTagFilter(runs=list(wanted), tags=tags),
-            )
+            read = _read_all(provider, ctx, experiment_id, list(wanted), tags)
         except Exception:  # noqa: BLE001 - read again run by run, naming the bad tag.
             read = None
     out = {}
@@ -253,13 +247,7 @@ def _read_others(provider, ctx, experiment_id, run, listing, data, problems):
     """Reads every tag of `run` in one request (also tags not listed yet),
     but the ones in `data`; on an error, tag by tag."""
     try:
-        read = provider.read_tensors(
-            ctx,
-            experiment_id=experiment_id,
-            plugin_name=metadata.PLUGIN_NAME,
-            downsample=_ALL_SAMPLES,
-            run_tag_filter=provider_lib.RunTagFilter(runs=[run]),
-        ).get(run, {})
+        read = _read_all(provider, ctx, experiment_id, [run]).get(run, {})
     except Exception:  # noqa: BLE001 - read again tag by tag, naming the bad one.
         others = sorted(tag for tag in listing if tag not in data)
         return _read_tags(provider, ctx, experiment_id, run, others, problems)
@@ -272,13 +260,7 @@ def _read_tags(provider, ctx, experiment_id, run, tags, problems):
     if not tags:
         return {}
     try:
-        read = provider.read_tensors(
-            ctx,
-            experiment_id=experiment_id,
-            plugin_name=metadata.PLUGIN_NAME,
-            downsample=_ALL_SAMPLES,
-            run_tag_filter=provider_lib.RunTagFilter(runs=[run], tags=tags),
-        ).get(run, {})
+        read = _read_all(provider, ctx, experiment_id, [run], tags).get(run, {})
     except Exception as e:  # noqa: BLE001 - one bad tag must not hide the run.
         if len(tags) == 1:
             problems.append(f"{tags[0]}: could not be read ({type(e).__name__}: {e})")
@@ -288,6 +270,18 @@ def _read_tags(provider, ctx, experiment_id, run, tags, problems):
             data.update(_read_tags(provider, ctx, experiment_id, run, [tag], problems))
         return data
     return {tag: _data(read.get(tag, [])) for tag in tags}
+
+
+def _read_all(provider, ctx, experiment_id, runs, tags=None):
+    """Every datum of `tags` (default: all of epochjump's) of `runs`, in one
+    `read_tensors` request, not downsampled."""
+    return provider.read_tensors(
+        ctx,
+        experiment_id=experiment_id,
+        plugin_name=metadata.PLUGIN_NAME,
+        downsample=_ALL_SAMPLES,
+        run_tag_filter=provider_lib.RunTagFilter(runs=runs, tags=tags),
+    )
 
 
 def _data(tensor_data):
