@@ -17,6 +17,9 @@ Prints one line per check, `PASS <check>` or `FAIL <check>: <why>`:
   (prefixed, `weighted_` and numbered duplicate names) are bit-for-bit
   Keras's `get_metrics_result()`, and Keras's own results are used when the
   fused computation fails.
+- `fused_fallback` (PyTorch): when the fused results start failing in the
+  middle of a fit, training goes on unchanged, with exact batch values from
+  Keras's own results, and the model's `get_metrics_result` is its own.
 """
 
 import os
@@ -153,20 +156,25 @@ class SampleCount(keras.metrics.Sum):
         return self.total
 
 
+def fit_unshuffled(model, x, y, callbacks):
+    """`model.fit` for `EPOCHS` epochs of `BATCH`, in order; its history."""
+    return model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=EPOCHS,
+        shuffle=False,
+        verbose=0,
+        callbacks=callbacks,
+    ).history
+
+
 def check_custom_metric(log_dir):
     x, y = digits(200)
 
     def fit(callbacks):
         model = dense_model(metrics=["accuracy", StateTotal(), SampleCount()])
-        return model.fit(
-            x,
-            y,
-            batch_size=BATCH,
-            epochs=EPOCHS,
-            shuffle=False,
-            verbose=0,
-            callbacks=callbacks,
-        ).history
+        return fit_unshuffled(model, x, y, callbacks)
 
     plain = fit([])
     recorder = KerasLogRecorder()
@@ -286,6 +294,58 @@ def check_fused_results(log_dir):
     return f"{len(names)} results: {', '.join(names)}"
 
 
+class BreakFusedResults(keras.callbacks.Callback):
+    """Makes the recorder's fused results fail from batch `at` on."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == self.at:
+            self.model._epochjump_recorder._running._totals = [None]
+
+
+def check_fused_fallback(log_dir):
+    x, y = digits(200)
+
+    def fit(callbacks):
+        model = dense_model(metrics=["accuracy"])
+        return model, fit_unshuffled(model, x, y, callbacks)
+
+    _, plain = fit([])
+    recorder = KerasLogRecorder(metrics_results=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model, history = fit(
+            [epochjump.EpochJumpCallback(log_dir), BreakFusedResults(3), recorder]
+        )
+    ours = [str(w.message) for w in caught if "epochjump" in str(w.message)]
+    assert not ours, ours
+    assert history == plain, (history, plain)
+    # The batch values came from the fused results until batch 3, from
+    # Keras's own `get_metrics_result()` after; the model keeps Keras's own.
+    assert not model._epochjump_recorder._running.fused
+    assert "get_metrics_result" not in model.__dict__
+    run = epochjump.read_run(log_dir)
+    sizes = np.array([min(BATCH, len(x) - i) for i in range(0, len(x), BATCH)])
+    per_epoch = len(sizes)
+    for name in ("loss", "accuracy"):
+        series = run[name]
+        logged = np.array([e[name] for e in recorder.batch_logs], np.float32)
+        np.testing.assert_array_equal(series.running_mean, logged, err_msg=name)
+        keras_own = np.array([r[name] for r in recorder.batch_results])
+        np.testing.assert_array_equal(logged, keras_own, err_msg=name)
+        # Each epoch's running means, recomputed from the batch values alone.
+        for epoch in range(EPOCHS):
+            rows = slice(epoch * per_epoch, (epoch + 1) * per_epoch)
+            means = np.cumsum(series.batch_value[rows] * sizes) / np.cumsum(sizes)
+            np.testing.assert_allclose(
+                means, series.running_mean[rows], RTOL, ATOL, err_msg=name
+            )
+    return f"{len(run['loss'].step)} batches, fused results given up at batch 3"
+
+
 def _called_by_epochjump():
     frame = sys._getframe(2)
     while frame is not None:
@@ -304,6 +364,7 @@ def main(log_root):
     if keras.backend.backend() == "torch":
         checks["host_copies"] = (check_host_copies,)
         checks["fused_results"] = (check_fused_results,)
+        checks["fused_fallback"] = (check_fused_fallback,)
     failed = False
     for name, (check, *args) in checks.items():
         try:

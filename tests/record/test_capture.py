@@ -66,3 +66,8 @@ def test_no_per_batch_host_copy_on_torch(tmp_path_factory):
 @pytest.mark.slow
 def test_fused_running_means_are_keras_own_on_torch(tmp_path_factory):
     assert_passed("torch", "fused_results", tmp_path_factory)
+
+
+@pytest.mark.slow
+def test_fused_results_fail_over_to_keras_own_on_torch(tmp_path_factory):
+    assert_passed("torch", "fused_fallback", tmp_path_factory)

@@ -40,6 +40,12 @@ class MetricsResult:
         # The row is the fused vector itself when it holds `names` in order.
         self.vector_is_row = not self._others and self._plain_names == list(names)
 
+    @property
+    def fused(self):
+        """Whether the results are still computed in fused ops; False once
+        that failed (Keras's own `get_metrics_result()` answers then)."""
+        return self._fused
+
     def __call__(self):
         """Returns `(results, vector)`: the dict `get_metrics_result()` would
         return, and the plain means as one float32 tensor (or None)."""
@@ -48,7 +54,9 @@ class MetricsResult:
                 return self._fused_results()
             except Exception:  # noqa: BLE001 - Keras's own way still works.
                 self._fused = self.vector_is_row = False
-        return self._model.get_metrics_result(), None
+        # The class's method: inside epochjump's train step, the model's own
+        # `get_metrics_result` attribute is answered by this object.
+        return type(self._model).get_metrics_result(self._model), None
 
     def _fused_results(self):
         vector = None
