@@ -20,6 +20,9 @@ Prints one line per check, `PASS <check>` or `FAIL <check>: <why>`:
 - `fused_fallback` (PyTorch): when the fused results start failing in the
   middle of a fit, training goes on unchanged, with exact batch values from
   Keras's own results, and the model's `get_metrics_result` is its own.
+- `other_thread` (PyTorch): `get_metrics_result()` called from another
+  thread during a step (as by an async batch-end hook) gets Keras's own
+  answer and leaves the step's recorded row alone.
 """
 
 import os
@@ -346,6 +349,38 @@ def check_fused_fallback(log_dir):
     return f"{len(run['loss'].step)} batches, fused results given up at batch 3"
 
 
+def check_other_thread(log_dir):
+    import threading
+
+    x, y = digits(100)
+    model = dense_model(metrics=["accuracy"])
+    callback = epochjump.EpochJumpCallback(log_dir)
+    model.fit(x[:32], y[:32], batch_size=BATCH, verbose=0, callbacks=[callback])
+    recorder = model._epochjump_recorder
+    keras_step = recorder._original_train_step
+    seen = []
+
+    def step_asked_from_another_thread(data):
+        logs = keras_step(data)
+        row = recorder._batch_vector
+        answer = {}
+        asker = threading.Thread(
+            target=lambda: answer.update(model.get_metrics_result())
+        )
+        asker.start()
+        asker.join()
+        seen.append((row is not None and recorder._batch_vector is row, answer))
+        return logs
+
+    recorder._original_train_step = step_asked_from_another_thread
+    fit_unshuffled(model, x, y, [callback])
+    assert seen and all(kept for kept, _ in seen), "the row was replaced"
+    assert all(sorted(answer) == ["accuracy", "loss"] for _, answer in seen), seen
+    run = epochjump.read_run(log_dir)
+    assert not np.isnan(run["loss"].batch_value).any()
+    return f"{len(seen)} steps asked from another thread, rows kept"
+
+
 def _called_by_epochjump():
     frame = sys._getframe(2)
     while frame is not None:
@@ -365,6 +400,7 @@ def main(log_root):
         checks["host_copies"] = (check_host_copies,)
         checks["fused_results"] = (check_fused_results,)
         checks["fused_fallback"] = (check_fused_fallback,)
+        checks["other_thread"] = (check_other_thread,)
     failed = False
     for name, (check, *args) in checks.items():
         try:

@@ -10,6 +10,8 @@ Each batch's row is a tensor on the metrics' device, kept in a
 once per flush, so no step waits for the device.
 """
 
+import threading
+
 import keras
 import numpy as np
 import torch
@@ -28,6 +30,7 @@ class TorchRecorder(base.BatchRecorder):
         self._nan = None
         self._running = None
         self._batch_vector = None
+        self._step_thread = None
         self._logs_are_results = _logs_are_metrics_results(model)
 
     def _allocate(self):
@@ -51,6 +54,7 @@ class TorchRecorder(base.BatchRecorder):
         # one answers with the same bits, in a fraction of the ops.
         fused = self._logs_are_results and self._running.fused
         if fused:
+            self._step_thread = threading.get_ident()
             model.__dict__["get_metrics_result"] = self._batch_results
         self._batch_vector = None
         try:
@@ -83,6 +87,10 @@ class TorchRecorder(base.BatchRecorder):
     def _batch_results(self):
         """`get_metrics_result()` inside Keras's step, on the batch's state;
         keeps the plain means' vector as `_batch_vector`."""
+        if threading.get_ident() != self._step_thread:
+            # E.g. another callback's batch-end hook, run by Keras's thread
+            # pool while this step runs: Keras's own answer, our row untouched.
+            return type(self._model).get_metrics_result(self._model)
         results, self._batch_vector = self._running()
         return results
 
