@@ -23,6 +23,8 @@ Prints one line per check, `PASS <check>` or `FAIL <check>: <why>`:
 - `other_thread` (PyTorch): `get_metrics_result()` called from another
   thread during a step (as by an async batch-end hook) gets Keras's own
   answer and leaves the step's recorded row alone.
+- `own_get_metrics_result` (PyTorch): a `get_metrics_result` set on the
+  model itself is kept, and answers Keras's step.
 """
 
 import os
@@ -381,6 +383,28 @@ def check_other_thread(log_dir):
     return f"{len(seen)} steps asked from another thread, rows kept"
 
 
+def check_own_get_metrics_result(log_dir):
+    x, y = digits(100)
+    model = dense_model(metrics=["accuracy"])
+    calls = []
+
+    def own_get_metrics_result():
+        calls.append(1)
+        return type(model).get_metrics_result(model)
+
+    object.__setattr__(model, "get_metrics_result", own_get_metrics_result)
+    recorder = KerasLogRecorder()
+    fit_unshuffled(model, x, y, [epochjump.EpochJumpCallback(log_dir), recorder])
+    assert model.__dict__.get("get_metrics_result") is own_get_metrics_result
+    steps = len(recorder.batch_logs)
+    assert len(calls) >= steps, (len(calls), steps)  # Once per step at least.
+    run = epochjump.read_run(log_dir)
+    logged = np.array([e["loss"] for e in recorder.batch_logs], np.float32)
+    np.testing.assert_array_equal(run["loss"].running_mean, logged)
+    assert not np.isnan(run["loss"].batch_value).any()
+    return f"the model's own get_metrics_result kept, called {len(calls)} times"
+
+
 def _called_by_epochjump():
     frame = sys._getframe(2)
     while frame is not None:
@@ -401,6 +425,7 @@ def main(log_root):
         checks["fused_results"] = (check_fused_results,)
         checks["fused_fallback"] = (check_fused_fallback,)
         checks["other_thread"] = (check_other_thread,)
+        checks["own_get_metrics_result"] = (check_own_get_metrics_result,)
     failed = False
     for name, (check, *args) in checks.items():
         try:

@@ -76,3 +76,8 @@ def test_fused_results_fail_over_to_keras_own_on_torch(tmp_path_factory):
 @pytest.mark.slow
 def test_results_asked_from_another_thread_leave_the_row_alone(tmp_path_factory):
     assert_passed("torch", "other_thread", tmp_path_factory)
+
+
+@pytest.mark.slow
+def test_a_models_own_get_metrics_result_is_kept_on_torch(tmp_path_factory):
+    assert_passed("torch", "own_get_metrics_result", tmp_path_factory)

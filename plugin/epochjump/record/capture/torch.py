@@ -51,8 +51,13 @@ class TorchRecorder(base.BatchRecorder):
                 torch._foreach_copy_(self._saved, state)
                 torch._foreach_zero_(state)
         # Keras's own step asks `get_metrics_result()` for its logs: the fused
-        # one answers with the same bits, in a fraction of the ops.
-        fused = self._logs_are_results and self._running.fused
+        # one answers with the same bits, in a fraction of the ops (unless
+        # the model has a `get_metrics_result` of its own, set on it).
+        fused = (
+            self._logs_are_results
+            and self._running.fused
+            and "get_metrics_result" not in model.__dict__
+        )
         if fused:
             self._step_thread = threading.get_ident()
             model.__dict__["get_metrics_result"] = self._batch_results
