@@ -6,8 +6,8 @@ samples) and on a small conv net (3 conv layers, 32x32x3 input, batch 64, 4k
 samples), and prints for each the median ratio of the wall time with each
 logger to the wall time without any, the fixed cost per step that ratio
 means, and the median ratio of the process's CPU time (less moved by other
-load on a shared machine); then the bytes per batch per series of the event
-files the callback wrote.
+load on a shared machine), each with the quartiles of the rounds' ratios;
+then the bytes per batch per series of the event files the callback wrote.
 
 Usage: [KERAS_BACKEND=tensorflow|jax|torch] python benchmarks/overhead.py
        [--pairs 15] [--epochs 1] [--models mlp,conv] [--no-keras-tensorboard]
@@ -150,11 +150,14 @@ def measure(name, args, scratch):
         ratios = [t / b for t, b in zip(times[variant], base)]
         extra = [(t - b) / steps * 1e3 for t, b in zip(times[variant], base)]
         cpu_ratios = [t / b for t, b in zip(cpu[variant], cpu["none"])]
+        low, _, high = statistics.quantiles(ratios, n=4)
+        cpu_low, _, cpu_high = statistics.quantiles(cpu_ratios, n=4)
         print(
             f"  {variant}: median ratio {statistics.median(ratios):.3f} "
-            f"(min {min(ratios):.3f}, max {max(ratios):.3f}); "
+            f"(quartiles {low:.3f}-{high:.3f}); "
             f"{statistics.median(extra):+.3f} ms per step; "
-            f"CPU time ratio {statistics.median(cpu_ratios):.3f}"
+            f"CPU time ratio {statistics.median(cpu_ratios):.3f} "
+            f"(quartiles {cpu_low:.3f}-{cpu_high:.3f})"
         )
     run = epochjump.read_run(os.path.join(scratch, "ej0"))
     series = 2 * len(run.metrics)

@@ -125,6 +125,9 @@ def series_answer(run, series, start=None, end=None, max_points=None):
             "running_mean": series.running_mean[picks].tolist(),
         },
         "train_eval": _evals(series.train_eval, geometry, start, end),
+        "train_eval_training_mode": _evals(
+            series.train_eval_training_mode, geometry, start, end
+        ),
         "val": _evals(series.val, geometry, start, end),
         **chart_marks(run, series, geometry),
     }

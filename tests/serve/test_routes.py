@@ -240,8 +240,14 @@ def epoch_fraction(step):
     return epoch + (step - (1 + EPOCH_LENGTH * epoch) + 1) / EPOCH_LENGTH
 
 
-def expected_series(metric, steps, batch_values, means, val, train_eval):
-    evals = {"val": val, "train_eval": train_eval}
+def expected_series(
+    metric, steps, batch_values, means, val, train_eval, training_mode=()
+):
+    evals = {
+        "val": val,
+        "train_eval": train_eval,
+        "train_eval_training_mode": training_mode,
+    }
     answer = {
         "run": "known",
         "metric": metric,
@@ -283,7 +289,7 @@ def expected_series(metric, steps, batch_values, means, val, train_eval):
 def drop_eval_wall_times(answer):
     """Evaluations are stamped with the time they were logged: check them
     loosely, and return the answer without them."""
-    for kind in ("val", "train_eval"):
+    for kind in ("val", "train_eval", "train_eval_training_mode"):
         wall_times = answer[kind].pop("wall_time")
         assert len(wall_times) == len(answer[kind]["step"])
         assert all(1.7e9 < t < T0 for t in wall_times)
@@ -354,7 +360,7 @@ def test_series_range(client):
     answer = get_json(client, "/series", run="known", metric="loss", start=12, end=25)
     steps = list(range(12, 26))
     expected = expected_series(
-        "loss", steps, LOSS, LOSS_MEAN, VAL_LOSS, TRAIN_EVAL_LOSS
+        "loss", steps, LOSS, LOSS_MEAN, VAL_LOSS, TRAIN_EVAL_LOSS, TRAINING_MODE_LOSS
     )
     assert drop_eval_wall_times(answer) == expected
     assert answer["batches"]["epoch_fraction"][0] == 1.2
