@@ -14,7 +14,8 @@ import { visibleName } from "./format";
 const LEGEND =
   "Bold: what Keras printed (running mean of the epoch so far) · thin: each batch alone " +
   "(smoothed; faint: raw) · ◆ train_eval: training subset in inference mode · ○ val · " +
-  "dashed: epoch start · arrow: the jump · teal tick (lr): learning-rate change · indigo tick: a new fit() · " +
+  "dashed: epoch start · arrow: the jump · teal tick (lr): learning-rate change (a teal bar: changes at every few steps) · " +
+  "indigo tick: a new fit() · " +
   "red ▲: NaN or infinite.";
 
 function stepRangeFor(chart: ChartData, range: XRange): StepRange | null {

@@ -49,7 +49,7 @@ export class JumpChart {
   private readonly observer: ResizeObserver;
   private chart: ChartData | null = null;
   private highlighted: number | null = null;
-  private drawn: Drawn = { epochLines: [], lrMarks: [], fitMarks: [] };
+  private drawn: Drawn = { epochLines: [], lrMarks: [], lrBands: [], fitMarks: [] };
 
   constructor(
     private readonly root: HTMLElement,
@@ -97,6 +97,7 @@ export class JumpChart {
       nonNull,
       epochLines: [...this.drawn.epochLines],
       lrMarks: [...this.drawn.lrMarks],
+      lrBands: this.drawn.lrBands.map((band) => ({ ...band })),
       lrValues: this.chart?.lrMarks.map((m) => m.value) ?? [],
       fitMarks: [...this.drawn.fitMarks],
       xMin: min ?? null,

@@ -20,12 +20,29 @@ function inRange(u: uPlot, x: number): boolean {
   return Number.isFinite(x) && min !== undefined && max !== undefined && x >= min && x <= max;
 }
 
+/** A stretch of learning-rate changes too close to tell apart (a per-step
+ * schedule), drawn as one band: from the first change to the last, in scale
+ * units, with the rate after the first and after the last. */
+export interface RateBand {
+  from: number;
+  to: number;
+  first: number;
+  last: number;
+  changes: number;
+}
+
 /** What one draw put on the canvas, in scale units (for the test probe). */
 export interface Drawn {
   epochLines: number[];
   lrMarks: number[];
+  lrBands: RateBand[];
   fitMarks: number[];
 }
+
+// Marks closer than this (CSS px, about a label's width) merge into a band;
+// a band needs this many.
+const MIN_MARK_GAP = 24;
+const MIN_BAND_MARKS = 3;
 
 /** Draws everything; returns the x values (scale units) of the lines and marks drawn. */
 export function drawOverlay(u: uPlot, state: OverlayState): Drawn {
@@ -36,12 +53,62 @@ export function drawOverlay(u: uPlot, state: OverlayState): Drawn {
   ctx.rect(left, top, width, height);
   ctx.clip();
   const epochLines = drawEpochLines(u, state);
-  const lrMarks = drawMarks(u, state.chart.lrMarks, state.colors.lrMark, "bottom", (m) => `lr ${formatRate(m.value)}`);
+  const { ticks, bands } = groupRateMarks(u, state.chart.lrMarks);
+  const lrMarks = drawMarks(u, ticks, state.colors.lrMark, "bottom", (m) => `lr ${formatRate(m.value)}`);
+  drawRateBands(u, bands, state.colors.lrMark);
   const fitMarks = drawMarks(u, state.chart.fitMarks, state.colors.fitMark, "top", () => "fit");
   drawBrackets(u, state);
   drawNonFinite(u, state);
   ctx.restore();
-  return { epochLines, lrMarks, fitMarks };
+  return { epochLines, lrMarks, lrBands: bands, fitMarks };
+}
+
+/** Splits the learning-rate changes in view into ones drawn as ticks and
+ * runs of at least `MIN_BAND_MARKS` changes, each less than `MIN_MARK_GAP`
+ * px from the next, drawn as bands: a per-step schedule would otherwise
+ * paint a solid block of ticks over the data. */
+function groupRateMarks(u: uPlot, marks: StepMark[]): { ticks: StepMark[]; bands: RateBand[] } {
+  const visible = marks.filter((mark) => inRange(u, mark.x));
+  const ticks: StepMark[] = [];
+  const bands: RateBand[] = [];
+  let run: StepMark[] = [];
+  const close = () => {
+    if (run.length >= MIN_BAND_MARKS) {
+      const first = run[0];
+      const last = run[run.length - 1];
+      bands.push({ from: first.x, to: last.x, first: first.value, last: last.value, changes: run.length });
+    } else {
+      ticks.push(...run);
+    }
+    run = [];
+  };
+  for (const mark of visible) {
+    const previous = run[run.length - 1];
+    if (previous && u.valToPos(mark.x, "x") - u.valToPos(previous.x, "x") >= MIN_MARK_GAP) close();
+    run.push(mark);
+  }
+  close();
+  return { ticks, bands };
+}
+
+/** A low bar along the bottom for each band, labelled with the rate at its
+ * two ends. */
+function drawRateBands(u: uPlot, bands: RateBand[], color: string): void {
+  const ctx = u.ctx;
+  const pr = uPlot.pxRatio;
+  const bottom = u.bbox.top + u.bbox.height;
+  const thickness = 4 * pr;
+  ctx.font = `500 ${10.5 * pr}px ${FONT}`;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "bottom";
+  for (const band of bands) {
+    const x0 = u.valToPos(band.from, "x", true);
+    const x1 = Math.max(u.valToPos(band.to, "x", true), x0 + 2 * pr);
+    ctx.fillStyle = color;
+    ctx.fillRect(x0, bottom - thickness, x1 - x0, thickness);
+    const text = `lr ${formatRate(band.first)} → ${formatRate(band.last)}`;
+    ctx.fillText(text, x0 + 4 * pr, bottom - thickness - 3 * pr);
+  }
 }
 
 /** Short solid ticks with a label, from the bottom (learning-rate changes) or

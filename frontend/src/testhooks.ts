@@ -1,5 +1,7 @@
 // A read-only `window.__epochjump` snapshot for browser tests. Not a user API.
 
+import type { RateBand } from "./overlay";
+
 export interface ChartProbe {
   run: string;
   metric: string;
@@ -10,9 +12,11 @@ export interface ChartProbe {
   nonNull: Record<string, number>;
   /** x positions (scale units) of the epoch lines in the last draw. */
   epochLines: number[];
-  /** x positions of the learning-rate change marks drawn, and every change's new rate. */
+  /** x positions of the learning-rate changes drawn as ticks, and every change's new rate. */
   lrMarks: number[];
   lrValues: number[];
+  /** Runs of learning-rate changes drawn as bands (a per-step schedule). */
+  lrBands: RateBand[];
   /** x positions of the fit-start marks drawn. */
   fitMarks: number[];
   xMin: number | null;

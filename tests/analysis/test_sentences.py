@@ -437,3 +437,23 @@ def test_no_mode_gap_without_a_training_mode_evaluation(first_jump):
     text = sentences.jump_sentence(j)
     assert text.endswith("the training subset scores 0.5000.")
     assert "nan" not in text.lower()
+
+
+def test_a_per_step_schedule_is_not_a_boundary_change(first_jump):
+    scheduled = with_fields(
+        first_jump,
+        first_batch_noise=0.01,
+        noise_sd=0.02,
+        boundary_step=0.002,
+        boundary_step_stderr=0.01,
+        learning_rate_before=0.00284,
+        learning_rate_after=0.002837,
+        learning_rate_scheduled=True,
+    )
+    assert "learning rate" not in sentences.jump_sentence(scheduled)
+    headline = sentences.headline("loss", [scheduled, with_fields(scheduled, epoch=1)])
+    assert "the learning rate changed at" not in headline
+    assert headline.endswith(
+        "; the learning rate follows a per-step schedule, changing inside the "
+        "epochs as well as at their boundaries."
+    )

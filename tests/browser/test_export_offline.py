@@ -14,6 +14,7 @@ from browser_env import ARTIFACTS
 from browser_env import DEMO_RUN
 from browser_env import XSS_METRIC
 from browser_env import XSS_RUN
+from test_tab import drag_zoom
 
 import epochjump
 from epochjump import answers
@@ -255,14 +256,7 @@ def test_report_zooms_on_embedded_data(offline_page, runs):
     n = len(runs[DEMO_RUN][metric])
     wait_for_charts(page, [[DEMO_RUN, metric, n]])
     full = probe(page, DEMO_RUN, metric)
-    over = card(page, DEMO_RUN, metric).locator(".u-over")
-    over.scroll_into_view_if_needed()
-    box = over.bounding_box()
-    y = box["y"] + box["height"] / 2
-    page.mouse.move(box["x"] + box["width"] * 0.3, y)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=8)
-    page.mouse.up()
+    drag_zoom(page, card(page, DEMO_RUN, metric).locator(".u-over"), 0.3, 0.6)
     page.wait_for_function(
         """([run, metric, max, n]) => {
           const c = window.__epochjump.charts.find(
@@ -288,9 +282,7 @@ def test_report_zooms_on_embedded_data(offline_page, runs):
 def test_report_marks_learning_rates_and_says_the_same_words(offline_page, runs):
     page = offline_page
     demo_run = runs[DEMO_RUN]
-    wait_for_charts(
-        page, [[DEMO_RUN, m, len(demo_run[m])] for m in demo_run.metrics]
-    )
+    wait_for_charts(page, [[DEMO_RUN, m, len(demo_run[m])] for m in demo_run.metrics])
     change = int(demo_run.epoch_starts[1])  # The demo halves its rate there.
     for metric in demo_run.metrics:
         assert probe(page, DEMO_RUN, metric)["lrMarks"] == [change]

@@ -2,11 +2,11 @@
 the other runs are drawn as usual (headless Chromium, real TensorBoard)."""
 
 import json
-import sys
 import urllib.request
 
 import pytest
 from support.tensorboard_process import serve_tensorboard
+from support.tensorboard_process import tensorboard_command
 
 import epochjump
 from epochjump import metadata
@@ -51,16 +51,7 @@ def _listed(base):
 
 @pytest.fixture(scope="module")
 def broken_url(broken_logdir):
-    command = [
-        sys.executable,
-        "-m",
-        "tensorboard.main",
-        "--logdir",
-        str(broken_logdir),
-        "--load_fast=false",
-        "--reload_interval",
-        "1",
-    ]
+    command = tensorboard_command(broken_logdir)
 
     def ready(base):
         return _listed(base) >= {"good", "truncated", "newer", "opened"}

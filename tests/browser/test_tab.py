@@ -104,6 +104,18 @@ def wait_probe(frame, run, metric, condition_js):
     return probe(frame, run, metric)
 
 
+def drag_zoom(page, over, start, end):
+    """Drags across a chart's `.u-over` from `start` to `end`, fractions of
+    its width, at half height: uPlot's zoom."""
+    over.scroll_into_view_if_needed()
+    box = over.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * start, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * end, y, steps=8)
+    page.mouse.up()
+
+
 def card(frame, run, metric):
     return frame.locator(
         f'[data-testid=metric-card][data-run="{run}"][data-metric="{metric}"]'
@@ -412,14 +424,7 @@ def test_live_refresh_keeps_zoom(page, tensorboard_url, run_data):
     wait_for_charts(frame, RUN, run_data.metrics)
     metric = run_data.metrics[0]
     full = probe(frame, RUN, metric)
-    over = card(frame, RUN, metric).locator(".u-over")
-    over.scroll_into_view_if_needed()
-    box = over.bounding_box()
-    y = box["y"] + box["height"] / 2
-    page.mouse.move(box["x"] + box["width"] * 0.4, y)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.7, y, steps=8)
-    page.mouse.up()
+    drag_zoom(page, card(frame, RUN, metric).locator(".u-over"), 0.4, 0.7)
     zoomed = wait_probe(frame, RUN, metric, f"c.xMax < {full['xMax']}")
     with page.expect_request(
         lambda r: "/series?" in r.url and f"run={RUN}&metric={metric}&" in r.url,

@@ -84,6 +84,8 @@ def test_reduce_on_plateau_marks_each_reduction(tmp_path, data):
         (lr, lr / 2),
         (lr / 2, lr / 4),
     ]
+    # Changed at epoch starts only: each change is its boundary's own.
+    assert [j.learning_rate_scheduled for j in jumps] == [False] * 3
 
 
 def test_step_decay_over_two_fits_and_initial_epoch(tmp_path, data):
@@ -144,3 +146,17 @@ def test_schedules_are_marked_where_they_change(tmp_path, data, schedule, formul
     np.testing.assert_allclose(run.learning_rate.value, expected, rtol=1e-6)
     assert len(steps) > 1
     assert run.fit_starts.tolist() == [1]
+    # A boundary's change is a schedule's step when the rate also changes
+    # after the first batch of the epoch before or of the one after.
+    rates = observed.rates
+
+    def changes_inside(epoch):
+        first = epoch * PER_EPOCH
+        return any(
+            rates[i] != rates[i - 1] for i in range(first + 1, first + PER_EPOCH)
+        )
+
+    jumps = epochjump.explain(run, "loss")
+    assert [j.learning_rate_scheduled for j in jumps] == [
+        changes_inside(e) or changes_inside(e + 1) for e in range(3)
+    ]

@@ -477,6 +477,7 @@ def test_jumps(client):
             "train_eval_training_mode": TRAINING_MODE_LOSS[epoch],
             "learning_rate_before": 0.1,
             "learning_rate_after": 0.1 if epoch == 0 else 0.05,
+            "learning_rate_scheduled": False,
             "val": VAL_LOSS[epoch],
             "lag_share": lag / jump,
             "lag_stderr": end.stderr,

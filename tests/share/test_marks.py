@@ -111,3 +111,39 @@ def test_a_repeated_rate_is_not_a_change(run):
     figure = plotting.draw_figure([same], ["accuracy"], x="step")
     lines = figure.axes[0].lines
     assert not [line for line in lines if line.get_color() == panels.LR_MARK]
+
+
+def test_changes_too_close_to_tell_apart_are_one_bar(run):
+    pytest.importorskip("matplotlib")
+    from epochjump.share import panels
+    from epochjump.share import plotting
+
+    # A warm-up that changes the rate at every step from 2 to 20, then one
+    # drop at step 61: one bar over steps 2-20, one tick at 61.
+    warmup = [(1, 1e-4)] + [(s, 1e-4 * s) for s in range(2, 21)]
+    scheduled = dataclasses.replace(
+        run,
+        learning_rate=model.LearningRate(
+            step=np.array([s for s, _ in warmup] + [61], np.int64),
+            value=np.array([v for _, v in warmup] + [2.5e-4]),
+        ),
+    )
+    figure = plotting.draw_figure([scheduled], ["accuracy"], x="step")
+    ax = figure.axes[0]
+    lr_lines = [line for line in ax.lines if line.get_color() == panels.LR_MARK]
+    shapes = sorted((list(line.get_xdata()), line.get_linewidth()) for line in lr_lines)
+    assert shapes == [([2, 20], 4.0), ([61, 61], 2.0)], shapes
+    texts = [t.get_text() for t in ax.texts if t.get_color() == panels.LR_MARK]
+    assert sorted(texts) == [" lr 0.0002 → 0.002", " lr 0.00025"], texts
+
+
+def test_close_groups_splits_at_the_gap():
+    from epochjump.share.panels import close_groups
+
+    assert close_groups([], 1.0) == []
+    assert close_groups([0.0, 0.5, 0.9, 3.0, 5.0, 5.2], 1.0) == [
+        range(0, 3),
+        range(3, 4),
+        range(4, 6),
+    ]
+    assert close_groups([0.0, 1.0], 1.0) == [range(0, 1), range(1, 2)]

@@ -4,6 +4,7 @@ import contextlib
 import pathlib
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 
@@ -15,6 +16,20 @@ def free_port():
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def tensorboard_command(logdir, load_fast=False, reload_interval=1):
+    """This Python's `tensorboard` on `logdir` (for `serve_tensorboard`)."""
+    return [
+        sys.executable,
+        "-m",
+        "tensorboard.main",
+        "--logdir",
+        str(logdir),
+        f"--load_fast={str(load_fast).lower()}",
+        "--reload_interval",
+        str(reload_interval),
+    ]
 
 
 @contextlib.contextmanager

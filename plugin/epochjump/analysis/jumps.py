@@ -28,7 +28,9 @@ For the boundary after epoch `e` of a metric:
 - `val`: the validation value after the epoch.
 - `learning_rate_before` / `learning_rate_after`: the learning rate in force
   at the epoch's last batch and at the next epoch's first; NaN when not
-  recorded.
+  recorded. `learning_rate_scheduled`: the rate also changes inside one of
+  the two epochs (a per-step schedule), so a change at the boundary is one
+  step of many, not the boundary's own.
 """
 
 import dataclasses
@@ -65,6 +67,8 @@ class Jump:
       reported, level_at_end, first_next, jump, lag, progress, train_eval,
         mode_gap, val, train_eval_training_mode, learning_rate_before,
         learning_rate_after: float; NaN where not recorded.
+      learning_rate_scheduled: bool, whether the learning rate also changes
+        after the first batch of the epoch or of the next one.
       lag_stderr: float, the standard error of `lag` (that of `level_at_end`).
       level_after, level_after_stderr: float, the level at the first batch of
         the next epoch and its standard error.
@@ -99,6 +103,7 @@ class Jump:
     train_eval_training_mode: float = math.nan
     learning_rate_before: float = math.nan
     learning_rate_after: float = math.nan
+    learning_rate_scheduled: bool = False
 
     @property
     def lag_share(self):
@@ -150,6 +155,12 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
         rate_before, rate_after = _learning_rates(
             run, end.last_step, int(series.step[nxt])
         )
+        first = int(np.searchsorted(series.epoch, end.epoch, side="left"))
+        scheduled = _changes_inside(
+            run.learning_rate, int(series.step[first]), end.last_step
+        ) or _changes_inside(
+            run.learning_rate, int(series.step[nxt]), following.last_step
+        )
         jumps.append(
             Jump(
                 metric=metric,
@@ -169,6 +180,7 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
                 train_eval_training_mode=end.train_eval_training_mode,
                 learning_rate_before=rate_before,
                 learning_rate_after=rate_after,
+                learning_rate_scheduled=scheduled,
                 lag_stderr=end.lag_stderr,
                 level_after=end.level_after,
                 level_after_stderr=end.level_after_stderr,
@@ -179,6 +191,13 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
             )
         )
     return jumps
+
+
+def _changes_inside(rates, first_step, last_step):
+    """Whether the rate changes at a step after `first_step`, up to
+    `last_step` (every recorded value after the first is a change)."""
+    changes = rates.step[1:]
+    return bool(np.any((changes > first_step) & (changes <= last_step)))
 
 
 def _learning_rates(run, *steps):
@@ -324,4 +343,3 @@ def _value_for_epoch(evals, epoch):
     if len(matches) == 0:
         return math.nan
     return float(evals.value[matches[-1]])
-

@@ -34,8 +34,10 @@ def _finite(*values):
 
 
 def _lr_change(jump):
+    """`(before, after)` when the learning rate changed at the boundary and
+    not inside the epochs around it (a schedule's step is not the boundary's)."""
     before, after = jump.learning_rate_before, jump.learning_rate_after
-    if _finite(before, after) and before != after:
+    if _finite(before, after) and before != after and not jump.learning_rate_scheduled:
         return before, after
     return None
 
@@ -269,6 +271,11 @@ def headline(metric, jumps, reported_last=math.nan):
             for j in changed
         )
         text += f"; the learning rate changed at {where}"
+    if any(j.learning_rate_scheduled for j in finite):
+        text += (
+            "; the learning rate follows a per-step schedule, changing inside "
+            "the epochs as well as at their boundaries"
+        )
     return text + "."
 
 

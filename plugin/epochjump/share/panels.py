@@ -24,6 +24,11 @@ MUTED = "#5f6368"
 EPOCH_LINE = (60 / 255, 64 / 255, 67 / 255, 0.45)
 # Learning-rate changes and fit starts (frontend/src/theme.ts: lrMark, fitMark).
 LR_MARK = "#00695c"
+# Changes closer than this share of the x range (the tab's 24 px on a chart
+# about 960 px wide) merge into one bar, when there are BAND_MARKS or more
+# (frontend/src/overlay.ts: MIN_MARK_GAP, MIN_BAND_MARKS).
+MARK_GAP = 1 / 40
+BAND_MARKS = 3
 FIT_MARK = "#3949ab"
 GRID = (0, 0, 0, 0.07)
 
@@ -104,25 +109,40 @@ def _draw_marks(ax, run, series, geometry, x_axis):
     "lr 0.0005") and fit starts (an indigo tick from the top, "fit"), at the
     step where each begins, as in the tab. Only changes are marked: not the
     first learning rate, nor one equal to the one before, nor the first fit
-    start (where the data begins)."""
+    start (where the data begins). Changes too close to tell apart (a
+    per-step schedule) are drawn as one low bar, "lr 0.001 → 0.0001"."""
     marks = answers.chart_marks(run, series)
     transform = ax.get_xaxis_transform()
     key = "epoch_fraction" if x_axis == "epoch" else "step"
     rates = marks["learning_rate"]
-    for i, (x, value) in enumerate(zip(rates[key], rates["value"])):
-        if i == 0 or value == rates["value"][i - 1]:
+    changes = [
+        (x, value)
+        for i, (x, value) in enumerate(zip(rates[key], rates["value"]))
+        if i > 0 and value != rates["value"][i - 1]
+    ]
+    low, high = ax.get_xlim()
+    for group in close_groups([x for x, _ in changes], (high - low) * MARK_GAP):
+        (x0, first), (x1, last) = changes[group.start], changes[group.stop - 1]
+        if len(group) >= BAND_MARKS:
+            ax.plot(
+                [x0, x1],
+                [0.012, 0.012],
+                color=LR_MARK,
+                lw=4,
+                solid_capstyle="butt",
+                transform=transform,
+                zorder=4,
+            )
+            label = (
+                f" lr {wording.learning_rate(first)} → {wording.learning_rate(last)}"
+            )
+            _lr_label(ax, x0, 0.03, label, transform)
             continue
-        ax.plot([x, x], [0, 0.16], color=LR_MARK, lw=2, transform=transform, zorder=4)
-        ax.text(
-            x,
-            0.17,
-            f" lr {wording.learning_rate(value)}",
-            transform=transform,
-            ha="left",
-            va="bottom",
-            fontsize=7.5,
-            color=LR_MARK,
-        )
+        for x, value in changes[group.start : group.stop]:
+            ax.plot(
+                [x, x], [0, 0.16], color=LR_MARK, lw=2, transform=transform, zorder=4
+            )
+            _lr_label(ax, x, 0.17, f" lr {wording.learning_rate(value)}", transform)
     for x in marks["fit_starts"][key][1:]:
         ax.plot([x, x], [0.84, 0.94], color=FIT_MARK, lw=2, transform=transform)
         ax.text(
@@ -135,6 +155,37 @@ def _draw_marks(ax, run, series, geometry, x_axis):
             fontsize=7.5,
             color=FIT_MARK,
         )
+
+
+def _lr_label(ax, x, y, text, transform):
+    ax.text(
+        x,
+        y,
+        text,
+        transform=transform,
+        ha="left",
+        va="bottom",
+        fontsize=7.5,
+        color=LR_MARK,
+    )
+
+
+def close_groups(xs, min_gap):
+    """Splits sorted `xs` into runs of neighbours less than `min_gap` apart.
+
+    Args:
+      xs: sorted list of floats.
+      min_gap: float, the smallest gap that separates two runs.
+
+    Returns:
+      A list of `range`s of indices into `xs`, in order, covering all of it.
+    """
+    groups, start = [], 0
+    for i in range(1, len(xs) + 1):
+        if i == len(xs) or xs[i] - xs[i - 1] >= min_gap:
+            groups.append(range(start, i))
+            start = i
+    return groups
 
 
 def _draw_brackets(ax, jumps, series, xs):
