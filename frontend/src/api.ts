@@ -121,6 +121,7 @@ function parseSeries(raw: unknown): SeriesResponse {
     resolution: String(o.resolution ?? "batch"),
     batches: parseBatches(o.batches),
     train_eval: parseEvals(o.train_eval),
+    train_eval_training_mode: parseEvals(o.train_eval_training_mode),
     val: parseEvals(o.val),
     learning_rate: arrayFields(asObject(o.learning_rate), ["step", "epoch_fraction", "value"]),
     fit_starts: arrayFields(asObject(o.fit_starts), ["step", "epoch_fraction"]),

@@ -13,7 +13,7 @@ import { visibleName } from "./format";
 
 const LEGEND =
   "Bold: what Keras printed (running mean of the epoch so far) · thin: each batch alone " +
-  "(smoothed; faint: raw) · ◆ train_eval: training subset in inference mode · ○ val · " +
+  "(smoothed; faint: raw) · ◆ train_eval: training subset in inference mode · ◇ the same in training mode · ○ val · " +
   "dashed: epoch start · arrow: the jump · teal tick (lr): learning-rate change (a teal bar: changes at every few steps) · " +
   "indigo tick: a new fit() · " +
   "red ▲: NaN or infinite.";

@@ -55,7 +55,7 @@ export class JumpChart {
     private readonly root: HTMLElement,
     private readonly options: ChartOptions,
   ) {
-    this.plot = new uPlot(this.plotOptions(), [[], [], [], [], [], []], root);
+    this.plot = new uPlot(this.plotOptions(), [[], ...SERIES_LABELS.map(() => [])], root);
     this.observer = new ResizeObserver(() => this.resize());
     this.observer.observe(root);
   }
@@ -133,29 +133,25 @@ export class JumpChart {
       points: { show: false },
       value: (_u, v) => kerasValue(v),
     });
+    const evaluation = (stroke: string, fill: string, width: number, paths: uPlot.Series.PathBuilder): uPlot.Series => ({
+      stroke,
+      fill,
+      width,
+      paths,
+      points: { show: false },
+      value: (_u, v) => kerasValue(v),
+    });
     const styles: Record<string, uPlot.Series> = {
       [LABELS.batchValue]: line(withAlpha(color, theme === "dark" ? 0.35 : 0.25), 1),
       [LABELS.smoothed]: line(withAlpha(color, theme === "dark" ? 0.85 : 0.7), 1.25),
       [LABELS.runningMean]: line(color, 2.5),
-      [LABELS.trainEval]: {
-        stroke: colors.trainEval,
-        fill: colors.trainEval,
-        width: 1,
-        paths: diamonds(5),
-        points: { show: false },
-        value: (_u, v) => kerasValue(v),
-      },
-      [LABELS.val]: {
-        stroke: colors.val,
-        fill: colors.background,
-        width: 2,
-        paths: rings(4),
-        points: { show: false },
-        value: (_u, v) => kerasValue(v),
-      },
+      [LABELS.trainEval]: evaluation(colors.trainEval, colors.trainEval, 1, diamonds(5)),
+      // Hollow: the same subset as train_eval, in training mode.
+      [LABELS.trainingMode]: evaluation(colors.trainEval, colors.background, 1.5, diamonds(4.5)),
+      [LABELS.val]: evaluation(colors.val, colors.background, 2, rings(4)),
     };
     const swatches = SERIES_LABELS.map((label) =>
-      label === LABELS.trainEval ? colors.trainEval : label === LABELS.val ? colors.val : label === LABELS.runningMean ? color : withAlpha(color, 0.6),
+      label === LABELS.trainEval || label === LABELS.trainingMode ? colors.trainEval : label === LABELS.val ? colors.val : label === LABELS.runningMean ? color : withAlpha(color, 0.6),
     );
     return {
       width: Math.max(200, Math.floor(this.root.clientWidth) || 600),

@@ -10,6 +10,7 @@ export const LABELS = {
   batchValue: "batch value",
   smoothed: "batch value (smoothed)",
   trainEval: "train_eval",
+  trainingMode: "train_eval (training mode)",
   val: "val",
 } as const;
 
@@ -21,6 +22,7 @@ export const SERIES_LABELS: string[] = [
   LABELS.smoothed,
   LABELS.runningMean,
   LABELS.trainEval,
+  LABELS.trainingMode,
   LABELS.val,
 ];
 
@@ -69,6 +71,7 @@ interface Row {
   epoch: number;
   batch: number; // index into batches, or -1 for an evaluation-only row
   trainEval?: number;
+  trainingMode?: number;
   val?: number;
 }
 
@@ -105,8 +108,13 @@ export function buildChartData(
   rows.forEach((row, i) => batchOfStep.set(row.step, i));
 
   let extraRows = false;
-  for (const kind of ["trainEval", "val"] as const) {
-    const points = kind === "trainEval" ? series.train_eval : series.val;
+  const evaluations = {
+    trainEval: series.train_eval,
+    trainingMode: series.train_eval_training_mode,
+    val: series.val,
+  } as const;
+  for (const kind of ["trainEval", "trainingMode", "val"] as const) {
+    const points = evaluations[kind];
     points.step.forEach((step, i) => {
       const x = xOf(axis, step, points.epoch_fraction[i], points.wall_time[i], t0);
       const at = batchOfStep.get(step);
@@ -139,6 +147,7 @@ export function buildChartData(
     [LABELS.runningMean, rows.map(batchOnly(b.running_mean))],
     [LABELS.batchValue, rows.map(batchOnly(b.batch_value))],
     [LABELS.trainEval, rows.map((row) => row.trainEval)],
+    [LABELS.trainingMode, rows.map((row) => row.trainingMode)],
     [LABELS.val, rows.map((row) => row.val)],
   ]);
   const columns = new Map<string, (number | null | undefined)[]>([
@@ -153,6 +162,7 @@ export function buildChartData(
     ],
     [LABELS.runningMean, column(batchOnly(b.running_mean), LABELS.runningMean)],
     [LABELS.trainEval, column((row) => row.trainEval, LABELS.trainEval)],
+    [LABELS.trainingMode, column((row) => row.trainingMode, LABELS.trainingMode)],
     [LABELS.val, column((row) => row.val, LABELS.val)],
   ]);
   const data: uPlot.AlignedData = [

@@ -62,6 +62,8 @@ export interface SeriesResponse {
   resolution: string;
   batches: BatchPoints;
   train_eval: EvalPoints;
+  /** The same subset evaluated in training mode (dropout on, batch statistics). */
+  train_eval_training_mode: EvalPoints;
   val: EvalPoints;
   learning_rate: RateMarks;
   fit_starts: StepMarks;

@@ -183,6 +183,9 @@ def test_report_draws_every_chart_offline(offline_page, runs):
             chart = probe(page, name, metric)
             assert chart["epochLines"] == [int(s) for s in run.epoch_starts]
             assert chart["nonNull"]["train_eval"] == len(run[metric].train_eval)
+            assert chart["nonNull"]["train_eval (training mode)"] == len(
+                run[metric].train_eval_training_mode
+            )
             assert chart["nonNull"]["val"] == len(run[metric].val)
             assert chart["brackets"] == len(epochjump.explain(run, metric))
             rows = card(page, name, metric).locator("[data-testid=jump-row]")

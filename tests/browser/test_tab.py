@@ -199,6 +199,10 @@ def test_chart_draws_every_series(page, tensorboard_url, run_data):
             assert chart["nonNull"][label] > 0, (metric, label, chart["nonNull"])
         assert chart["nonNull"]["running mean"] == len(run_data[metric])
         assert chart["nonNull"]["train_eval"] == len(run_data[metric].train_eval)
+        # The demo evaluates its training subset in training mode too.
+        training_mode = run_data[metric].train_eval_training_mode
+        assert len(training_mode) == len(run_data[metric].train_eval)
+        assert chart["nonNull"]["train_eval (training mode)"] == len(training_mode)
         assert chart["nonNull"]["val"] == len(run_data[metric].val)
     assert_no_console_errors(page)
 

@@ -147,3 +147,26 @@ def test_close_groups_splits_at_the_gap():
         range(4, 6),
     ]
     assert close_groups([0.0, 1.0], 1.0) == [range(0, 1), range(1, 2)]
+
+
+def test_pictures_draw_the_training_mode_evaluation(run):
+    pytest.importorskip("matplotlib")
+    from epochjump.share import panels
+    from epochjump.share import plotting
+
+    ends = np.array([40, 80, 120], np.int64)
+    training_mode = model.EvalSeries(ends, np.arange(3), ends.astype(float), [0.7] * 3)
+    series = dataclasses.replace(
+        run["accuracy"], train_eval_training_mode=training_mode
+    )
+    with_mode = dataclasses.replace(run, _series={"accuracy": series})
+    ax = plotting.draw_figure([with_mode], ["accuracy"], x="step").axes[0]
+    hollow = [
+        line
+        for line in ax.lines
+        if line.get_marker() == "D" and line.get_markerfacecolor() == "none"
+    ]
+    (line,) = hollow
+    assert line.get_xdata().tolist() == [40, 80, 120]
+    assert line.get_ydata().tolist() == [0.7] * 3
+    assert line.get_markeredgecolor() == panels.TRAIN_EVAL

@@ -31,6 +31,8 @@ MARK_GAP = 1 / 40
 BAND_MARKS = 3
 FIT_MARK = "#3949ab"
 GRID = (0, 0, 0, 0.07)
+# The training subset in training mode: train_eval's diamond, hollow.
+TRAINING_MODE_STYLE = dict(marker="D", ms=4.5, mfc="none", mec=TRAIN_EVAL, mew=1.2)
 
 _X_LABELS = {"epoch": "epochs completed", "step": "step"}
 
@@ -66,6 +68,7 @@ def draw_panel(panel, run, metric, color, x_axis, smoothing):
     ax.plot(xs, mean, color=color, lw=2.4, solid_capstyle="round")
     for evals, style in (
         (series.train_eval, dict(marker="D", ms=5, color=TRAIN_EVAL)),
+        (series.train_eval_training_mode, TRAINING_MODE_STYLE),
         (series.val, dict(marker="o", ms=6, mfc="none", mec=VAL, mew=1.6)),
     ):
         if len(evals):
@@ -263,6 +266,7 @@ def legend_handles(color):
         line("running mean (what Keras prints)", color=color, lw=2.4),
         line("each batch", color=color, lw=1.0, alpha=0.7),
         line("train_eval", ls="none", marker="D", ms=5, color=TRAIN_EVAL),
+        line("train_eval (training mode)", ls="none", **TRAINING_MODE_STYLE),
         line("val", ls="none", marker="o", ms=6, mfc="none", mec=VAL, mew=1.6),
         line("jump", color=BRACKET, lw=2, marker="o", ms=4),
         line("learning-rate change", color=LR_MARK, lw=2),
