@@ -58,26 +58,20 @@ def test_unhandled_custom_metric_is_running_mean_only(backend, tmp_path_factory)
     assert_passed(backend, "custom_metric", tmp_path_factory)
 
 
-@pytest.mark.slow
-def test_no_per_batch_host_copy_on_torch(tmp_path_factory):
-    assert_passed("torch", "host_copies", tmp_path_factory)
+# The checks of PyTorch's own capture code (capture_checks.py's docstring
+# says what each proves): no per-batch host copy, the fused results bit for
+# bit Keras's own, their fall-back to Keras's own, a results call from another
+# thread, and a model's own get_metrics_result kept.
+TORCH_CHECKS = [
+    "host_copies",
+    "fused_results",
+    "fused_fallback",
+    "other_thread",
+    "own_get_metrics_result",
+]
 
 
 @pytest.mark.slow
-def test_fused_running_means_are_keras_own_on_torch(tmp_path_factory):
-    assert_passed("torch", "fused_results", tmp_path_factory)
-
-
-@pytest.mark.slow
-def test_fused_results_fail_over_to_keras_own_on_torch(tmp_path_factory):
-    assert_passed("torch", "fused_fallback", tmp_path_factory)
-
-
-@pytest.mark.slow
-def test_results_asked_from_another_thread_leave_the_row_alone(tmp_path_factory):
-    assert_passed("torch", "other_thread", tmp_path_factory)
-
-
-@pytest.mark.slow
-def test_a_models_own_get_metrics_result_is_kept_on_torch(tmp_path_factory):
-    assert_passed("torch", "own_get_metrics_result", tmp_path_factory)
+@pytest.mark.parametrize("check", TORCH_CHECKS)
+def test_torch_capture(check, tmp_path_factory):
+    assert_passed("torch", check, tmp_path_factory)
