@@ -31,8 +31,11 @@ MARK_GAP = 1 / 40
 BAND_MARKS = 3
 FIT_MARK = "#3949ab"
 GRID = (0, 0, 0, 0.07)
-# The training subset in training mode: train_eval's diamond, hollow.
+# Evaluation markers, in the panels and the legend; the training subset in
+# training mode is train_eval's diamond, hollow.
+TRAIN_EVAL_STYLE = dict(marker="D", ms=5, color=TRAIN_EVAL)
 TRAINING_MODE_STYLE = dict(marker="D", ms=4.5, mfc="none", mec=TRAIN_EVAL, mew=1.2)
+VAL_STYLE = dict(marker="o", ms=6, mfc="none", mec=VAL, mew=1.6)
 
 _X_LABELS = {"epoch": "epochs completed", "step": "step"}
 
@@ -67,9 +70,9 @@ def draw_panel(panel, run, metric, color, x_axis, smoothing):
     mean = np.where(np.isfinite(series.running_mean), series.running_mean, np.nan)
     ax.plot(xs, mean, color=color, lw=2.4, solid_capstyle="round")
     for evals, style in (
-        (series.train_eval, dict(marker="D", ms=5, color=TRAIN_EVAL)),
+        (series.train_eval, TRAIN_EVAL_STYLE),
         (series.train_eval_training_mode, TRAINING_MODE_STYLE),
-        (series.val, dict(marker="o", ms=6, mfc="none", mec=VAL, mew=1.6)),
+        (series.val, VAL_STYLE),
     ):
         if len(evals):
             ax.plot(xs_of(evals.epoch, evals.step), evals.value, ls="none", **style)
@@ -139,37 +142,29 @@ def _draw_marks(ax, run, series, geometry, x_axis):
             label = (
                 f" lr {wording.learning_rate(first)} → {wording.learning_rate(last)}"
             )
-            _lr_label(ax, x0, 0.03, label, transform)
+            _mark_label(ax, x0, 0.03, label, LR_MARK)
             continue
         for x, value in changes[group.start : group.stop]:
             ax.plot(
                 [x, x], [0, 0.16], color=LR_MARK, lw=2, transform=transform, zorder=4
             )
-            _lr_label(ax, x, 0.17, f" lr {wording.learning_rate(value)}", transform)
+            _mark_label(ax, x, 0.17, f" lr {wording.learning_rate(value)}", LR_MARK)
     for x in marks["fit_starts"][key][1:]:
         ax.plot([x, x], [0.84, 0.94], color=FIT_MARK, lw=2, transform=transform)
-        ax.text(
-            x,
-            0.83,
-            " fit",
-            transform=transform,
-            ha="left",
-            va="top",
-            fontsize=7.5,
-            color=FIT_MARK,
-        )
+        _mark_label(ax, x, 0.83, " fit", FIT_MARK, va="top")
 
 
-def _lr_label(ax, x, y, text, transform):
+def _mark_label(ax, x, y, text, color, va="bottom"):
+    """A mark's label at data `x` and axes-fraction `y`."""
     ax.text(
         x,
         y,
         text,
-        transform=transform,
+        transform=ax.get_xaxis_transform(),
         ha="left",
-        va="bottom",
+        va=va,
         fontsize=7.5,
-        color=LR_MARK,
+        color=color,
     )
 
 
@@ -265,9 +260,9 @@ def legend_handles(color):
     return [
         line("running mean (what Keras prints)", color=color, lw=2.4),
         line("each batch", color=color, lw=1.0, alpha=0.7),
-        line("train_eval", ls="none", marker="D", ms=5, color=TRAIN_EVAL),
+        line("train_eval", ls="none", **TRAIN_EVAL_STYLE),
         line("train_eval (training mode)", ls="none", **TRAINING_MODE_STYLE),
-        line("val", ls="none", marker="o", ms=6, mfc="none", mec=VAL, mew=1.6),
+        line("val", ls="none", **VAL_STYLE),
         line("jump", color=BRACKET, lw=2, marker="o", ms=4),
         line("learning-rate change", color=LR_MARK, lw=2),
     ]
