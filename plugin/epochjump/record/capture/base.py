@@ -6,7 +6,9 @@ value of each batch alone, exactly, the wrapped train step:
 
 1. saves the metric state and sets it to zero (the state of "no batches yet"),
 2. runs the model's own train step, so the state holds this batch alone and
-   `result()` is the batch value, computed by Keras's own code,
+   `result()` is the batch value, computed by Keras's own code (on PyTorch,
+   the plain means' results by `torch_results`, in the same float32
+   operations),
 3. restores the state as `saved + batch`, which is bit-for-bit what Keras's
    own `assign_add` update would have produced, and reads the running means.
 
