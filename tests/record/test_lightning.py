@@ -148,7 +148,9 @@ def test_lightning_epoch_means_are_rebuilt_from_the_batches(recorded):
     _, model, trainer, logger, run = recorded
     sizes = np.array([size for _, _, size in model.train_logged], np.float64)
     for metric in ("train_loss", "acc"):
-        epoch_means = [m[f"{metric}_epoch"] for m in logger.logged if f"{metric}_epoch" in m]
+        epoch_means = [
+            m[f"{metric}_epoch"] for m in logger.logged if f"{metric}_epoch" in m
+        ]
         assert len(epoch_means) == EPOCHS
         series = run[metric]
         for epoch, logged in enumerate(epoch_means):
