@@ -62,6 +62,9 @@ setuptools.setup(
         "keras": ["keras>=3.0"],
         "demo": ["tensorflow-cpu>=2.16", "scikit-learn>=1.2"],
         "plot": ["matplotlib>=3.7"],
+        # epochjump.lightning, epochjump.transformers (whose Trainer needs torch).
+        "lightning": ["lightning>=2"],
+        "transformers": ["transformers>=4.40", "accelerate>=0.26"],
         "test": [
             "tensorflow-cpu>=2.16",
             "matplotlib>=3.7",
@@ -71,6 +74,9 @@ setuptools.setup(
             "playwright>=1.40",
             "werkzeug>=2",
             "ruff>=0.5",
+            "lightning>=2",
+            "transformers>=4.40",
+            "accelerate>=0.26",
         ],
     },
     entry_points={

@@ -7,11 +7,13 @@ never end a user's training.
 """
 
 import functools
+import os
 import time
 import warnings
 
 import torch
 
+from epochjump.record import arguments
 from epochjump.record.running_means import RunningMeans
 from epochjump.record.writer import Writer
 
@@ -34,6 +36,33 @@ def warn_once(warned, key, message):
     if key not in warned:
         warned.add(key)
         warnings.warn(f"epochjump: {message}", RuntimeWarning, stacklevel=3)
+
+
+class RunOwner:
+    """What both callbacks keep: their arguments, checked, and the open run.
+
+    Args:
+      log_dir: str or os.PathLike, the run directory.
+      flush_secs: float, how often buffered batches reach the event file.
+    """
+
+    def __init__(self, log_dir, flush_secs):
+        # Checked as the Writer checks them, when the callback is made.
+        arguments.check_writer_arguments(log_dir, flush_secs, max_buffered_batches=1)
+        self.log_dir = os.fspath(log_dir)
+        self.flush_secs = float(flush_secs)
+        self._run = None
+        self._warned = set()
+
+    def _open_run(self):
+        """Starts a run; an unwritable `log_dir` raises, before the first batch."""
+        self._close_run()
+        self._run = FrameworkRun(self.log_dir, self.flush_secs)
+
+    def _close_run(self):
+        run, self._run = self._run, None
+        if run is not None:
+            run.close()
 
 
 class FrameworkRun:

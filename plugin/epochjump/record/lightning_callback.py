@@ -1,11 +1,9 @@
 """`EpochJumpCallback` for PyTorch Lightning: what `self.log` showed, per batch."""
 
-import os
-
 from lightning.pytorch import Callback
 from lightning.pytorch.utilities.data import extract_batch_size
 
-from epochjump.record.framework_run import FrameworkRun
+from epochjump.record.framework_run import RunOwner
 from epochjump.record.framework_run import never_raises
 from epochjump.record.framework_run import warn_once
 
@@ -14,7 +12,7 @@ VAL_PREFIXES = ("val_", "val/", "valid_", "valid/", "validation_", "validation/"
 TRAIN_PREFIXES = ("train_", "train/")
 
 
-class EpochJumpCallback(Callback):
+class EpochJumpCallback(RunOwner, Callback):
     """Records why Lightning's epoch means jump between epochs, for TensorBoard.
 
     Per training batch it records every metric logged with
@@ -50,28 +48,16 @@ class EpochJumpCallback(Callback):
     """
 
     def __init__(self, log_dir, flush_secs=10.0):
-        if not isinstance(log_dir, (str, os.PathLike)) or not os.fspath(log_dir):
-            raise ValueError(
-                f"`log_dir` must be a non-empty path. Received: log_dir={log_dir!r}"
-            )
-        if not isinstance(flush_secs, (int, float)) or not flush_secs > 0:
-            raise ValueError(
-                f"`flush_secs` must be a positive number. "
-                f"Received: flush_secs={flush_secs!r}"
-            )
-        self.log_dir = os.fspath(log_dir)
-        self.flush_secs = float(flush_secs)
-        self._run = None
+        RunOwner.__init__(self, log_dir, flush_secs)
         self._fit_started = False
         self._seen = {}  # metric name -> the last step value recorded
-        self._warned = set()
 
     def on_train_start(self, trainer, pl_module):
-        # An unwritable log_dir stops `fit` here, before the first batch.
-        self._close()
-        if trainer.is_global_zero:
-            self._run = FrameworkRun(self.log_dir, self.flush_secs)
+        self._seen = {}
         self._fit_started = False
+        self._close_run()
+        if trainer.is_global_zero:
+            self._open_run()
 
     @never_raises
     def on_train_epoch_start(self, trainer, pl_module):
@@ -140,17 +126,11 @@ class EpochJumpCallback(Callback):
 
     @never_raises
     def on_train_end(self, trainer, pl_module):
-        self._close()
+        self._close_run()
 
     @never_raises
     def on_exception(self, trainer, pl_module, exception):
-        self._close()
-
-    def _close(self):
-        run, self._run = self._run, None
-        self._seen = {}
-        if run is not None:
-            run.close()
+        self._close_run()
 
     def _val_name(self, name):
         """`val_loss` -> `loss`, or `train_loss` if that is what training logs."""

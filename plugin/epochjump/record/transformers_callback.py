@@ -1,13 +1,12 @@
 """`EpochJumpCallback` for Hugging Face's `Trainer`: the loss of every step."""
 
 import math
-import os
 import sys
 
 from transformers import Trainer
 from transformers import TrainerCallback
 
-from epochjump.record.framework_run import FrameworkRun
+from epochjump.record.framework_run import RunOwner
 from epochjump.record.framework_run import never_raises
 from epochjump.record.framework_run import warn_once
 
@@ -15,7 +14,7 @@ from epochjump.record.framework_run import warn_once
 NOT_RESULTS = ("runtime", "samples_per_second", "steps_per_second", "epoch")
 
 
-class EpochJumpCallback(TrainerCallback):
+class EpochJumpCallback(RunOwner, TrainerCallback):
     """Records the Trainer's loss at every optimizer step, for TensorBoard.
 
     The Trainer logs `loss` averaged over `logging_steps`; this callback
@@ -50,29 +49,16 @@ class EpochJumpCallback(TrainerCallback):
     """
 
     def __init__(self, log_dir, flush_secs=10.0):
-        if not isinstance(log_dir, (str, os.PathLike)) or not os.fspath(log_dir):
-            raise ValueError(
-                f"`log_dir` must be a non-empty path. Received: log_dir={log_dir!r}"
-            )
-        if not isinstance(flush_secs, (int, float)) or not flush_secs > 0:
-            raise ValueError(
-                f"`flush_secs` must be a positive number. "
-                f"Received: flush_secs={flush_secs!r}"
-            )
-        self.log_dir = os.fspath(log_dir)
-        self.flush_secs = float(flush_secs)
-        self._run = None
+        RunOwner.__init__(self, log_dir, flush_secs)
         self._trainer = None
         self._step_losses = []  # training_step's returns since the step began
         self._own_training_step = None
-        self._warned = set()
 
     def on_train_begin(self, args, state, control, **kwargs):
-        # An unwritable log_dir stops `train` here, before the first step.
         self._close()
         if not state.is_world_process_zero:
             return
-        self._run = FrameworkRun(self.log_dir, self.flush_secs)
+        self._open_run()
         self._run.start_fit(state.global_step + 1)
         self._trainer = _calling_trainer()
         if self._trainer is None:
@@ -161,10 +147,8 @@ class EpochJumpCallback(TrainerCallback):
                     del trainer.training_step
                 else:
                     trainer.training_step = self._own_training_step
-        run, self._run = self._run, None
         self._step_losses = []
-        if run is not None:
-            run.close()
+        self._close_run()
 
 
 def _calling_trainer():
