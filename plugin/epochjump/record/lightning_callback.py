@@ -19,9 +19,10 @@ class EpochJumpCallback(RunOwner, Callback):
     `self.log(..., on_step=True)`: the batch's own value (what `*_step`
     shows) and, beside it, the epoch's mean so far as Lightning computes it
     for `on_epoch=True` (weighted by batch size: at the epoch's last batch it
-    is the `*_epoch` value Lightning logs). A metric logged `on_step` only
-    gets a Keras-style running mean: the mean of the epoch's batch values so
-    far, weighted by the batch size Lightning found. Per epoch: where it
+    is the `*_epoch` value Lightning logs). A metric logged `on_step` only,
+    or a torchmetrics `Metric` logged as the object, gets a Keras-style
+    running mean: the mean of the epoch's batch values so far, weighted by
+    the batch size Lightning found. Per epoch: where it
     starts, the validation metrics (`on_epoch` values, named without their
     `val_` prefix so `val_loss` pairs with `loss` or `train_loss`), and the
     learning rate of the first optimizer where it changes. Open
