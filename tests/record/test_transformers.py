@@ -2,6 +2,8 @@
 
 import importlib
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # Nothing is downloaded.
 
@@ -201,6 +203,22 @@ def test_training_is_unchanged(recorded, tmp_path):
     assert plain.micro_batch_losses == with_callback.micro_batch_losses
     for a, b in zip(plain.model.parameters(), with_callback.model.parameters()):
         assert torch.equal(a, b)
+
+
+@pytest.mark.slow
+def test_steps_before_a_crash_are_written_at_exit(tmp_path):
+    crash_at = STEPS + 5  # mid-epoch 2, after epoch 1's flush
+    script = os.path.join(os.path.dirname(__file__), "transformers_crash.py")
+    result = subprocess.run(
+        [sys.executable, script, str(tmp_path / "run"), str(crash_at)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode != 0 and "crashed at step" in result.stderr
+    run = epochjump.read_run(tmp_path / "run")
+    assert run["loss"].step.tolist() == list(range(1, crash_at))
+    assert run.epoch_starts.tolist() == [1, 1 + STEPS]
 
 
 def test_failures_only_warn(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ Every failure after the run has opened becomes one warning: recording must
 never end a user's training.
 """
 
+import atexit
 import functools
 import os
 import time
@@ -14,6 +15,7 @@ import warnings
 import torch
 
 from epochjump.record import arguments
+from epochjump.record import signals
 from epochjump.record.running_means import RunningMeans
 from epochjump.record.writer import Writer
 
@@ -82,6 +84,10 @@ class FrameworkRun:
         # Keras-style means, per metric, for values the framework keeps none of.
         self._means = {}
         self._warned = set()
+        # The frameworks call no hook when training is killed or crashes:
+        # batches still held here are written at exit and on SIGTERM.
+        atexit.register(self.close)
+        signals.add_source(self._move_rows)
 
     @never_raises
     def start_fit(self, step):
@@ -127,16 +133,23 @@ class FrameworkRun:
 
     @never_raises
     def close(self):
+        """Writes what is left and closes the writer; safe to call twice."""
+        atexit.unregister(self.close)
+        signals.remove_source(self._move_rows)
         try:
             self._move_rows()
         finally:
             self._writer.close()
 
     def _move_rows(self):
-        rows, self._rows = self._rows, []
-        self._last_flush = time.monotonic()
-        if not rows:
-            return
+        # A SIGTERM arriving meanwhile waits: its handler calls this too.
+        with signals.BUSY:
+            rows, self._rows = self._rows, []
+            self._last_flush = time.monotonic()
+            if rows:
+                self._log_rows(rows)
+
+    def _log_rows(self, rows):
         values = _to_floats(
             [v for row in rows for v in (*row[2].values(), *row[3].values())]
         )
