@@ -18,7 +18,6 @@ import epochjump
 from epochjump import answers
 from epochjump import cli
 from epochjump.analysis import jumps as analysis
-from epochjump.analysis import validation_gap
 from epochjump.words import sentences
 
 
