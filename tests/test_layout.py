@@ -19,8 +19,10 @@ MAX_LINES = 400
 ALLOWED = {
     "constants": set(),
     "metadata": set(),
-    "record": {"record", "metadata", "constants"},
-    "read": {"read", "metadata", "constants"},
+    # The file layer (local disk or an fsspec URL) of writer and reader.
+    "storage": set(),
+    "record": {"record", "metadata", "storage", "constants"},
+    "read": {"read", "metadata", "storage", "constants"},
     "analysis": {"analysis", "constants"},
     "answers": {"analysis", "constants"},
     # The progress bar: recording's batch feed shown with analysis's levels.
