@@ -81,7 +81,8 @@ def series(client, **params):
         ({"start": "5", "end": "3"}, "Bad range: start=5 is after end=3"),
         (
             {"end": "0"},
-            "Bad range: start=1 (start not given: the run's first step) is after end=0",
+            "Bad range: start=1 (start not given: the run's first step) is after "
+            "end=0",
         ),
         (
             {"start": "9"},
