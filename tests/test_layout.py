@@ -20,8 +20,10 @@ MAX_LINES = 400
 ALLOWED = {
     "constants": set(),
     "metadata": set(),
-    "record": {"record", "metadata", "constants"},
-    "read": {"read", "metadata", "constants"},
+    # The file layer (local disk or an fsspec URL) of writer and reader.
+    "storage": set(),
+    "record": {"record", "metadata", "storage", "constants"},
+    "read": {"read", "metadata", "storage", "constants"},
     "analysis": {"analysis", "constants"},
     "words": {"words", "analysis", "constants"},
     "answers": {"analysis", "words", "constants"},

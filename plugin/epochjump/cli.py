@@ -267,7 +267,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except (FileNotFoundError, ValueError) as e:
+    except (OSError, ValueError) as e:  # OSError: also an unreachable bucket.
         print(f"epochjump: {e}", file=sys.stderr)
         return 2
     return 0
