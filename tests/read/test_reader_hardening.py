@@ -194,7 +194,7 @@ def test_cli_explains_good_runs_and_names_the_problems_of_the_others(
     # Runs are named as TensorBoard names them, relative to the logdir.
     assert set(by_run) == set(names)
     good = by_run["good"]
-    assert "problem:" not in good and "Keras printed" in good
+    assert "problem:" not in good and "is the average over epoch 1;" in good
     assert "problem: events.out.tfevents." in by_run["truncated"]
     assert "incomplete last record" in by_run["truncated"]
     assert "version 3" in by_run["newer"]
