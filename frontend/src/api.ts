@@ -79,6 +79,13 @@ function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.map(String) : [];
 }
 
+/** A `{key: text}` object's string values; {} for anything else. */
+function texts(value: unknown): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(asObject(value)).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
+  );
+}
+
 function parseRun(raw: unknown): RunInfo {
   const o = asObject(raw);
   return {
@@ -156,19 +163,16 @@ function parseBoundary(raw: unknown): Boundary {
       "learning_rate_after",
     ]),
     sentence: String(o.sentence ?? ""),
+    text: texts(o.text),
   };
 }
 
 function parseEpochEnd(raw: unknown): EpochEndRecord {
-  return numberFields(asObject(raw), [
-    "epoch",
-    "last_step",
-    "reported",
-    "level_at_end",
-    "lag_stderr",
-    "train_eval",
-    "val",
-  ]);
+  const o = asObject(raw);
+  return {
+    ...numberFields(o, ["epoch", "last_step", "reported", "level_at_end", "lag_stderr", "train_eval", "val"]),
+    text: texts(o.text),
+  };
 }
 
 const latestToken = new Map<string, number>();
@@ -227,7 +231,6 @@ export async function fetchJumps(run: string, metric: string): Promise<JumpsResp
       metric: String(o.metric ?? metric),
       estimator: String(o.estimator ?? ""),
       headline: String(o.headline ?? ""),
-      summary_paragraph: String(o.summary_paragraph ?? ""),
       boundaries: Array.isArray(o.boundaries) ? o.boundaries.map(parseBoundary) : [],
       epoch_ends: Array.isArray(o.epoch_ends) ? o.epoch_ends.map(parseEpochEnd) : [],
     };

@@ -95,6 +95,8 @@ export interface Boundary {
   learning_rate_before: number;
   learning_rate_after: number;
   sentence: string;
+  /** Each table column's text, as the server writes it ({} from older servers). */
+  text: Record<string, string>;
 }
 
 /** Where one epoch ended (the last one included), from the `jumps` route. */
@@ -106,6 +108,8 @@ export interface EpochEndRecord {
   lag_stderr: number;
   train_eval: number;
   val: number;
+  /** Each table column's text, as the server writes it ({} from older servers). */
+  text: Record<string, string>;
 }
 
 export interface JumpsResponse {
@@ -114,8 +118,6 @@ export interface JumpsResponse {
   estimator: string;
   /** One sentence over all boundaries, said first. */
   headline: string;
-  /** Why the largest jump happens, for a beginner; "" without a boundary. */
-  summary_paragraph: string;
   boundaries: Boundary[];
   epoch_ends: EpochEndRecord[];
 }
