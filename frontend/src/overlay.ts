@@ -243,8 +243,10 @@ function drawBrackets(u: uPlot, state: OverlayState): void {
     ctx.beginPath();
     ctx.arc(xm, y1, 3 * pr, 0, 2 * Math.PI);
     ctx.fill();
+    // Beside what Keras printed, on the side away from the jump: the model
+    // level's boxes and the next epoch's batches lie toward the jump's end.
     if (highlighted || spacing > 80) {
-      drawLabel(u, kerasSigned(boundary.jump), xm + arm + 3 * pr, (y1 + y2) / 2, color, state.colors.background);
+      drawLabel(u, kerasSigned(boundary.jump), xm + arm + 3 * pr, y1 - dir * 8 * pr, color, state.colors.background);
     }
   }
 }
