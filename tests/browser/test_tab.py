@@ -26,6 +26,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 RUN = DEMO_RUN
 WAIT_MS = 30_000
+# Under the table while no row is picked.
+HINT = "Click a row for what happened at that boundary, in words."
 FIELDS = (
     "reported",
     "level_at_end",
@@ -80,6 +82,15 @@ def wait_for_stable_layout(frame, quiet_ms=600):
             return
         time.sleep(0.1)
     raise AssertionError("the tab's layout kept moving")
+
+
+def open_comparison(frame):
+    """Opens the runs' comparison (closed until asked for); returns it."""
+    section = frame.locator("[data-testid=compare]")
+    section.wait_for(state="visible", timeout=WAIT_MS)
+    if section.get_attribute("open") is None:
+        section.locator(":scope > summary").click()
+    return section
 
 
 def probe(frame, run, metric):
@@ -248,14 +259,41 @@ def test_table_shows_explain_numbers(page, tensorboard_url, run_data):
                 assert float(cell.get_attribute("data-stderr")) == stderr
                 err = cell.inner_text().splitlines()[1].strip()
                 assert err == f"± {stderr:.4f}", (metric, field, err)
-        sentence = card(frame, RUN, metric).locator("[data-testid=sentence]")
-        # expect() retries: the sentence box follows pointer events.
+    assert_no_console_errors(page)
+
+
+def assert_shows_only(sentence, words, i):
+    """The words box shows the words of boundary `i` and of no other."""
+    expect(sentence).to_contain_text(words[i])  # retries: words follow clicks
+    shown = sentence.inner_text()
+    assert all(w not in shown for k, w in enumerate(words) if k != i)
+
+
+def test_boundary_words_only_for_the_selected_row(page, tensorboard_url, run_data):
+    frame = open_entry(page, tensorboard_url)
+    wait_for_charts(frame, RUN, run_data.metrics)
+    for metric in run_data.metrics:
+        jumps = epochjump.explain(run_data, metric)
+        box = card(frame, RUN, metric)
+        rows = box.locator("[data-testid=jump-row]")
+        sentence = box.locator("[data-testid=sentence]")
+        words = [j.sentence for j in jumps]
+        # No row picked yet: a hint, no boundary's words anywhere on the card.
+        expect(sentence).to_have_text(HINT)
+        assert all(w not in box.inner_text() for w in words)
         rows.nth(1).click()
-        expect(sentence).to_contain_text(jumps[1].sentence)
+        assert_shows_only(sentence, words, 1)
+        assert rows.nth(1).get_attribute("aria-selected") == "true"
+        # Pointing at another row does not swap the words.
         rows.nth(0).hover()
-        expect(sentence).to_contain_text(jumps[0].sentence)
-        frame.locator("h1").hover()
-        expect(sentence).to_contain_text(jumps[1].sentence)
+        page.wait_for_timeout(200)
+        assert_shows_only(sentence, words, 1)
+        rows.nth(0).click()
+        assert_shows_only(sentence, words, 0)
+        # A second click on the picked row puts it back.
+        rows.nth(0).click()
+        expect(sentence).to_have_text(HINT)
+        assert rows.nth(0).get_attribute("aria-selected") == "false"
     assert_no_console_errors(page)
 
 
