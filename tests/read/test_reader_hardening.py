@@ -127,9 +127,9 @@ def test_empty_runs_say_so(tmp_path):
         raised.value
     )
     assert str(tmp_path / "opened") in str(raised.value)
-    # Remote paths are not listed: the message does not guess what they hold.
-    with pytest.raises(ValueError, match="'ram://nothing': none of its event files"):
-        epochjump.read_run("ram://nothing")
+    # A URL is listed like a directory: one that holds no objects is missing.
+    with pytest.raises(FileNotFoundError, match="'memory://nothing'"):
+        epochjump.read_run("memory://nothing")
 
 
 def test_validation_only_run_says_there_is_nothing_to_explain(tmp_path):

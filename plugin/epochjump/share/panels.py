@@ -8,10 +8,10 @@ import numpy as np
 from epochjump import answers
 from epochjump import constants
 from epochjump.analysis import jumps as jumps_lib
-from epochjump.analysis import sentences
-from epochjump.analysis import wording
 from epochjump.analysis.epoch_geometry import EpochGeometry
 from epochjump.share.visible import visible
+from epochjump.words import answer
+from epochjump.words import numbers
 
 # The tab's colours (constants.json, and frontend/src/theme.ts's light theme).
 RUN_COLORS = constants.RUN_COLORS
@@ -55,7 +55,8 @@ def draw_panel(panel, run, metric, color, x_axis, smoothing):
         ax.text(0.5, 0.5, f"No {metric!r} in this run", ha="center", color=MUTED)
         return
     series = run[metric]
-    jumps = jumps_lib.explain(run, metric)
+    explanation = jumps_lib.explained(run, metric)
+    jumps = explanation.jumps
     geometry = EpochGeometry(series, run.epoch_starts)
 
     def xs_of(epochs, steps):
@@ -84,9 +85,8 @@ def draw_panel(panel, run, metric, color, x_axis, smoothing):
     ax.set_ylabel(metric, color=MUTED)
     if x_axis == "epoch" and len(xs):
         ax.set_xlim(math.floor(float(np.min(xs))), float(np.max(xs)) + 0.04)
-    reported_last = float(series.running_mean[-1]) if len(series) else math.nan
     ax.set_title(
-        textwrap.fill(headline(metric, jumps, reported_last), width=92),
+        caption(explanation),
         loc="left",
         fontsize=8.5,
         color=MUTED,
@@ -140,7 +140,7 @@ def _draw_marks(ax, run, series, geometry, x_axis):
                 zorder=4,
             )
             label = (
-                f" lr {wording.learning_rate(first)} → {wording.learning_rate(last)}"
+                f" lr {numbers.learning_rate(first)} → {numbers.learning_rate(last)}"
             )
             _mark_label(ax, x0, 0.03, label, LR_MARK)
             continue
@@ -148,7 +148,7 @@ def _draw_marks(ax, run, series, geometry, x_axis):
             ax.plot(
                 [x, x], [0, 0.16], color=LR_MARK, lw=2, transform=transform, zorder=4
             )
-            _mark_label(ax, x, 0.17, f" lr {wording.learning_rate(value)}", LR_MARK)
+            _mark_label(ax, x, 0.17, f" lr {numbers.learning_rate(value)}", LR_MARK)
     for x in marks["fit_starts"][key][1:]:
         ax.plot([x, x], [0.84, 0.94], color=FIT_MARK, lw=2, transform=transform)
         _mark_label(ax, x, 0.83, " fit", FIT_MARK, va="top")
@@ -222,7 +222,7 @@ def _draw_brackets(ax, jumps, series, xs):
                 zorder=6,
             )
         ax.annotate(
-            wording.signed(j.jump),
+            numbers.signed(j.jump),
             xy=(xm, (j.reported + j.first_next) / 2),
             xytext=(7, 0),
             textcoords="offset points",
@@ -268,21 +268,21 @@ def legend_handles(color):
     ]
 
 
-def headline(metric, jumps, reported_last=math.nan):
-    """The caption of a panel: the metric's headline (`sentences.headline`),
-    its hidden characters escaped (`visible`).
+def caption(explanation):
+    """The caption of a panel: the metric's answer (`answer.answer_lines`),
+    each line wrapped, its hidden characters escaped (`visible`).
 
     Args:
-      metric: str, the metric name.
-      jumps: list of `analysis.Jump` for one metric of one run.
-      reported_last: float, what Keras printed for the last epoch, used when
-        there is no boundary yet.
+      explanation: the metric's `analysis.jumps.Explanation`.
 
     Returns:
-      str, e.g. "Averaging lag makes up 87% of the accuracy jumps (+0.3269 of
-      +0.3750, summed over 2 boundaries); the rest (+0.0481) is batch noise."
+      str, e.g. "accuracy 0.4171 is the average over epoch 1; the model
+      ended it at 0.6869 ± 0.0329 (training mode).\nEpoch 2 opened at ..."
     """
-    return visible(sentences.headline(metric, jumps, reported_last))
+    return "\n".join(
+        textwrap.fill(visible(line), width=110)
+        for line in answer.answer_lines(explanation)
+    )
 
 
 def smooth(values, weight):
