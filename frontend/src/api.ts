@@ -19,6 +19,7 @@ import type {
   RunsResponse,
   SeriesResponse,
   StepRange,
+  TableColumn,
   ValidationGap,
 } from "./types";
 
@@ -162,9 +163,15 @@ function parseBoundary(raw: unknown): Boundary {
       "learning_rate_before",
       "learning_rate_after",
     ]),
-    sentence: String(o.sentence ?? ""),
     text: texts(o.text),
+    level_after_text: String(o.level_after_text ?? ""),
+    detail: String(o.detail ?? ""),
   };
+}
+
+function parseColumn(raw: unknown): TableColumn {
+  const o = asObject(raw);
+  return { key: String(o.key ?? ""), label: String(o.label ?? ""), help: String(o.help ?? ""), more: o.more === true };
 }
 
 function parseEpochEnd(raw: unknown): EpochEndRecord {
@@ -230,7 +237,8 @@ export async function fetchJumps(run: string, metric: string): Promise<JumpsResp
       run: String(o.run ?? run),
       metric: String(o.metric ?? metric),
       estimator: String(o.estimator ?? ""),
-      headline: String(o.headline ?? ""),
+      answer: strings(o.answer),
+      columns: Array.isArray(o.columns) ? o.columns.map(parseColumn) : [],
       boundaries: Array.isArray(o.boundaries) ? o.boundaries.map(parseBoundary) : [],
       epoch_ends: Array.isArray(o.epoch_ends) ? o.epoch_ends.map(parseEpochEnd) : [],
     };

@@ -83,7 +83,7 @@ export class MetricCard {
         }),
       ];
     });
-    this.headline = el("p", { className: "ej-headline", testid: "headline" });
+    this.headline = el("div", { className: "ej-headline", testid: "headline" });
     const detailsButton = el("button", {
       className: "ej-button ej-details-toggle",
       text: "More columns",
@@ -168,9 +168,11 @@ export class MetricCard {
       this.boundaries = jumps.value.boundaries;
       this.ends = jumps.value.epoch_ends;
       // The words name the metric: shown with its hidden characters escaped.
-      this.headline.textContent = visibleName(jumps.value.headline);
+      this.headline.replaceChildren(
+        ...jumps.value.answer.map((line) => el("p", { className: "ej-answer-line", testid: "answer-line", text: visibleName(line) })),
+      );
       if (!this.boundaries.some((b) => b.epoch === this.selected)) this.selected = null;
-      this.table.render(this.ends, this.boundaries, this.selected);
+      this.table.render(jumps.value.columns, this.ends, this.boundaries, this.selected);
       this.showSentence();
     } else if (jumps.status === "rejected") {
       this.loadError = describe(jumps.reason);
@@ -269,7 +271,7 @@ export class MetricCard {
     if (boundary) {
       this.sentence.append(
         el("strong", { text: `Epoch ${boundary.epoch + 1} → ${boundary.epoch + 2}: ` }),
-        boundary.sentence,
+        boundary.detail,
       );
     } else {
       this.sentence.textContent =

@@ -27,12 +27,6 @@ export function formatValue(value: number | null | undefined): string {
   return text.replace(/^-/, "−");
 }
 
-/** Like `formatValue`, with an explicit "+" on positive values. */
-export function formatSigned(value: number): string {
-  const text = formatValue(value);
-  return value > 0 && Number.isFinite(value) ? `+${text}` : text;
-}
-
 /** Seconds as "42.0 s", "3m 05s" or "1h 02m". */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return formatValue(seconds);

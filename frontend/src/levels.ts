@@ -7,7 +7,6 @@
 
 import uPlot from "uplot";
 import { withAlpha } from "./colors";
-import { errorText, kerasValue } from "./format";
 import type { Boundary, EpochEndRecord } from "./types";
 
 /** Which edge of a boundary a level belongs to. */
@@ -39,13 +38,6 @@ export interface DrawnLevel {
 /** The boxes' width, CSS px: wide enough to read, narrow enough to stay at its edge. */
 export const LEVEL_BOX_WIDTH = 22;
 
-/** The server's text for `key`, if the answer has it (older answers lack it). */
-function served(text: Record<string, string> | undefined, key: string, value: number, stderr: number): string {
-  const given = text?.[key];
-  if (given) return given;
-  return `${kerasValue(value)} ${errorText(stderr)}`.trim();
-}
-
 /** Every level mark with a place on the x axis (`xOfStep` NaN: not in view). */
 export function levelMarks(
   ends: EpochEndRecord[],
@@ -60,7 +52,7 @@ export function levelMarks(
       x: xOfStep(end.last_step),
       value: end.level_at_end,
       stderr: end.lag_stderr,
-      text: served(end.text, "level_at_end", end.level_at_end, end.lag_stderr),
+      text: end.text.level_at_end ?? "",
     })),
     ...boundaries.map((b) => ({
       side: "after" as const,
@@ -69,7 +61,7 @@ export function levelMarks(
       x: xOfStep(b.first_next_step),
       value: b.level_after,
       stderr: b.level_after_stderr,
-      text: served(b.text, "level_after", b.level_after, b.level_after_stderr),
+      text: b.level_after_text,
     })),
   ];
   return marks.filter((m) => Number.isFinite(m.x) && Number.isFinite(m.value));

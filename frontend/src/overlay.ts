@@ -3,7 +3,7 @@
 
 import uPlot from "uplot";
 import { type ChartData, LABELS, SERIES_LABELS, type StepMark } from "./chart_data";
-import { formatRate, kerasSigned } from "./format";
+import { formatRate } from "./format";
 import { type DrawnLevel, drawLevels } from "./levels";
 import type { ChartColors } from "./theme";
 
@@ -246,7 +246,7 @@ function drawBrackets(u: uPlot, state: OverlayState): void {
     // Beside what Keras printed, on the side away from the jump: the model
     // level's boxes and the next epoch's batches lie toward the jump's end.
     if (highlighted || spacing > 80) {
-      drawLabel(u, kerasSigned(boundary.jump), xm + arm + 3 * pr, y1 - dir * 8 * pr, color, state.colors.background);
+      drawLabel(u, boundary.text.jump ?? "", xm + arm + 3 * pr, y1 - dir * 8 * pr, color, state.colors.background);
     }
   }
 }
