@@ -13,6 +13,7 @@ from test_tab import open_comparison
 import epochjump
 from epochjump import answers
 from epochjump.analysis import validation_gap
+from epochjump.words import sentences
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -104,5 +105,5 @@ def test_why_validation_beats_training(page, tensorboard_url, logdir):
         assert marked.count() == len({g.epoch for g in gaps} & boundaries)
         rows.nth(len(gaps) - 1).click()
         sentence = note.locator("[data-testid=val-sentence]")
-        assert sentence.inner_text() == gaps[-1].sentence
+        assert sentence.inner_text() == sentences.validation_sentence(gaps[-1])
     assert list(page.console_errors) == []
