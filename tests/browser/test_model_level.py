@@ -9,8 +9,6 @@ Where the boxes should be is computed here from the run's batches
 canvas's own pixels.
 """
 
-import time
-
 import pytest
 from browser_env import DEMO_RUN
 from playwright.sync_api import expect
@@ -18,6 +16,7 @@ from test_tab import WAIT_MS
 from test_tab import assert_no_console_errors
 from test_tab import card
 from test_tab import open_entry
+from test_tab import open_in_tensorboard
 from test_tab import probe
 from test_tab import wait_for_charts
 from test_tab import wait_for_stable_layout
@@ -213,13 +212,7 @@ def first_screen_boxes(frame, metric_card):
 def test_first_screen_shows_the_answer_and_the_chart(page, tensorboard_url, run_data):
     page.set_viewport_size(SCREEN)
     # Inside TensorBoard, under its own bar, as a user opens the tab.
-    page.goto(tensorboard_url + "/#epochjump")
-    deadline = time.monotonic() + WAIT_MS / 1000
-    frame = None
-    while frame is None:
-        frame = next((f for f in page.frames if "plugin_entry.html" in f.url), None)
-        assert frame is not None or time.monotonic() < deadline, "no plugin iframe"
-        page.wait_for_timeout(200)
+    frame = open_in_tensorboard(page, tensorboard_url)
     wait_for_charts(frame, RUN, run_data.metrics)
     # Every run selected (the comparison, closed, sits above the cards).
     frame.locator("[data-testid=compare]").wait_for(state="visible", timeout=WAIT_MS)

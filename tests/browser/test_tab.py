@@ -130,14 +130,20 @@ def run_data(logdir):
     return epochjump.read_run(logdir / RUN)
 
 
-def test_tab_inside_tensorboard(page, tensorboard_url, run_data):
-    page.goto(tensorboard_url + "/#epochjump")
+def open_in_tensorboard(page, base):
+    """Opens TensorBoard at the tab, as a user does; returns the tab's iframe."""
+    page.goto(base + "/#epochjump")
     deadline = time.monotonic() + WAIT_MS / 1000
     frame = None
     while frame is None:
         frame = next((f for f in page.frames if "plugin_entry.html" in f.url), None)
         assert frame is not None or time.monotonic() < deadline, "no plugin iframe"
         page.wait_for_timeout(200)
+    return frame
+
+
+def test_tab_inside_tensorboard(page, tensorboard_url, run_data):
+    frame = open_in_tensorboard(page, tensorboard_url)
     wait_for_charts(frame, RUN, run_data.metrics)
     for metric in run_data.metrics:
         assert card(frame, RUN, metric).count() == 1
