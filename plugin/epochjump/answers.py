@@ -214,7 +214,7 @@ def jumps_answer(run, metric, explanation=None):
       lines `explain` prints first), `columns` (the table's columns in
       order: `key`, `label`, `help`, `more`), `boundaries` (one
       `Jump.as_dict()` per boundary without its `metric`, with its row's
-      `text` and `detail`, the prose about it) and `epoch_ends` (one
+      `text`, `level_after_text` and `detail`, the prose about it) and `epoch_ends` (one
       `EpochEnd` per recorded epoch, the last included, without `metric`,
       with its row's `text`).
     """
@@ -231,6 +231,10 @@ def jumps_answer(run, metric, explanation=None):
         record = jump.as_dict()
         del record["metric"]
         record["text"] = rows[jump.epoch]
+        # The tab's chart names the level just after the boundary too.
+        record["level_after_text"] = numbers.with_error(
+            jump.level_after, jump.level_after_stderr
+        )
         record["detail"] = sentences.boundary_detail(jump)
         boundaries.append(record)
     ends = []

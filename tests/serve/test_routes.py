@@ -462,6 +462,9 @@ def test_jumps(client):
         lag = level - reported
         text = boundary.pop("text")
         detail = boundary.pop("detail")
+        assert boundary.pop("level_after_text") == (
+            f"{keras(after.value)} ± {keras(after.stderr)}"
+        )
         assert boundary == {
             "epoch": epoch,
             "last_step": last,

@@ -30,6 +30,11 @@ LR_MARK = "#00695c"
 MARK_GAP = 1 / 40
 BAND_MARKS = 3
 FIT_MARK = "#3949ab"
+# The model's level ± stderr at the epoch edges: a box as wide as the tab's
+# 22 px on a chart about 960 px wide (frontend/src/theme.ts: level; levels.ts).
+LEVEL = "#2e7d32"
+LEVEL_BOX = 22 / 960
+LEVEL_LABEL = "model level ± stderr"
 GRID = (0, 0, 0, 0.07)
 # Evaluation markers, in the panels and the legend; the training subset in
 # training mode is train_eval's diamond, hollow.
@@ -79,6 +84,7 @@ def draw_panel(panel, run, metric, color, x_axis, smoothing):
             ax.plot(xs_of(evals.epoch, evals.step), evals.value, ls="none", **style)
     _draw_epoch_lines(ax, run, x_axis)
     _draw_marks(ax, run, series, geometry, x_axis)
+    _draw_levels(ax, explanation, series, xs)
     _draw_brackets(ax, jumps, series, xs)
     _draw_non_finite(ax, xs, series)
     ax.set_xlabel(_X_LABELS[x_axis], color=MUTED)
@@ -186,9 +192,44 @@ def close_groups(xs, min_gap):
     return groups
 
 
+def _draw_levels(ax, explanation, series, xs):
+    """The model's level ± its standard error: a box reaching back from each
+    epoch's last batch, and one reaching forward from the next epoch's first."""
+    from matplotlib.colors import to_rgba
+    from matplotlib.patches import Rectangle
+
+    x_of_step = dict(zip(series.step.tolist(), xs.tolist()))
+    span = float(np.nanmax(xs) - np.nanmin(xs)) if len(xs) else 1.0
+    width = LEVEL_BOX * (span or 1.0)
+    boxes = [
+        (end.last_step, -width, end.level_at_end, end.lag_stderr)
+        for end in explanation.epoch_ends
+    ] + [
+        (j.first_next_step, width, j.level_after, j.level_after_stderr)
+        for j in explanation.jumps
+    ]
+    for step, reach, level, stderr in boxes:
+        if step not in x_of_step or not math.isfinite(level):
+            continue
+        x = x_of_step[step]
+        error = stderr if math.isfinite(stderr) else 0.0
+        ax.add_patch(
+            Rectangle(
+                (min(x, x + reach), level - error),
+                width,
+                2 * error,
+                facecolor=to_rgba(LEVEL, 0.22),
+                edgecolor=to_rgba(LEVEL, 0.7),
+                lw=0.8,
+                zorder=4,
+            )
+        )
+        ax.plot([x, x + reach], [level, level], color=LEVEL, lw=2.2, zorder=4)
+
+
 def _draw_brackets(ax, jumps, series, xs):
     """Each jump as a bracket from what Keras printed to the next epoch's
-    first value, with a tick at the level the model had reached."""
+    first value."""
     x_of_step = dict(zip(series.step.tolist(), xs.tolist()))
     span = float(np.nanmax(xs) - np.nanmin(xs)) if len(xs) else 1.0
     arm = 0.012 * (span or 1.0)
@@ -213,14 +254,6 @@ def _draw_brackets(ax, jumps, series, xs):
             zorder=5,
         )
         ax.plot(xm, j.reported, "o", color=BRACKET, ms=4.5, zorder=6)
-        if math.isfinite(j.level_at_end):
-            ax.plot(
-                [xm - 0.8 * arm, xm + 0.8 * arm],
-                [j.level_at_end, j.level_at_end],
-                color=BRACKET,
-                lw=2,
-                zorder=6,
-            )
         ax.annotate(
             numbers.signed(j.jump),
             xy=(xm, (j.reported + j.first_next) / 2),
@@ -252,7 +285,9 @@ def _draw_non_finite(ax, xs, series):
 
 
 def legend_handles(color):
+    from matplotlib.colors import to_rgba
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     def line(label, **style):
         return Line2D([], [], label=label, **style)
@@ -263,6 +298,7 @@ def legend_handles(color):
         line("train_eval", ls="none", **TRAIN_EVAL_STYLE),
         line("train_eval (training mode)", ls="none", **TRAINING_MODE_STYLE),
         line("val", ls="none", **VAL_STYLE),
+        Patch(facecolor=to_rgba(LEVEL, 0.22), edgecolor=LEVEL, label=LEVEL_LABEL),
         line("jump", color=BRACKET, lw=2, marker="o", ms=4),
         line("learning-rate change", color=LR_MARK, lw=2),
     ]
