@@ -46,7 +46,7 @@ def test_demo_serves_tensorboard_with_the_tab(tmp_path):
                 url = match.group(1)
                 break
         assert url, "".join(output)[-3000:]
-        assert any("Keras printed" in line for line in output)
+        assert any("is the average over epoch 1;" in line for line in output)
         with urllib.request.urlopen(
             f"{url}/data/plugin/epochjump/runs", timeout=30
         ) as answer:

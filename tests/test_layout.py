@@ -13,21 +13,25 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "plugin" / "epochjump"
 MAX_LINES = 400
 
 # What each stage may import from epochjump. The data flows record -> metadata
-# -> read -> analysis -> answers -> serve / share -> cli, with terminal (the
-# progress bar) beside answers; `constants` (values shared with the frontend)
-# may be used by any stage.
+# -> read -> analysis -> words -> answers -> serve / share -> cli, with
+# terminal (the progress bar) beside answers; `constants` (values shared with
+# the frontend) may be used by any stage. Only `words` makes text from the
+# analysis records, so analysis (numbers only) may not import it.
 ALLOWED = {
     "constants": set(),
     "metadata": set(),
-    "record": {"record", "metadata", "constants"},
-    "read": {"read", "metadata", "constants"},
+    # The file layer (local disk or an fsspec URL) of writer and reader.
+    "storage": set(),
+    "record": {"record", "metadata", "storage", "constants"},
+    "read": {"read", "metadata", "storage", "constants"},
     "analysis": {"analysis", "constants"},
-    "answers": {"analysis", "constants"},
+    "words": {"words", "analysis", "constants"},
+    "answers": {"analysis", "words", "constants"},
     # The progress bar: recording's batch feed shown with analysis's levels.
-    "terminal": {"terminal", "record", "analysis", "constants"},
+    "terminal": {"terminal", "record", "analysis", "words", "constants"},
     "serve": {"serve", "answers", "read", "metadata", "constants"},
-    "share": {"share", "answers", "analysis", "read", "constants"},
-    "cli": {"analysis", "read", "share", "constants", "demo", "__init__"},
+    "share": {"share", "answers", "analysis", "words", "read", "constants"},
+    "cli": {"analysis", "words", "read", "share", "constants", "demo", "__init__"},
     "demo": {"__init__"},
     # Public modules for other frameworks: each re-exports its recorder.
     "lightning": {"record"},

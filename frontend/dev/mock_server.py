@@ -108,12 +108,38 @@ def jumps(series, evals):
                 "mode_gap": te - level,
                 "val": val,
                 "lag_share": (level - reported) / jump if jump else math.nan,
-                "sentence": f"Keras printed {reported:.4g} for epoch {e + 1}, the "
-                f"average over the epoch; the model was already at {level:.4g} at its "
-                f"end (mock sentence).",
+                "lag_stderr": 0.01,
+                "level_after": first,
+                "level_after_stderr": 0.01,
+                "text": row_text(reported, level, first, e),
+                "level_after_text": f"{first:.4f} ± 0.0100",
+                "detail": f"Keras printed {reported:.4f} for epoch {e + 1}, the "
+                f"average over the epoch; the model was already at {level:.4f} at its "
+                f"end (mock detail).",
             }
         )
     return out
+
+
+# The mock's table: a few of the server's columns (docs/http_api.md, `jumps`).
+COLUMNS = [
+    {"key": "epoch", "label": "epoch", "help": "the epoch", "more": False},
+    {"key": "printed", "label": "printed", "help": "the running mean", "more": False},
+    {"key": "level_at_end", "label": "level at end", "help": "± stderr", "more": False},
+    {"key": "next", "label": "next", "help": "next epoch's first batch", "more": False},
+    {"key": "jump", "label": "jump", "help": "next - printed", "more": True},
+]
+
+
+def row_text(reported, level, first=None, epoch=None):
+    """One table row's cells, as the server writes them ("-": no value)."""
+    return {
+        "epoch": "" if epoch is None else str(epoch + 1),
+        "printed": f"{reported:.4f}",
+        "level_at_end": f"{level:.4f} ± 0.0100",
+        "next": "-" if first is None else f"{first:.4f}",
+        "jump": "-" if first is None else f"{first - reported:+.4f}",
+    }
 
 
 def epoch_ends(series, evals):
@@ -122,12 +148,15 @@ def epoch_ends(series, evals):
     for e in range(EPOCHS):
         last = e * BATCHES + BATCHES - 1
         tail = series["batch_value"][last - 8 : last + 1]
+        reported, level = series["running_mean"][last], sum(tail) / len(tail)
+        first = series["running_mean"][last + 1] if e < EPOCHS - 1 else None
         out.append(
             {
                 "epoch": e,
                 "last_step": last + 1,
-                "reported": series["running_mean"][last],
-                "level_at_end": sum(tail) / len(tail),
+                "reported": reported,
+                "level_at_end": level,
+                "text": row_text(reported, level, first, e),
                 "lag_stderr": 0.01,
                 "train_eval": evals["train_eval"]["value"][e],
                 "val": evals["val"]["value"][e],
@@ -285,8 +314,11 @@ class Handler(BaseHTTPRequestHandler):
                     "run": run,
                     "metric": metric,
                     "estimator": "mock",
-                    "headline": "Averaging lag makes up most of the jumps (mock).",
-                    "summary_paragraph": "Why does it jump? (mock paragraph)",
+                    "answer": [
+                        "Averaging lag makes up most of the jumps (mock).",
+                        "The rest is batch noise (mock).",
+                    ],
+                    "columns": COLUMNS,
                     "boundaries": jumps(series, evals),
                     "epoch_ends": epoch_ends(series, evals),
                 }

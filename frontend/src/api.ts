@@ -19,6 +19,7 @@ import type {
   RunsResponse,
   SeriesResponse,
   StepRange,
+  TableColumn,
   ValidationGap,
 } from "./types";
 
@@ -77,6 +78,13 @@ function arrayFields<K extends string>(o: Json, keys: readonly K[]): Record<K, n
 
 function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.map(String) : [];
+}
+
+/** A `{key: text}` object's string values; {} for anything else. */
+function texts(value: unknown): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(asObject(value)).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
+  );
 }
 
 function parseRun(raw: unknown): RunInfo {
@@ -155,20 +163,23 @@ function parseBoundary(raw: unknown): Boundary {
       "learning_rate_before",
       "learning_rate_after",
     ]),
-    sentence: String(o.sentence ?? ""),
+    text: texts(o.text),
+    level_after_text: String(o.level_after_text ?? ""),
+    detail: String(o.detail ?? ""),
   };
 }
 
+function parseColumn(raw: unknown): TableColumn {
+  const o = asObject(raw);
+  return { key: String(o.key ?? ""), label: String(o.label ?? ""), help: String(o.help ?? ""), more: o.more === true };
+}
+
 function parseEpochEnd(raw: unknown): EpochEndRecord {
-  return numberFields(asObject(raw), [
-    "epoch",
-    "last_step",
-    "reported",
-    "level_at_end",
-    "lag_stderr",
-    "train_eval",
-    "val",
-  ]);
+  const o = asObject(raw);
+  return {
+    ...numberFields(o, ["epoch", "last_step", "reported", "level_at_end", "lag_stderr", "train_eval", "val"]),
+    text: texts(o.text),
+  };
 }
 
 const latestToken = new Map<string, number>();
@@ -226,8 +237,8 @@ export async function fetchJumps(run: string, metric: string): Promise<JumpsResp
       run: String(o.run ?? run),
       metric: String(o.metric ?? metric),
       estimator: String(o.estimator ?? ""),
-      headline: String(o.headline ?? ""),
-      summary_paragraph: String(o.summary_paragraph ?? ""),
+      answer: strings(o.answer),
+      columns: Array.isArray(o.columns) ? o.columns.map(parseColumn) : [],
       boundaries: Array.isArray(o.boundaries) ? o.boundaries.map(parseBoundary) : [],
       epoch_ends: Array.isArray(o.epoch_ends) ? o.epoch_ends.map(parseEpochEnd) : [],
     };

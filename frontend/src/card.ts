@@ -14,7 +14,8 @@ import { visibleName } from "./format";
 const LEGEND =
   "Bold: what Keras printed (running mean of the epoch so far) · thin: each batch alone " +
   "(smoothed; faint: raw) · ◆ train_eval: training subset in inference mode · ◇ the same in training mode · ○ val · " +
-  "dashed: epoch start · arrow: the jump · teal tick (lr): learning-rate change (a teal bar: changes at every few steps) · " +
+  "green box: the model's level ± one standard error at each epoch's end and just after it (the running mean trails it; " +
+  "the next epoch's first batch lands on it) · dashed: epoch start · arrow: the jump · teal tick (lr): learning-rate change (a teal bar: changes at every few steps) · " +
   "indigo tick: a new fit() · " +
   "red ▲: NaN or infinite.";
 
@@ -37,7 +38,6 @@ export class MetricCard {
   private readonly notices: HTMLElement;
   private readonly sentence: HTMLElement;
   private readonly headline: HTMLElement;
-  private readonly paragraph: HTMLElement;
   private readonly table: JumpTable;
   private readonly validationNote = new ValidationNote();
   private chart: JumpChart;
@@ -83,8 +83,7 @@ export class MetricCard {
         }),
       ];
     });
-    this.headline = el("p", { className: "ej-headline", testid: "headline" });
-    this.paragraph = el("p", { className: "ej-why", testid: "summary-paragraph" });
+    this.headline = el("div", { className: "ej-headline", testid: "headline" });
     const detailsButton = el("button", {
       className: "ej-button ej-details-toggle",
       text: "More columns",
@@ -103,14 +102,16 @@ export class MetricCard {
     this.chartRoot = el("div", { className: "ej-chart", testid: "chart" });
     this.sentence = el("p", { className: "ej-sentence", testid: "sentence", attrs: { "aria-live": "polite" } });
     this.table = new JumpTable({
+      // A click picks a row (or, on the picked row, unpicks it); its words
+      // show under the table. Hovering only points at the boundary on the chart.
       onSelect: (epoch) => {
-        this.selected = epoch;
-        this.table.setSelected(epoch);
+        this.selected = this.selected === epoch ? null : epoch;
+        this.table.setSelected(this.selected);
         this.showSentence();
       },
       onHover: (epoch) => {
         this.hovered = epoch;
-        this.showSentence();
+        this.followFocus();
       },
     });
     this.element = el(
@@ -132,7 +133,6 @@ export class MetricCard {
           resetButton,
         ]),
         this.headline,
-        this.paragraph,
         this.chips,
         this.notices,
         this.chartRoot,
@@ -168,13 +168,11 @@ export class MetricCard {
       this.boundaries = jumps.value.boundaries;
       this.ends = jumps.value.epoch_ends;
       // The words name the metric: shown with its hidden characters escaped.
-      this.headline.textContent = visibleName(jumps.value.headline);
-      this.paragraph.textContent = visibleName(jumps.value.summary_paragraph);
-      this.paragraph.hidden = jumps.value.summary_paragraph === "";
-      if (this.selected === null || !this.boundaries.some((b) => b.epoch === this.selected)) {
-        this.selected = this.boundaries[0]?.epoch ?? null;
-      }
-      this.table.render(this.ends, this.boundaries, this.selected);
+      this.headline.replaceChildren(
+        ...jumps.value.answer.map((line) => el("p", { className: "ej-answer-line", testid: "answer-line", text: visibleName(line) })),
+      );
+      if (!this.boundaries.some((b) => b.epoch === this.selected)) this.selected = null;
+      this.table.render(jumps.value.columns, this.ends, this.boundaries, this.selected);
       this.showSentence();
     } else if (jumps.status === "rejected") {
       this.loadError = describe(jumps.reason);
@@ -240,6 +238,7 @@ export class MetricCard {
     if (!this.series) return;
     this.chartData = buildChartData(
       this.series,
+      this.ends,
       this.boundaries,
       this.settings.xAxis,
       this.settings.smoothing,
@@ -264,19 +263,29 @@ export class MetricCard {
     void this.refresh();
   }
 
+  /** The selected row's words; a hint when no row is selected. */
   private showSentence(): void {
-    const epoch = this.hovered ?? this.selected;
-    const boundary = this.boundaries.find((b) => b.epoch === epoch);
+    const boundary = this.boundaries.find((b) => b.epoch === this.selected);
     this.sentence.replaceChildren();
+    this.sentence.classList.toggle("ej-hint", !boundary);
     if (boundary) {
       this.sentence.append(
         el("strong", { text: `Epoch ${boundary.epoch + 1} → ${boundary.epoch + 2}: ` }),
-        boundary.sentence,
+        boundary.detail,
       );
     } else {
       this.sentence.textContent =
-        this.boundaries.length === 0 ? "No epoch boundary recorded yet: the jump columns fill in after the second epoch starts." : "";
+        this.boundaries.length === 0
+          ? "No epoch boundary recorded yet: the jump columns fill in after the second epoch starts."
+          : "Click a row for what happened at that boundary, in words.";
     }
+    this.followFocus();
+  }
+
+  /** The chart's highlighted bracket and the validation note follow the
+   * hovered row, else the selected one. */
+  private followFocus(): void {
+    const epoch = this.hovered ?? this.selected;
     this.chart.highlight(epoch);
     this.validationNote.follow(epoch);
   }

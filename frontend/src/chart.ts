@@ -4,6 +4,7 @@ import uPlot from "uplot";
 import { LABELS, SERIES_LABELS, type ChartData } from "./chart_data";
 import { withAlpha } from "./colors";
 import { formatDateTime, formatDuration, formatDurationTicks, formatValue, kerasValue } from "./format";
+import { levelFill } from "./levels";
 import { diamonds, rings } from "./markers";
 import { drawOverlay, type Drawn } from "./overlay";
 import type { ChartProbe } from "./testhooks";
@@ -49,7 +50,7 @@ export class JumpChart {
   private readonly observer: ResizeObserver;
   private chart: ChartData | null = null;
   private highlighted: number | null = null;
-  private drawn: Drawn = { epochLines: [], lrMarks: [], lrBands: [], fitMarks: [] };
+  private drawn: Drawn = { epochLines: [], lrMarks: [], lrBands: [], fitMarks: [], levels: [] };
 
   constructor(
     private readonly root: HTMLElement,
@@ -90,6 +91,7 @@ export class JumpChart {
       nonNull[label] = count;
     });
     const { min, max } = this.plot.scales.x;
+    const y = this.plot.scales.y;
     return {
       xAxis: this.options.axis,
       logY: this.options.logY,
@@ -102,6 +104,9 @@ export class JumpChart {
       fitMarks: [...this.drawn.fitMarks],
       xMin: min ?? null,
       xMax: max ?? null,
+      yMin: y.min ?? null,
+      yMax: y.max ?? null,
+      levels: this.drawn.levels.map((level) => ({ ...level })),
       nonFinite: this.chart?.nonFinite.length ?? 0,
       brackets: this.chart?.brackets.length ?? 0,
     };
@@ -149,10 +154,15 @@ export class JumpChart {
       // Hollow: the same subset as train_eval, in training mode.
       [LABELS.trainingMode]: evaluation(colors.trainEval, colors.background, 1.5, diamonds(4.5)),
       [LABELS.val]: evaluation(colors.val, colors.background, 2, rings(4)),
+      // Drawn by the overlay (levels.ts); here for the legend, toggle and y range.
+      [LABELS.level]: { stroke: colors.level, fill: levelFill(colors.level), width: 2, paths: () => null, points: { show: false } },
     };
-    const swatches = SERIES_LABELS.map((label) =>
-      label === LABELS.trainEval || label === LABELS.trainingMode ? colors.trainEval : label === LABELS.val ? colors.val : label === LABELS.runningMean ? color : withAlpha(color, 0.6),
-    );
+    const swatches = SERIES_LABELS.map((label) => {
+      if (label === LABELS.trainEval || label === LABELS.trainingMode) return colors.trainEval;
+      if (label === LABELS.val) return colors.val;
+      if (label === LABELS.level) return colors.level;
+      return label === LABELS.runningMean ? color : withAlpha(color, 0.6);
+    });
     return {
       width: Math.max(200, Math.floor(this.root.clientWidth) || 600),
       height: HEIGHT,

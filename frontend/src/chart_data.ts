@@ -3,7 +3,8 @@
 
 import type uPlot from "uplot";
 import { smooth } from "./ema";
-import type { Boundary, SeriesResponse, XAxis } from "./types";
+import { type LevelMark, levelMarks } from "./levels";
+import type { Boundary, EpochEndRecord, SeriesResponse, XAxis } from "./types";
 
 export const LABELS = {
   runningMean: "running mean",
@@ -12,11 +13,13 @@ export const LABELS = {
   trainEval: "train_eval",
   trainingMode: "train_eval (training mode)",
   val: "val",
+  level: "model level ± stderr",
 } as const;
 
 /** Series order in the chart, after x. */
 // uPlot draws series in order, so the bold running mean comes after the thin
-// batch lines to stay on top.
+// batch lines to stay on top. The model level's boxes are drawn by the
+// overlay; its series puts it in the legend and in the y range.
 export const SERIES_LABELS: string[] = [
   LABELS.batchValue,
   LABELS.smoothed,
@@ -24,6 +27,7 @@ export const SERIES_LABELS: string[] = [
   LABELS.trainEval,
   LABELS.trainingMode,
   LABELS.val,
+  LABELS.level,
 ];
 
 export interface NonFinitePoint {
@@ -54,6 +58,8 @@ export interface ChartData {
   /** x of each epoch's start (index = epoch ordinal); NaN when unknown. */
   epochStartXs: number[];
   brackets: BracketPosition[];
+  /** The model's level at each epoch's end and just after each boundary, in view. */
+  levels: LevelMark[];
   /** Learning-rate changes (not the first rate, nor a repeat of the one before). */
   lrMarks: StepMark[];
   /** Fit starts after the first (the first is where the data begins). */
@@ -90,6 +96,7 @@ function xOf(axis: XAxis, step: number, fraction: number, wall: number, t0: numb
 
 export function buildChartData(
   series: SeriesResponse,
+  ends: EpochEndRecord[],
   boundaries: Boundary[],
   axis: XAxis,
   smoothing: number,
@@ -165,16 +172,21 @@ export function buildChartData(
     [LABELS.trainingMode, column((row) => row.trainingMode, LABELS.trainingMode)],
     [LABELS.val, column((row) => row.val, LABELS.val)],
   ]);
-  const data: uPlot.AlignedData = [
-    rows.map((row) => row.x),
-    ...SERIES_LABELS.map((label) => columns.get(label) ?? []),
-  ];
-
   const xOfStep = (step: number): number => {
     if (axis === "step") return step;
     const at = batchOfStep.get(step);
     return at === undefined ? NaN : xOf(axis, step, b.epoch_fraction[at], b.wall_time[at], t0);
   };
+  const levels = levelMarks(ends, boundaries, xOfStep).filter((m) => !logY || m.value > 0);
+  const levelOfStep = new Map(levels.map((m) => [m.step, m.value]));
+  columns.set(
+    LABELS.level,
+    rows.map((row) => (row.batch >= 0 ? levelOfStep.get(row.step) : undefined)),
+  );
+  const data: uPlot.AlignedData = [
+    rows.map((row) => row.x),
+    ...SERIES_LABELS.map((label) => columns.get(label) ?? []),
+  ];
   const epochStartXs = series.epoch_starts.map((step, e) =>
     axis === "epoch" ? e : xOfStep(step),
   );
@@ -209,6 +221,7 @@ export function buildChartData(
     epochs: rows.map((row) => row.epoch),
     epochStartXs,
     brackets,
+    levels,
     lrMarks,
     fitMarks,
     rates: { steps: rates.step, values: rates.value },

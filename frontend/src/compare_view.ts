@@ -186,7 +186,8 @@ export class ComparisonView {
   constructor() {
     this.summaryLine = el("summary", { className: "ej-compare-summary" });
     this.body = el("div", { className: "ej-compare-body" });
-    this.element = el("details", { className: "ej-card ej-compare", testid: "compare", attrs: { open: "" } }, [
+    // Closed until asked for: the cards' answers and charts come first.
+    this.element = el("details", { className: "ej-card ej-compare", testid: "compare" }, [
       this.summaryLine,
       el("p", {
         className: "ej-hint",
@@ -204,7 +205,7 @@ export class ComparisonView {
     const shared = comparisons.filter((c) => c.runs.length >= 2);
     this.element.hidden = shared.length === 0;
     const runs = new Set(shared.flatMap((c) => c.runs.map((r) => r.run)));
-    this.summaryLine.textContent = `Compare runs: ${runs.size} runs side by side`;
+    this.summaryLine.textContent = `Compare runs: ${runs.size} runs side by side (${[...new Set(shared.map((c) => c.metric))].map(visibleName).join(", ")})`;
     this.body.replaceChildren(...shared.map((c) => metricBlock(c, colorOf)));
   }
 

@@ -131,6 +131,7 @@ function sliceSeries(answer: Json, params: Params): Json {
     total_batches: answer.downsampled ? answer.total_batches : list(batches.step).length,
     batches,
     train_eval: pick(answer.train_eval),
+    train_eval_training_mode: pick(answer.train_eval_training_mode),
     val: pick(answer.val),
   };
 }

@@ -1,5 +1,7 @@
-// Number formatting: values as Keras prints them (4 decimals) in tables,
-// tooltips and labels; 4 significant digits on axis ticks.
+// Number formatting for what the server does not write: series values in the
+// tooltip and the comparison's and validation note's numbers as Keras prints
+// them (4 decimals), 4 significant digits on axis ticks. The jump answer's
+// words and cells come written (`jumps`: `answer`, `text`, `detail`).
 
 const DIGITS = 4;
 
@@ -25,12 +27,6 @@ export function formatValue(value: number | null | undefined): string {
   const text =
     abs >= 1e6 || abs < 1e-4 ? value.toExponential(DIGITS - 1) : value.toPrecision(DIGITS);
   return text.replace(/^-/, "−");
-}
-
-/** Like `formatValue`, with an explicit "+" on positive values. */
-export function formatSigned(value: number): string {
-  const text = formatValue(value);
-  return value > 0 && Number.isFinite(value) ? `+${text}` : text;
 }
 
 /** Seconds as "42.0 s", "3m 05s" or "1h 02m". */
@@ -70,12 +66,12 @@ function scientific(value: number): string {
 
 /** A value as Keras's progress bar prints it: 4 decimals ("1.2278"), in
  * scientific notation at or below 1e-3 ("5.0000e-04"), as the server's
- * sentences (`wording.keras_value`); non-finite values spelled out. */
+ * strings (`words.numbers.keras_value`), minus sign included; non-finite
+ * values spelled out. */
 export function kerasValue(value: number | null | undefined): string {
   if (value === null || value === undefined) return "—";
   if (!Number.isFinite(value)) return formatValue(value);
-  const text = Math.abs(value) > 1e-3 ? value.toFixed(4) : scientific(value);
-  return text.replace(/^-/, "−");
+  return Math.abs(value) > 1e-3 ? value.toFixed(4) : scientific(value);
 }
 
 /** `kerasValue` with an explicit "+" on positive values. */

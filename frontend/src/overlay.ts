@@ -1,9 +1,10 @@
-// Canvas drawing on top of the series: epoch-start lines, jump brackets and
-// markers for non-finite values. Called from uPlot's `draw` hook.
+// Canvas drawing on top of the series: epoch-start lines, the model's level
+// at each epoch edge, jump brackets and markers for non-finite values. Called from uPlot's `draw` hook.
 
 import uPlot from "uplot";
-import type { ChartData, StepMark } from "./chart_data";
-import { formatRate, kerasSigned } from "./format";
+import { type ChartData, LABELS, SERIES_LABELS, type StepMark } from "./chart_data";
+import { formatRate } from "./format";
+import { type DrawnLevel, drawLevels } from "./levels";
 import type { ChartColors } from "./theme";
 
 export interface OverlayState {
@@ -37,7 +38,11 @@ export interface Drawn {
   lrMarks: number[];
   lrBands: RateBand[];
   fitMarks: number[];
+  levels: DrawnLevel[];
 }
+
+/** The model level's series, whose legend toggle shows or hides its boxes. */
+const LEVEL_SERIES = SERIES_LABELS.indexOf(LABELS.level) + 1;
 
 // Marks closer than this (CSS px, about a label's width) merge into a band;
 // a band needs this many.
@@ -57,10 +62,13 @@ export function drawOverlay(u: uPlot, state: OverlayState): Drawn {
   const lrMarks = drawMarks(u, ticks, state.colors.lrMark, "bottom", (m) => `lr ${formatRate(m.value)}`);
   drawRateBands(u, bands, state.colors.lrMark);
   const fitMarks = drawMarks(u, state.chart.fitMarks, state.colors.fitMark, "top", () => "fit");
+  const levels = u.series[LEVEL_SERIES]?.show
+    ? drawLevels(u, state.chart.levels, state.colors.level, state.logY)
+    : [];
   drawBrackets(u, state);
   drawNonFinite(u, state);
   ctx.restore();
-  return { epochLines, lrMarks, lrBands: bands, fitMarks };
+  return { epochLines, lrMarks, lrBands: bands, fitMarks, levels };
 }
 
 /** Splits the learning-rate changes in view into ones drawn as ticks and
@@ -235,16 +243,10 @@ function drawBrackets(u: uPlot, state: OverlayState): void {
     ctx.beginPath();
     ctx.arc(xm, y1, 3 * pr, 0, 2 * Math.PI);
     ctx.fill();
-    if (highlighted && usable(boundary.level_at_end)) {
-      const yl = u.valToPos(boundary.level_at_end, "y", true);
-      ctx.lineWidth = 2 * pr;
-      ctx.beginPath();
-      ctx.moveTo(xm - arm * 0.8, yl);
-      ctx.lineTo(xm + arm * 0.8, yl);
-      ctx.stroke();
-    }
+    // Beside what Keras printed, on the side away from the jump: the model
+    // level's boxes and the next epoch's batches lie toward the jump's end.
     if (highlighted || spacing > 80) {
-      drawLabel(u, kerasSigned(boundary.jump), xm + arm + 3 * pr, (y1 + y2) / 2, color, state.colors.background);
+      drawLabel(u, boundary.text.jump ?? "", xm + arm + 3 * pr, y1 - dir * 8 * pr, color, state.colors.background);
     }
   }
 }

@@ -1,5 +1,6 @@
 // A read-only `window.__epochjump` snapshot for browser tests. Not a user API.
 
+import type { DrawnLevel } from "./levels";
 import type { RateBand } from "./overlay";
 
 export interface ChartProbe {
@@ -21,6 +22,10 @@ export interface ChartProbe {
   fitMarks: number[];
   xMin: number | null;
   xMax: number | null;
+  yMin: number | null;
+  yMax: number | null;
+  /** The model-level boxes of the last draw, in CSS px of the plot area. */
+  levels: DrawnLevel[];
   nonFinite: number;
   brackets: number;
 }

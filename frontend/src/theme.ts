@@ -19,6 +19,8 @@ export interface ChartColors {
   /** Learning-rate changes and fit starts (share/panels.py: LR_MARK, FIT_MARK). */
   lrMark: string;
   fitMark: string;
+  /** The model's level ± stderr at the epoch edges (share/panels.py: LEVEL). */
+  level: string;
 }
 
 const COLORS: Record<Theme, ChartColors> = {
@@ -35,6 +37,7 @@ const COLORS: Record<Theme, ChartColors> = {
     val: "#7b1fa2",
     lrMark: "#00695c",
     fitMark: "#3949ab",
+    level: "#2e7d32",
   },
   dark: {
     ink: "#e8eaed",
@@ -49,6 +52,7 @@ const COLORS: Record<Theme, ChartColors> = {
     val: "#ce93d8",
     lrMark: "#4db6ac",
     fitMark: "#9fa8da",
+    level: "#81c784",
   },
 };
 

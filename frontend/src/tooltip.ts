@@ -3,6 +3,7 @@
 import type uPlot from "uplot";
 import { LABELS, SERIES_LABELS, type ChartData } from "./chart_data";
 import { formatDateTime, formatDuration, formatRate, kerasValue } from "./format";
+import { boxSpan, type LevelMark } from "./levels";
 import type { XAxis } from "./types";
 
 export interface TooltipSource {
@@ -16,6 +17,20 @@ function xText(axis: XAxis, x: number): string | null {
   if (axis === "wall") return formatDateTime(x);
   if (axis === "epoch") return `${x.toFixed(3)} epochs`;
   return null;
+}
+
+/** The level marks whose box spans the cursor's x (CSS px of the plot area). */
+function levelsAt(u: uPlot, chart: ChartData, left: number): LevelMark[] {
+  return chart.levels.filter((mark) => {
+    const [from, to] = boxSpan(u, mark);
+    return left >= from - 1 && left <= to + 1;
+  });
+}
+
+function levelName(mark: LevelMark): string {
+  return mark.side === "end"
+    ? `${LABELS.level}, end of epoch ${mark.epoch + 1}`
+    : `${LABELS.level}, start of epoch ${mark.epoch + 1}`;
 }
 
 /** The learning rate in force at `step`, or null when none is recorded. */
@@ -67,6 +82,24 @@ export function tooltipPlugin(source: TooltipSource): uPlot.Plugin {
       row.append(swatch, name, number);
       box.append(row);
     });
+    const levelIndex = SERIES_LABELS.indexOf(LABELS.level);
+    if (u.series[levelIndex + 1].show) {
+      for (const mark of levelsAt(u, chart, left)) {
+        const row = document.createElement("div");
+        row.className = "ej-tooltip-row";
+        row.dataset.testid = "tooltip-level";
+        const swatch = document.createElement("span");
+        swatch.className = "ej-swatch";
+        swatch.style.background = swatches[levelIndex];
+        const name = document.createElement("span");
+        name.textContent = levelName(mark);
+        const text = document.createElement("span");
+        text.className = "ej-num";
+        text.textContent = mark.text;
+        row.append(swatch, name, text);
+        box.append(row);
+      }
+    }
     const rate = rateAt(chart, chart.steps[idx]);
     if (rate !== null) {
       const row = document.createElement("div");

@@ -94,7 +94,12 @@ export interface Boundary {
   /** NaN for a run without recorded learning rates. */
   learning_rate_before: number;
   learning_rate_after: number;
-  sentence: string;
+  /** This epoch's table row, one cell per column key, as the server writes it. */
+  text: Record<string, string>;
+  /** `level_after ± level_after_stderr` as the server writes it. */
+  level_after_text: string;
+  /** What happened at this boundary, in words: shown for the selected row. */
+  detail: string;
 }
 
 /** Where one epoch ended (the last one included), from the `jumps` route. */
@@ -106,16 +111,26 @@ export interface EpochEndRecord {
   lag_stderr: number;
   train_eval: number;
   val: number;
+  /** This epoch's table row, one cell per column key, as the server writes it. */
+  text: Record<string, string>;
+}
+
+/** One column of the jump table, in the server's order and words. */
+export interface TableColumn {
+  key: string;
+  label: string;
+  help: string;
+  /** Shown only with "More columns". */
+  more: boolean;
 }
 
 export interface JumpsResponse {
   run: string;
   metric: string;
   estimator: string;
-  /** One sentence over all boundaries, said first. */
-  headline: string;
-  /** Why the largest jump happens, for a beginner; "" without a boundary. */
-  summary_paragraph: string;
+  /** The answer, at most three lines, said first. */
+  answer: string[];
+  columns: TableColumn[];
   boundaries: Boundary[];
   epoch_ends: EpochEndRecord[];
 }

@@ -55,7 +55,7 @@ function cellText(column: Column, record: ValidationGap): string {
   const value = record[column.field] as number;
   if (column.field === "reported" || column.field === "val") return kerasValue(value);
   if (Number.isNaN(value)) return "—";
-  return column.part ? record.parts_text[column.part].replace(/^-/, "−") : kerasSigned(value);
+  return column.part ? record.parts_text[column.part] : kerasSigned(value);
 }
 
 export class ValidationNote {

@@ -9,18 +9,19 @@ report write them as "NaN"/"Infinity" strings).
 import csv
 import dataclasses
 import io
-import math
 
 import numpy as np
 
 from epochjump.analysis import comparison
 from epochjump.analysis import downsample
 from epochjump.analysis import jumps
-from epochjump.analysis import sentences
 from epochjump.analysis import validation_gap
-from epochjump.analysis import wording
 from epochjump.analysis.epoch_geometry import EpochGeometry
 from epochjump.analysis.epoch_geometry import resolution
+from epochjump.words import answer as answer_words
+from epochjump.words import numbers
+from epochjump.words import sentences
+from epochjump.words import table
 
 CSV_HEADER = ("step", "epoch", "wall_time", "batch_value", "running_mean")
 BOUNDARY_FIELDS = (
@@ -198,38 +199,56 @@ def _last(steps):
     return int(steps[-1]) if len(steps) else None
 
 
-def jumps_answer(run, metric):
-    """The `jumps` answer: the decomposition of every boundary of one metric.
+def jumps_answer(run, metric, explanation=None):
+    """The `jumps` answer: the decomposition of every boundary of one metric,
+    with the words and the table's cells as shown.
 
     Args:
       run: `RunData`.
       metric: str, a metric of `run`.
+      explanation: the metric's `jumps.Explanation` when the caller has it
+        already, or None to compute it.
 
     Returns:
-      A dict: `run`, `metric`, `estimator`, `headline` (one sentence over
-      all boundaries), `summary_paragraph` (why the largest jump happens, for
-      a beginner; "" without a boundary), `boundaries` (one `Jump.as_dict()`
-      per boundary without its `metric`) and `epoch_ends` (one
-      `EpochEnd` per recorded epoch, the last included, without `metric`).
+      A dict: `run`, `metric`, `estimator`, `answer` (the at most three
+      lines `explain` prints first), `columns` (the table's columns in
+      order: `key`, `label`, `help`, `more`), `boundaries` (one
+      `Jump.as_dict()` per boundary without its `metric`, with its row's
+      `text`, `level_after_text` and `detail`, the prose about it) and `epoch_ends` (one
+      `EpochEnd` per recorded epoch, the last included, without `metric`,
+      with its row's `text`).
     """
-    found = jumps.explain(run, metric)
+    if explanation is None:
+        explanation = jumps.explained(run, metric)
+    rows = dict(
+        zip(
+            (end.epoch for end in explanation.epoch_ends),
+            table.rows_text(explanation),
+        )
+    )
     boundaries = []
-    for jump in found:
+    for jump in explanation.jumps:
         record = jump.as_dict()
         del record["metric"]
+        record["text"] = rows[jump.epoch]
+        # The tab's chart names the level just after the boundary too.
+        record["level_after_text"] = numbers.with_error(
+            jump.level_after, jump.level_after_stderr
+        )
+        record["detail"] = sentences.boundary_detail(jump)
         boundaries.append(record)
     ends = []
-    for end in jumps.epoch_ends(run, metric):
+    for end in explanation.epoch_ends:
         record = dataclasses.asdict(end)
         del record["metric"]
+        record["text"] = rows[end.epoch]
         ends.append(record)
-    reported_last = ends[-1]["reported"] if ends else math.nan
     return {
         "run": run.name,
         "metric": metric,
         "estimator": jumps.ESTIMATOR,
-        "headline": sentences.headline(metric, found, reported_last),
-        "summary_paragraph": sentences.summary_paragraph(metric, found),
+        "answer": answer_words.answer_lines(explanation),
+        "columns": [column.as_dict() for column in table.COLUMNS],
         "boundaries": boundaries,
         "epoch_ends": ends,
     }
@@ -261,13 +280,15 @@ def csv_answer(series):
     return out.getvalue()
 
 
-def compare_answer(runs, metric, level_fraction=jumps.LEVEL_FRACTION):
+def compare_answer(runs, metric, level_fraction=jumps.LEVEL_FRACTION, explained=None):
     """The `compare` answer: one entry per run for one metric.
 
     Args:
       runs: list of `epochjump.RunData`, each holding `metric`.
       metric: str, the metric name (without `val_`).
       level_fraction: float in (0, 1], default 0.1, as in `epochjump.explain`.
+      explained: dict from run name to the metric's `jumps.Explanation`
+        for the runs the caller has explained already, or None.
 
     Returns:
       A JSON-ready dict (non-finite floats left as floats): `metric`,
@@ -281,17 +302,21 @@ def compare_answer(runs, metric, level_fraction=jumps.LEVEL_FRACTION):
         "metric": metric,
         "higher_is_better": validation_gap.higher_is_better(metric),
         "estimator": jumps.ESTIMATOR,
-        "runs": [run_entry(run, metric, level_fraction) for run in runs],
+        "runs": [
+            run_entry(run, metric, level_fraction, (explained or {}).get(run.name))
+            for run in runs
+        ],
     }
 
 
-def run_entry(run, metric, level_fraction=jumps.LEVEL_FRACTION):
+def run_entry(run, metric, level_fraction=jumps.LEVEL_FRACTION, explanation=None):
     """One run's side of the comparison.
 
     Args:
       run: `epochjump.RunData`.
       metric: str, a metric of `run`.
       level_fraction: float in (0, 1], default 0.1.
+      explanation: the metric's `jumps.Explanation`, or None to compute it.
 
     Returns:
       A dict: `run` (its name), `summary` (see `comparison.summarize`), `boundaries`
@@ -299,22 +324,36 @@ def run_entry(run, metric, level_fraction=jumps.LEVEL_FRACTION):
       `mode_gap`) and `validation` (`ValidationGap.as_dict()` per epoch with
       a recorded `val`, without `metric`).
     """
-    found = jumps.explain(run, metric, level_fraction)
-    gaps = validation_gap.validation_gaps(run, metric, level_fraction)
+    if explanation is None:
+        explanation = jumps.explained(run, metric, level_fraction)
+    found = explanation.jumps
+    gaps = validation_gap.gaps_at(metric, explanation.epoch_ends)
     boundaries = []
     for jump in found:
         record = jump.as_dict()
         boundary = {field: record[field] for field in BOUNDARY_FIELDS}
-        boundary["lag_share_text"] = wording.share_text(jump.lag, jump.jump)
+        boundary["lag_share_text"] = numbers.share_text(jump.lag, jump.jump)
         boundaries.append(boundary)
     validation = []
     for gap in gaps:
         record = gap.as_dict()
         del record["metric"], record["higher_is_better"]
+        record["parts_text"] = {
+            "lag": numbers.validation_part(gap.lag, gap.val_gap, gap.lag_stderr),
+            **{
+                part: numbers.validation_part(getattr(gap, part), gap.val_gap)
+                for part in ("subset_gap", "mode_gap", "generalisation_gap")
+            },
+        }
+        record["sentence"] = sentences.validation_sentence(gap)
         validation.append(record)
+    summary = comparison.summarize(found)
+    summary["lag_share_text"] = numbers.share_text(
+        summary.pop("total_lag"), summary.pop("total_jump")
+    )
     return {
         "run": run.name,
-        "summary": comparison.summarize(found),
+        "summary": summary,
         "boundaries": boundaries,
         "validation": validation,
     }

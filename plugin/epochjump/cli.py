@@ -1,7 +1,6 @@
 """The `epochjump` command: `explain` a run, `export` it, or run the `demo`."""
 
 import argparse
-import math
 import os
 import socket
 import sys
@@ -9,130 +8,95 @@ import textwrap
 
 import epochjump
 from epochjump.analysis import jumps as analysis
-from epochjump.analysis import sentences
-from epochjump.analysis import wording
 from epochjump.read.logdir import Logdir
 from epochjump.read.logdir import no_data_message
 from epochjump.read.logdir import read_run
 from epochjump.share import export
 from epochjump.share.visible import visible
-
-# (title, cell) per column; a cell of an epoch's row from its `EpochEnd` and,
-# but for the last epoch, its `Jump`. Values as Keras prints them.
-_COLUMNS = (
-    ("epoch", lambda end, jump: str(end.epoch + 1)),
-    ("printed", lambda end, jump: _value(end.reported)),
-    ("level at end", lambda end, jump: _error(end.level_at_end, end.lag_stderr)),
-    ("next", lambda end, jump: _value(jump.first_next) if jump else "-"),
-    ("jump", lambda end, jump: _signed(jump.jump) if jump else "-"),
-    ("lag", lambda end, jump: _error(jump.lag, jump.lag_stderr, True) if jump else "-"),
-    (
-        "step",
-        lambda end, jump: (
-            _error(jump.boundary_step, jump.boundary_step_stderr, True) if jump else "-"
-        ),
-    ),
-    (
-        "noise",
-        lambda end, jump: _signed(jump.first_batch_noise) if jump else "-",
-    ),
-    ("train eval", lambda end, jump: _value(end.train_eval)),
-    ("val", lambda end, jump: _value(end.val)),
-)
+from epochjump.words import answer
+from epochjump.words import sentences
+from epochjump.words import table
 
 
-def format_table(ends, jumps):
-    """Formats a metric's epochs as an aligned text table, the last one included.
-
-    Args:
-      ends: list of `analysis.EpochEnd` (from `epoch_ends`).
-      jumps: list of `analysis.Jump` of the same metric.
-
-    Returns:
-      str, one header line and one line per epoch (numbered from 1, as Keras
-      prints them); the jump columns of an epoch without a next one are "-".
-    """
-    by_epoch = {jump.epoch: jump for jump in jumps}
-    rows = [[title for title, _ in _COLUMNS]]
-    for end in ends:
-        jump = by_epoch.get(end.epoch)
-        rows.append([cell(end, jump) for _, cell in _COLUMNS])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    return "\n".join(
-        "  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows
-    )
-
-
-def explain_text(run, metrics=None):
-    """The `explain` report of a run: per metric a headline, the answer to
-    "why does the next epoch start higher?", the table and a sentence per
-    boundary.
+def explain_text(run, metrics=None, detail=False, epoch=None, banner=False):
+    """The `explain` report of a run: per metric the answer in at most three
+    lines, then the table; the prose per boundary on request; the key last.
 
     Args:
       run: `RunData`.
       metrics: list of metric names, default all of the run's.
+      detail: bool, add every column and the prose about every boundary.
+      epoch: int or None, add the prose about the boundary after this epoch
+        (numbered as Keras prints it).
+      banner: bool, start with a line naming the run (for a logdir of runs).
 
     Returns:
       str.
+
+    Raises:
+      ValueError: for an `epoch` with no boundary after it, naming it.
     """
-    lines = [
+    about = (
         f"Run {visible(run.name)}: {len(run.epoch_starts)} epochs, "
         f"{run.num_batches} batches"
-    ]
-    if not run.has_train_eval:
-        lines.append(
-            "  (no train_eval recorded: pass train_eval_data= to "
-            "EpochJumpCallback to measure the train-vs-inference mode gap)"
-        )
-    for problem in run.problems:
-        lines.append(f"  problem: {visible(problem)}")
-    for metric in metrics or run.metrics:
-        jumps = analysis.explain(run, metric)
-        ends = analysis.epoch_ends(run, metric)
-        reported_last = ends[-1].reported if ends else math.nan
-        lines.append("")
-        lines.append(f"== {visible(metric)} ==")
-        # The words name the metric: shown with its hidden characters escaped.
-        lines.append(_wrap(visible(sentences.headline(metric, jumps, reported_last))))
-        paragraph = visible(sentences.summary_paragraph(metric, jumps))
-        if paragraph:
-            lines.append("")
-            lines.append(_wrap(paragraph))
-        if ends:
-            lines.append("")
-            lines.append(format_table(ends, jumps))
-        if jumps:
-            lines.append("")
-            lines.extend(_wrap(f"- {jump.sentence}", "  ") for jump in jumps)
-    lines.append("")
-    lines.append(
-        _wrap(
-            f"({analysis.ESTIMATOR}; next: the next epoch's first batch; "
-            "jump = next - printed = lag + step + noise, with step the model's "
-            "level just after the boundary - level at end and noise the first "
-            "batch's own; "
-            "± one standard error; mode gap = train eval - train eval in training mode)"
-        )
     )
+    notes = [f"  problem: {visible(problem)}" for problem in run.problems]
+    if not run.has_train_eval:
+        notes.insert(
+            0,
+            "  (no train_eval recorded: pass train_eval_data= to "
+            "EpochJumpCallback to measure the train-vs-inference mode gap)",
+        )
+    lines = [about, *notes, ""] if banner else []
+    shown = table.columns(more=detail)
+    for metric in metrics or run.metrics:
+        explanation = analysis.explained(run, metric)
+        # The words name the metric: shown with its hidden characters escaped.
+        lines.extend(visible(line) for line in answer.answer_lines(explanation))
+        if explanation.epoch_ends:
+            lines.append("")
+            lines.append(table.format_table(table.rows_text(explanation), shown))
+        chosen = _boundaries(run, explanation, detail, epoch)
+        if chosen:
+            lines.append("")
+            lines.extend(
+                _wrap(f"- {visible(sentences.boundary_detail(jump))}", "  ")
+                for jump in chosen
+            )
+        lines.append("")
+    if not banner:
+        lines.extend([about + ".", *notes, ""])
+    lines.append(_wrap(table.key_text(shown, analysis.ESTIMATOR)))
     return "\n".join(lines)
+
+
+def _boundaries(run, explanation, detail, epoch):
+    """The jumps whose prose is asked for: all with `detail`, else the one
+    after `epoch`."""
+    if detail:
+        return explanation.jumps
+    if epoch is None:
+        return []
+    chosen = [jump for jump in explanation.jumps if jump.epoch + 1 == epoch]
+    if not chosen:
+        after = [jump.epoch + 1 for jump in explanation.jumps]
+        which = (
+            f"it has boundaries after epochs {after[0]} to {after[-1]}"
+            if after
+            else "it has no boundary yet"
+        )
+        raise ValueError(
+            f"No boundary after epoch {epoch} for {visible(explanation.metric)} in "
+            f"run {visible(run.name)}; --epoch takes an epoch followed by the next "
+            f"one: {which}. Received: --epoch {epoch}"
+        )
+    return chosen
 
 
 def _wrap(text, indent=""):
     return textwrap.fill(
         text, width=88, subsequent_indent=indent, break_on_hyphens=False
     )
-
-
-def _value(value):
-    return "-" if math.isnan(value) else wording.keras_value(value)
-
-
-def _signed(value):
-    return "-" if math.isnan(value) else wording.signed(value)
-
-
-def _error(value, stderr, sign=False):
-    return "-" if math.isnan(value) else wording.with_error(value, stderr, sign)
 
 
 def _explain(args):
@@ -154,7 +118,15 @@ def _explain(args):
                 f"epochjump: no metric {args.metric!r} in run {run.name!r}; "
                 f"it has {', '.join(map(visible, run.metrics))}"
             )
-        reports.append(explain_text(run, [args.metric] if args.metric else None))
+        reports.append(
+            explain_text(
+                run,
+                [args.metric] if args.metric else None,
+                detail=args.detail,
+                epoch=args.epoch,
+                banner=len(runs) + len(skipped) > 1,
+            )
+        )
     print("\n\n".join(reports + skipped))
 
 
@@ -225,6 +197,17 @@ def build_parser():
     )
     explain.add_argument("run_dir", help="a run directory, or a logdir of runs")
     explain.add_argument("--metric", help="only this metric (e.g. accuracy)")
+    explain.add_argument(
+        "--detail",
+        action="store_true",
+        help="every column, and a paragraph about every boundary",
+    )
+    explain.add_argument(
+        "--epoch",
+        type=int,
+        metavar="N",
+        help="a paragraph about the boundary after epoch N (as Keras numbers it)",
+    )
     explain.set_defaults(handler=_explain)
     export_parser = commands.add_parser(
         "export",
@@ -284,7 +267,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except (FileNotFoundError, ValueError) as e:
+    except (OSError, ValueError) as e:  # OSError: also an unreachable bucket.
         print(f"epochjump: {e}", file=sys.stderr)
         return 2
     return 0

@@ -16,6 +16,7 @@ from epochjump import answers
 from epochjump.analysis import jumps as analysis
 from epochjump.analysis import levels
 from epochjump.analysis import validation_gap
+from epochjump.words import sentences
 
 PREFIX = "/data/plugin/epochjump"
 EPOCHS = 3
@@ -263,16 +264,17 @@ def test_loss_is_better_when_lower(tmp_path):
     assert gap.subset_gap == pytest.approx(0.35 - 0.4)
     assert gap.mode_gap == pytest.approx(0.3 - 0.35)
     assert gap.generalisation_gap == pytest.approx(0.5 - 0.3)
-    assert gap.sentence.startswith(
+    said = sentences.validation_sentence(gap)
+    assert said.startswith(
         "After epoch 1, validation (0.5000) is better than the 0.7000 Keras printed"
     )
     # The lag (-0.3) is larger than the gap (-0.2): said in words, not as 150%.
-    assert "Averaging lag: -0.3000 ± " in gap.sentence
-    assert "(more than the whole gap)" in gap.sentence
+    assert "Averaging lag: -0.3000 ± " in said
+    assert "(more than the whole gap)" in said
     # Subset gap and mode gap (-0.05 each) are a quarter of the gap each;
     # val - train_eval (+0.2) points away.
-    assert gap.sentence.count("-0.0500 (25%)") == 2
-    assert "+0.2000 (the other way)" in gap.sentence
+    assert said.count("-0.0500 (25%)") == 2
+    assert "+0.2000 (the other way)" in said
 
 
 @pytest.mark.parametrize(
@@ -313,16 +315,16 @@ def test_sentence_leaves_out_shares_of_a_tiny_gap():
     )
     assert gap.val_better
     assert gap.lag_share == pytest.approx(600)
-    assert "Averaging lag: +0.0600 ± 0.0040 (more than the whole gap), as" in (
-        gap.sentence
-    )
-    assert "%" not in gap.sentence
+    said = sentences.validation_sentence(gap)
+    assert "Averaging lag: +0.0600 ± 0.0040 (more than the whole gap), as" in said
+    assert "%" not in said
 
 
 def test_without_train_eval_the_rest_is_not_split(runs):
     gaps = validation_gap.validation_gaps(runs["no_train_eval"], "accuracy")
     assert all(math.isnan(g.mode_gap) and math.isnan(g.mode_share) for g in gaps)
-    assert "pass train_eval_data= to EpochJumpCallback" in gaps[0].sentence
+    said = sentences.validation_sentence(gaps[0])
+    assert "pass train_eval_data= to EpochJumpCallback" in said
 
 
 def get(client, **params):

@@ -25,6 +25,7 @@ ARTIFACTS = REPO / "test-artifacts"
 # The run `epochjump demo` trains (epochjump.demo.DEMO_RUN).
 DEMO_RUN = "digits_dropout"
 
+
 class ConsoleErrors(list):
     """Console errors and uncaught exceptions of a page and its frames."""
 

@@ -8,10 +8,12 @@ record `loss`, so the tab compares them.
 import pytest
 from browser_env import DEMO_RUN
 from browser_env import XSS_RUN
+from test_tab import open_comparison
 
 import epochjump
 from epochjump import answers
 from epochjump.analysis import validation_gap
+from epochjump.words import sentences
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -40,6 +42,14 @@ def test_two_runs_side_by_side(page, tensorboard_url, logdir):
     assert request.value.url.count("&run=") == 2
     section = frame.locator("[data-testid=compare]")
     section.wait_for(state="visible", timeout=WAIT_MS)
+    # Closed until asked for, so the cards' answers and charts come first; its
+    # line names the metrics compared.
+    assert section.get_attribute("open") is None
+    assert section.locator(":scope > summary").inner_text() == (
+        "Compare runs: 2 runs side by side (loss)"
+    )
+    open_comparison(frame)
+    section.locator("[data-testid=compare-row]").first.wait_for(timeout=WAIT_MS)
     # Only loss is shared; accuracy is the demo run's alone.
     blocks = section.locator("[data-testid=compare-metric]")
     assert blocks.count() == 1
@@ -95,5 +105,5 @@ def test_why_validation_beats_training(page, tensorboard_url, logdir):
         assert marked.count() == len({g.epoch for g in gaps} & boundaries)
         rows.nth(len(gaps) - 1).click()
         sentence = note.locator("[data-testid=val-sentence]")
-        assert sentence.inner_text() == gaps[-1].sentence
+        assert sentence.inner_text() == sentences.validation_sentence(gaps[-1])
     assert list(page.console_errors) == []

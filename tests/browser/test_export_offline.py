@@ -14,13 +14,17 @@ from browser_env import ARTIFACTS
 from browser_env import DEMO_RUN
 from browser_env import XSS_METRIC
 from browser_env import XSS_RUN
+from test_tab import cell_texts
 from test_tab import drag_zoom
 
 import epochjump
 from epochjump import answers
 from epochjump import cli
-from epochjump.analysis import sentences
+from epochjump.analysis import jumps
 from epochjump.analysis import validation_gap
+from epochjump.words import answer
+from epochjump.words import sentences
+from epochjump.words import table
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -187,12 +191,19 @@ def test_report_draws_every_chart_offline(offline_page, runs):
                 run[metric].train_eval_training_mode
             )
             assert chart["nonNull"]["val"] == len(run[metric].val)
-            assert chart["brackets"] == len(epochjump.explain(run, metric))
-            rows = card(page, name, metric).locator("[data-testid=jump-row]")
-            for i, jump in enumerate(epochjump.explain(run, metric)):
-                for field in ("jump", "lag", "progress", "mode_gap", "val"):
-                    cell = rows.nth(i).locator(f'[data-field="{field}"]')
-                    assert same(value_of(cell), getattr(jump, field)), (name, field)
+            explanation = jumps.explained(run, metric)
+            assert chart["brackets"] == len(explanation.jumps)
+            # The model's level: a box at each epoch's end and after each boundary.
+            assert sorted(level["step"] for level in chart["levels"]) == sorted(
+                [end.last_step for end in explanation.epoch_ends]
+                + [jump.first_next_step for jump in explanation.jumps]
+            )
+            rows = card(page, name, metric).locator(
+                "[data-testid=jump-row], [data-testid=epoch-row]"
+            )
+            assert rows.count() == len(explanation.epoch_ends)
+            for row, text in zip(rows.all(), table.rows_text(explanation)):
+                assert cell_texts(row) == text, name
     # A report: no download links, no server to ask.
     assert page.locator("[data-testid=download-csv]").count() == 0
     assert "A report exported by epochjump" in page.locator(".ej-notices").inner_text()
@@ -250,7 +261,7 @@ def test_report_explains_why_validation_beats_training(offline_page, runs):
             assert same(value_of(cell), getattr(gap, field)), field
     rows.nth(0).hover()
     sentence = note.locator("[data-testid=val-sentence]")
-    assert sentence.inner_text() == gaps[0].sentence
+    assert sentence.inner_text() == sentences.validation_sentence(gaps[0])
 
 
 def test_report_zooms_on_embedded_data(offline_page, runs):
@@ -289,14 +300,9 @@ def test_report_marks_learning_rates_and_says_the_same_words(offline_page, runs)
     change = int(demo_run.epoch_starts[1])  # The demo halves its rate there.
     for metric in demo_run.metrics:
         assert probe(page, DEMO_RUN, metric)["lrMarks"] == [change]
-        found = epochjump.explain(demo_run, metric)
         shown = card(page, DEMO_RUN, metric)
-        assert shown.locator("[data-testid=headline]").inner_text() == (
-            sentences.headline(metric, found)
-        )
-        assert shown.locator("[data-testid=summary-paragraph]").inner_text() == (
-            sentences.summary_paragraph(metric, found)
-        )
+        lines = shown.locator("[data-testid=answer-line]").all_inner_texts()
+        assert lines == answer.answer_lines(jumps.explained(demo_run, metric))
     text = page.evaluate("() => document.body.innerText")
     assert re.search(r"\d%", text)
     bad = [

@@ -12,6 +12,7 @@ from browser_env import DEMO_RUN
 from test_tab import WAIT_MS
 from test_tab import assert_no_console_errors
 from test_tab import card
+from test_tab import open_comparison
 from test_tab import open_entry
 from test_tab import probe
 from test_tab import wait_for_charts
@@ -21,7 +22,7 @@ from test_tab import wait_probe
 import epochjump
 from epochjump import demo
 from epochjump.analysis import jumps
-from epochjump.analysis import sentences
+from epochjump.words import answer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -49,6 +50,7 @@ def test_no_share_outside_0_to_100_and_errors_shown(page, tensorboard_url, run_d
     frame = open_entry(page, tensorboard_url)
     wait_for_charts(frame, RUN, run_data.metrics)
     # The comparison (the HTML-named run shares "loss") and the val notes.
+    open_comparison(frame)
     frame.locator("[data-testid=compare-row]").first.wait_for(timeout=WAIT_MS)
     frame.locator("[data-testid=val-row]").first.wait_for(timeout=WAIT_MS)
     for details in frame.locator("[data-testid=table-details]").all():
@@ -63,30 +65,25 @@ def test_no_share_outside_0_to_100_and_errors_shown(page, tensorboard_url, run_d
     assert_no_console_errors(page)
 
 
-def test_headline_and_why_come_first(page, tensorboard_url, run_data):
+def test_headline_comes_first(page, tensorboard_url, run_data):
     frame = open_entry(page, tensorboard_url)
     wait_for_charts(frame, RUN, run_data.metrics)
     for metric in run_data.metrics:
-        found = epochjump.explain(run_data, metric)
         box = card(frame, RUN, metric)
         headline = box.locator("[data-testid=headline]")
-        assert headline.inner_text() == sentences.headline(metric, found)
-        why = box.locator("[data-testid=summary-paragraph]")
-        assert why.inner_text() == sentences.summary_paragraph(metric, found)
-        assert why.inner_text().startswith(
-            f"Why does {metric} read {found[0].reported:.4f} at the end of epoch 1 "
-            f"but {found[0].first_next:.4f} on the first batch of epoch 2?"
-        )
-        # Above the chart and the table.
+        lines = headline.locator("[data-testid=answer-line]").all_inner_texts()
+        assert lines == answer.answer_lines(jumps.explained(run_data, metric))
+        assert 1 <= len(lines) <= 3
+        # Above the chart, with no paragraph between them.
         top = headline.bounding_box()["y"]
         chart_top = box.locator(".u-over").bounding_box()["y"]
-        assert top < why.bounding_box()["y"] < chart_top
+        assert top < chart_top
+        assert box.locator("[data-testid=summary-paragraph]").count() == 0
         # The table ends with the last epoch, with its validation.
         last = box.locator("[data-testid=epoch-row]")
         assert last.get_attribute("data-epoch") == "2"
         end = jumps.epoch_ends(run_data, metric)[-1]
         val = last.locator('[data-field="val"]')
-        assert float(val.get_attribute("data-value")) == end.val
         assert val.inner_text() == f"{end.val:.4f}"
     assert_no_console_errors(page)
 
@@ -128,6 +125,7 @@ def test_900_px_window_cuts_no_table(page, tensorboard_url, run_data):
     page.set_viewport_size({"width": 900, "height": 1000})
     frame = open_entry(page, tensorboard_url)
     wait_for_charts(frame, RUN, run_data.metrics)
+    open_comparison(frame)
     frame.locator("[data-testid=compare-row]").first.wait_for(timeout=WAIT_MS)
     frame.locator("[data-testid=val-row]").first.wait_for(timeout=WAIT_MS)
     wait_for_stable_layout(frame)
@@ -150,7 +148,7 @@ def test_900_px_window_cuts_no_table(page, tensorboard_url, run_data):
         headline = box.locator("[data-testid=headline]").bounding_box()
         assert headline["width"] > 0 and headline["x"] + headline["width"] <= 900
         # The jump table's columns that matter, in view without scrolling.
-        for field in ("reported", "jump", "lag", "val"):
+        for field in ("printed", "jump", "lag", "val"):
             cell = box.locator(f'[data-testid=jump-row] [data-field="{field}"]').first
             right = cell.bounding_box()["x"] + cell.bounding_box()["width"]
             assert right <= 900, (metric, field, right)

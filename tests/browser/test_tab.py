@@ -2,11 +2,9 @@
 
 The tab exposes `window.__epochjump` (a read-only snapshot of each chart, for
 tests only): series labels, non-null point counts, epoch-line x positions and
-the x scale range. Table cells carry the served full-precision numbers in
-`data-value`.
+the x scale range. Table cells carry their column's key in `data-field`.
 """
 
-import math
 import os
 import re
 import shutil
@@ -21,24 +19,16 @@ from browser_env import XSS_RUN
 from playwright.sync_api import expect
 
 import epochjump
+from epochjump.analysis import jumps
+from epochjump.words import sentences
+from epochjump.words import table
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 RUN = DEMO_RUN
 WAIT_MS = 30_000
-FIELDS = (
-    "reported",
-    "level_at_end",
-    "first_next",
-    "jump",
-    "lag",
-    "progress",
-    "boundary_step",
-    "first_batch_noise",
-    "noise_sd",
-    "mode_gap",
-    "val",
-)
+# Under the table while no row is picked.
+HINT = "Click a row for what happened at that boundary, in words."
 
 
 def open_entry(page, base):
@@ -82,6 +72,15 @@ def wait_for_stable_layout(frame, quiet_ms=600):
     raise AssertionError("the tab's layout kept moving")
 
 
+def open_comparison(frame):
+    """Opens the runs' comparison (closed until asked for); returns it."""
+    section = frame.locator("[data-testid=compare]")
+    section.wait_for(state="visible", timeout=WAIT_MS)
+    if section.get_attribute("open") is None:
+        section.locator(":scope > summary").click()
+    return section
+
+
 def probe(frame, run, metric):
     return frame.evaluate(
         """([run, metric]) => window.__epochjump.charts.find(
@@ -122,37 +121,6 @@ def card(frame, run, metric):
     )
 
 
-def parse_cell(text):
-    """Reads a displayed number back: '−0.0443', '+0.2198', 'NaN', '—'; of a
-    cell with its error under it ('0.9312\n± 0.0041'), the value."""
-    text = text.strip().splitlines()[0].strip()
-    text = text.replace("\u2212", "-").replace("+", "")
-    if text in ("—", "NaN"):
-        return math.nan
-    if text.endswith("∞"):
-        return -math.inf if text.startswith("-") else math.inf
-    return float(text)
-
-
-def same_number(a, b):
-    if math.isnan(a) or math.isnan(b):
-        return math.isnan(a) and math.isnan(b)
-    return a == pytest.approx(b, rel=1e-12, abs=1e-15)
-
-
-def shown_as(text, value):
-    """True if `text` shows `value` as Keras prints it: 4 decimals (in
-    scientific notation at or below 1e-3)."""
-    shown = parse_cell(text)
-    if not math.isfinite(value) or not math.isfinite(shown):
-        return same_number(shown, value)
-    first = text.strip().splitlines()[0]
-    if abs(value) > 1e-3:
-        return re.fullmatch(r"[−+]?\d+\.\d{4}", first) and abs(shown - value) <= 5e-5
-    mantissa = re.fullmatch(r"[−+]?\d\.\d{4}e[+-]\d{2}", first)
-    return mantissa and abs(shown - value) <= 5e-5 * abs(value) + 1e-300
-
-
 def assert_no_console_errors(page):
     assert list(page.console_errors) == []
 
@@ -162,14 +130,20 @@ def run_data(logdir):
     return epochjump.read_run(logdir / RUN)
 
 
-def test_tab_inside_tensorboard(page, tensorboard_url, run_data):
-    page.goto(tensorboard_url + "/#epochjump")
+def open_in_tensorboard(page, base):
+    """Opens TensorBoard at the tab, as a user does; returns the tab's iframe."""
+    page.goto(base + "/#epochjump")
     deadline = time.monotonic() + WAIT_MS / 1000
     frame = None
     while frame is None:
         frame = next((f for f in page.frames if "plugin_entry.html" in f.url), None)
         assert frame is not None or time.monotonic() < deadline, "no plugin iframe"
         page.wait_for_timeout(200)
+    return frame
+
+
+def test_tab_inside_tensorboard(page, tensorboard_url, run_data):
+    frame = open_in_tensorboard(page, tensorboard_url)
     wait_for_charts(frame, RUN, run_data.metrics)
     for metric in run_data.metrics:
         assert card(frame, RUN, metric).count() == 1
@@ -219,43 +193,88 @@ def test_epoch_lines_at_epoch_starts(page, tensorboard_url, run_data):
     assert_no_console_errors(page)
 
 
-def test_table_shows_explain_numbers(page, tensorboard_url, run_data):
+def cell_texts(row):
+    """A table row's cells as shown, by column key; an error stacked under
+    its value ("0.6869\n± 0.0329") read back as one line."""
+    cells = row.locator("td")
+    return {
+        cells.nth(i).get_attribute("data-field"): " ".join(
+            cells.nth(i).inner_text().split()
+        )
+        for i in range(cells.count())
+    }
+
+
+def test_table_shows_the_served_cells(page, tensorboard_url, run_data):
     frame = open_entry(page, tensorboard_url)
     wait_for_charts(frame, RUN, run_data.metrics)
     for metric in run_data.metrics:
-        jumps = epochjump.explain(run_data, metric)
-        assert len(jumps) == 2
+        explanation = jumps.explained(run_data, metric)
+        found, ends = explanation.jumps, explanation.epoch_ends
+        assert len(found) == 2 and len(ends) == 3
+        box = card(frame, RUN, metric)
+        headers = box.locator("[data-testid=jump-table] th")
+        assert headers.all_inner_texts() == [c.label for c in table.COLUMNS]
         # The rest of the split shows with "More columns".
-        card(frame, RUN, metric).locator("[data-testid=table-details]").click()
-        rows = card(frame, RUN, metric).locator("[data-testid=jump-row]")
-        assert rows.count() == len(jumps)
-        for i, jump in enumerate(jumps):
-            row = rows.nth(i)
-            assert row.get_attribute("data-epoch") == str(jump.epoch)
-            for field in FIELDS:
-                cell = row.locator(f'[data-field="{field}"]')
-                expected = getattr(jump, field)
-                served = float(cell.get_attribute("data-value"))
-                assert same_number(served, expected), (metric, field)
-                text = cell.inner_text()
-                assert shown_as(text, expected), (metric, field, text, expected)
-            for field, stderr in (
-                ("lag", jump.lag_stderr),
-                ("level_at_end", jump.lag_stderr),
-                ("boundary_step", jump.boundary_step_stderr),
-            ):
-                cell = row.locator(f'[data-field="{field}"]')
-                assert float(cell.get_attribute("data-stderr")) == stderr
-                err = cell.inner_text().splitlines()[1].strip()
-                assert err == f"± {stderr:.4f}", (metric, field, err)
-        sentence = card(frame, RUN, metric).locator("[data-testid=sentence]")
-        # expect() retries: the sentence box follows pointer events.
+        more = box.locator("th.ej-detail")
+        assert more.all_inner_texts() == [c.label for c in table.COLUMNS if c.more]
+        assert not any(h.is_visible() for h in more.all())
+        box.locator("[data-testid=table-details]").click()
+        assert all(h.is_visible() for h in more.all())
+        rows = box.locator("[data-testid=jump-row], [data-testid=epoch-row]")
+        assert rows.count() == len(ends)
+        for row, end, text in zip(rows.all(), ends, table.rows_text(explanation)):
+            assert row.get_attribute("data-epoch") == str(end.epoch)
+            assert cell_texts(row) == text
+        # Those strings, checked here against the run's numbers as Keras prints them.
+        for row, jump in zip(rows.all(), found):
+            shown = cell_texts(row)
+            assert shown["printed"] == f"{jump.reported:.4f}"
+            assert shown["level_at_end"] == (
+                f"{jump.level_at_end:.4f} ± {jump.lag_stderr:.4f}"
+            )
+            assert shown["jump"] == f"{jump.jump:+.4f}"
+            assert shown["lag"] == f"{jump.lag:+.4f} ± {jump.lag_stderr:.4f}"
+            assert shown["step"] == (
+                f"{jump.boundary_step:+.4f} ± {jump.boundary_step_stderr:.4f}"
+            )
+        assert rows.last.get_attribute("data-testid") == "epoch-row"
+        assert cell_texts(rows.last)["jump"] == "-"
+    assert_no_console_errors(page)
+
+
+def assert_shows_only(sentence, words, i):
+    """The words box shows the words of boundary `i` and of no other."""
+    expect(sentence).to_contain_text(words[i])  # retries: words follow clicks
+    shown = sentence.inner_text()
+    assert all(w not in shown for k, w in enumerate(words) if k != i)
+
+
+def test_boundary_words_only_for_the_selected_row(page, tensorboard_url, run_data):
+    frame = open_entry(page, tensorboard_url)
+    wait_for_charts(frame, RUN, run_data.metrics)
+    for metric in run_data.metrics:
+        found = epochjump.explain(run_data, metric)
+        box = card(frame, RUN, metric)
+        rows = box.locator("[data-testid=jump-row]")
+        sentence = box.locator("[data-testid=sentence]")
+        words = [sentences.boundary_detail(j) for j in found]
+        # No row picked yet: a hint, no boundary's words anywhere on the card.
+        expect(sentence).to_have_text(HINT)
+        assert all(w not in box.inner_text() for w in words)
         rows.nth(1).click()
-        expect(sentence).to_contain_text(jumps[1].sentence)
+        assert_shows_only(sentence, words, 1)
+        assert rows.nth(1).get_attribute("aria-selected") == "true"
+        # Pointing at another row does not swap the words.
         rows.nth(0).hover()
-        expect(sentence).to_contain_text(jumps[0].sentence)
-        frame.locator("h1").hover()
-        expect(sentence).to_contain_text(jumps[1].sentence)
+        page.wait_for_timeout(200)
+        assert_shows_only(sentence, words, 1)
+        rows.nth(0).click()
+        assert_shows_only(sentence, words, 0)
+        # A second click on the picked row puts it back.
+        rows.nth(0).click()
+        expect(sentence).to_have_text(HINT)
+        assert rows.nth(0).get_attribute("aria-selected") == "false"
     assert_no_console_errors(page)
 
 

@@ -16,6 +16,7 @@ from tensorboard.util import tensor_util
 import epochjump
 from epochjump import metadata
 from epochjump.analysis import validation_gap
+from epochjump.words import sentences
 
 
 def written_versions(run_dir):
@@ -92,13 +93,13 @@ def test_version_1_run_reads_with_the_new_fields_empty(tmp_path):
         "learning_rate_after",
     ):
         assert math.isnan(getattr(jump, field)), field
-    assert "nan" not in jump.sentence.lower()
+    assert "nan" not in sentences.boundary_detail(jump).lower()
     gaps = validation_gap.validation_gaps(run, "loss")
     assert [g.epoch for g in gaps] == [0, 1]
     for gap in gaps:
         assert math.isnan(gap.mode_gap) and math.isnan(gap.subset_gap)
         assert gap.generalisation_gap == pytest.approx(0.1)
-        assert "nan" not in gap.sentence.lower()
+        assert "nan" not in sentences.validation_sentence(gap).lower()
 
 
 def test_a_writer_of_version_1_is_read_too(tmp_path, monkeypatch):

@@ -67,7 +67,7 @@ def test_epochs_keep_keras_numbers_after_the_run_directory_is_removed(tmp_path):
     assert [j.reported for j in jumps] == [
         float(np.float32(v)) for v in history["loss"][2:4]
     ]
-    text = cli.explain_text(run, ["loss"])
+    text = cli.explain_text(run, ["loss"], detail=True)
     assert "for epoch 3," in text and "for epoch 1," not in text
     assert "No data for epochs 1-2" in text
 

@@ -81,8 +81,7 @@ def series(client, **params):
         ({"start": "5", "end": "3"}, "Bad range: start=5 is after end=3"),
         (
             {"end": "0"},
-            "Bad range: start=1 (start not given: the run's first step) is after "
-            "end=0",
+            "Bad range: start=1 (start not given: the run's first step) is after end=0",
         ),
         (
             {"start": "9"},
@@ -118,7 +117,7 @@ def test_bidi_names_are_data_in_answers_and_shown_escaped_in_text(
 
     text = cli.explain_text(epochjump.read_run(logdir / BIDI_RUN))
     assert f"Run {logdir / SHOWN_RUN}:" in text
-    assert f"== {SHOWN_METRIC} ==" in text
+    assert text.startswith(f"{SHOWN_METRIC} ")
     assert "\u202e" not in text and "\u2066" not in text and "\u200f" not in text
 
     out = tmp_path / "report.html"

@@ -460,7 +460,11 @@ def test_jumps(client):
         level = end.value
         jump = LOSS_MEAN[first_next] - reported
         lag = level - reported
-        sentence = boundary.pop("sentence")
+        text = boundary.pop("text")
+        detail = boundary.pop("detail")
+        assert boundary.pop("level_after_text") == (
+            f"{keras(after.value)} ± {keras(after.stderr)}"
+        )
         assert boundary == {
             "epoch": epoch,
             "last_step": last,
@@ -488,17 +492,79 @@ def test_jumps(client):
             "first_batch_noise": LOSS_MEAN[first_next] - after.value,
             "noise_sd": math.sqrt((end.noise_sd**2 + after.noise_sd**2) / 2),
         }
-        assert sentence.startswith(
+        # Each cell as Keras prints it, written here with Python's formatting.
+        step = after.value - level
+        assert text == {
+            "epoch": str(epoch + 1),
+            "printed": keras(reported),
+            "level_at_end": f"{keras(level)} ± {keras(end.stderr)}",
+            "next": keras(LOSS_MEAN[first_next]),
+            "jump": keras(jump, "+"),
+            "lag": f"{keras(lag, '+')} ± {keras(end.stderr)}",
+            "rest": keras(LOSS_MEAN[first_next] - level, "+"),
+            "step": f"{keras(step, '+')} ± "
+            f"{keras(math.hypot(after.stderr, end.stderr))}",
+            "noise": keras(LOSS_MEAN[first_next] - after.value, "+"),
+            "noise_sd": keras(math.sqrt((end.noise_sd**2 + after.noise_sd**2) / 2)),
+            "train_eval": keras(TRAIN_EVAL_LOSS[epoch]),
+            "mode_gap": keras(TRAIN_EVAL_LOSS[epoch] - TRAINING_MODE_LOSS[epoch], "+"),
+            "val": keras(VAL_LOSS[epoch]),
+            "learning_rate": "0.1" if epoch == 0 else "0.1 → 0.05",
+        }
+        assert answer["epoch_ends"][epoch]["text"] == text
+        assert detail.startswith(
             f"Keras printed {reported:.4f} for epoch {epoch + 1}, the mean over "
             f"all its batches; the model's level at the epoch's end was "
-            f"{level:.4f} ± {end.stderr:.4f}"
+            f"{level:.4f} ± {end.stderr:.4f}, and epoch {epoch + 2} opened at "
+            f"{keras(LOSS_MEAN[first_next])}, a jump of {keras(jump, '+')}."
         )
-    assert answer["headline"].startswith("Averaging lag")
-    assert answer["summary_paragraph"].startswith(
-        f"Why does loss read {LOSS_MEAN[10]:.4f} at the end of epoch 1"
-    )
+    last = answer["epoch_ends"][-1]
     assert [e["epoch"] for e in answer["epoch_ends"]] == list(range(EPOCHS))
-    assert answer["epoch_ends"][-1]["val"] == VAL_LOSS[EPOCHS - 1]
+    assert last["val"] == VAL_LOSS[EPOCHS - 1]
+    final_end = levels.level_at_end([LOSS[s] for s in range(21, 31)])
+    assert last["text"] == {
+        "epoch": str(EPOCHS),
+        "printed": keras(LOSS_MEAN[30]),
+        "level_at_end": f"{keras(final_end.value)} ± {keras(final_end.stderr)}",
+        **{key: "-" for key in ("next", "jump", "lag", "rest", "step", "noise")},
+        "noise_sd": "-",
+        "train_eval": keras(TRAIN_EVAL_LOSS[-1]),
+        "mode_gap": keras(TRAIN_EVAL_LOSS[-1] - TRAINING_MODE_LOSS[-1], "+"),
+        "val": keras(VAL_LOSS[-1]),
+        "learning_rate": "-",
+    }
+    assert [c["key"] for c in answer["columns"]] == list(text)
+    assert all(c["label"] and c["help"] for c in answer["columns"])
+    assert "headline" not in answer and "summary_paragraph" not in answer
+    # The answer: what the printed number is for the epoch before the largest
+    # jump, then that jump and its lag, then the rest.
+    biggest = max(range(EPOCHS - 1), key=lambda e: abs(answer["boundaries"][e]["jump"]))
+    b = answer["boundaries"][biggest]
+    assert 2 <= len(answer["answer"]) <= 3
+    assert answer["answer"][0] == (
+        f"loss {keras(b['reported'])} is the average over epoch {biggest + 1}; the "
+        f"model ended it at {keras(b['level_at_end'])} ± {keras(b['lag_stderr'])} "
+        "(training mode)."
+    )
+    total_jump = math.fsum(x["jump"] for x in answer["boundaries"])
+    total_lag = math.fsum(x["lag"] for x in answer["boundaries"])
+    total_stderr = math.sqrt(
+        math.fsum(x["lag_stderr"] ** 2 for x in answer["boundaries"])
+    )
+    assert answer["answer"][1].startswith(
+        f"Epoch {biggest + 2} opened at {keras(b['first_next'])}, a jump of "
+        f"{keras(b['jump'], '+')}: "
+    )
+    assert answer["answer"][1].endswith(
+        f"; over all {EPOCHS - 1} jumps, {keras(total_lag, '+')} ± "
+        f"{keras(total_stderr)} of {keras(total_jump, '+')} "
+        f"({round(100 * total_lag / total_jump)}%) is lag."
+    )
+
+
+def keras(value, sign=""):
+    """As Keras's progress bar prints a value (`keras.utils.Progbar`)."""
+    return f"{value:{sign}.4f}" if abs(value) > 1e-3 else f"{value:{sign}.4e}"
 
 
 def test_jumps_without_train_eval_are_nan_strings(client):

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -22,6 +21,7 @@ from tensorboard import context
 
 import epochjump
 from epochjump import cli
+from epochjump.analysis.jumps import explained
 from epochjump.read.logdir import Logdir
 from epochjump.share import html_report
 from epochjump.share import panels
@@ -259,13 +259,15 @@ def test_svg_is_xml_with_the_charts_elements(logdir, local, tmp_path):
     for run in ("bs16_dropout", "bs64"):
         for metric in ("loss", "accuracy"):
             assert f"{metric} · {run}" in texts
-    # The caption (wrapped over lines) has the headline number.
-    (jump,) = epochjump.explain(local.load("bs64"), "accuracy")
-    caption = panels.headline("accuracy", [jump])
-    assert caption.startswith("Averaging lag") or caption.startswith("The accuracy")
-    assert f"{jump.jump:+.4f}" in caption
-    first_line = textwrap.fill(caption, 92).splitlines()[0]
-    assert first_line in texts, texts
+    # The caption is the answer `explain` prints first, with the jump's number.
+    explanation = explained(local.load("bs64"), "accuracy")
+    (jump,) = explanation.jumps
+    caption = panels.caption(explanation)
+    assert caption.splitlines()[0].startswith(
+        f"accuracy {jump.reported:.4f} is the average over epoch 1;"
+    )
+    assert f"a jump of {jump.jump:+.4f}" in " ".join(caption.split())
+    assert caption.splitlines()[0] in texts, texts
     assert " epoch 2" in texts
 
 

@@ -4,8 +4,6 @@ import math
 
 import numpy as np
 
-from epochjump.analysis import wording
-
 
 def summarize(jumps):
     """One run's jumps in a few numbers.
@@ -19,9 +17,8 @@ def summarize(jumps):
       where it is finite; NaN when there are none) and `lag_share`, the
       summed lag over the summed jump of the boundaries where both are
       finite (NaN when that jump sums to 0), which small jumps cannot blow
-      up the way a mean of per-boundary shares can, and `lag_share_text`,
-      that share as shown ("78%", or in words when it is outside 0–100%: see
-      `wording.share_text`).
+      up the way a mean of per-boundary shares can, and `total_jump`,
+      `total_lag`, the sums it is made of.
     """
     jump = np.array([j.jump for j in jumps], np.float64)
     lag = np.array([j.lag for j in jumps], np.float64)
@@ -35,7 +32,8 @@ def summarize(jumps):
         "mean_progress": _finite_mean([j.progress for j in jumps]),
         "mean_mode_gap": _finite_mean([j.mode_gap for j in jumps]),
         "lag_share": total_lag / total_jump if total_jump != 0 else math.nan,
-        "lag_share_text": wording.share_text(total_lag, total_jump),
+        "total_jump": total_jump,
+        "total_lag": total_lag,
     }
 
 

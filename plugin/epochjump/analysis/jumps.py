@@ -39,7 +39,6 @@ import math
 import numpy as np
 
 from epochjump.analysis import levels
-from epochjump.analysis import sentences
 
 # Accepted (and checked) for callers of the earlier fixed-window estimator;
 # the window is now chosen per epoch edge from the data.
@@ -112,17 +111,47 @@ class Jump:
             return math.nan
         return self.lag / self.jump
 
-    @property
-    def sentence(self):
-        """The jump explained in one or two plain sentences."""
-        return describe(self)
-
     def as_dict(self):
-        """A JSON-ready dict of the fields, `lag_share` and `sentence`."""
+        """A JSON-ready dict of the fields and `lag_share` (numbers only: the
+        words about a jump are `epochjump.words`')."""
         record = dataclasses.asdict(self)
         record["lag_share"] = self.lag_share
-        record["sentence"] = self.sentence
         return record
+
+
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+    """One metric of one run, decomposed once: what every answer about it uses.
+
+    Attributes:
+      metric: str, the metric name.
+      epoch_ends: list of `EpochEnd`, one per recorded epoch, in order.
+      jumps: list of `Jump`, one per boundary between consecutive epochs.
+    """
+
+    metric: str
+    epoch_ends: list
+    jumps: list
+
+
+def explained(run, metric, level_fraction=LEVEL_FRACTION):
+    """The `Explanation` of one metric: `epoch_ends` and the jumps built from
+    them, each estimate computed once.
+
+    Args:
+      run: `epochjump.RunData`, from `epochjump.read_run`.
+      metric: str, a name in `run.metrics` (without `val_`).
+      level_fraction: float in (0, 1], default 0.1, ignored as in `explain`.
+
+    Returns:
+      An `Explanation`.
+
+    Raises:
+      KeyError: if the run has no such metric.
+      ValueError: for a bad `level_fraction`.
+    """
+    ends = epoch_ends(run, metric, level_fraction)
+    return Explanation(metric, ends, _jumps(run, metric, ends))
 
 
 def explain(run, metric, level_fraction=LEVEL_FRACTION):
@@ -143,8 +172,12 @@ def explain(run, metric, level_fraction=LEVEL_FRACTION):
       KeyError: if the run has no such metric.
       ValueError: for a bad `level_fraction`.
     """
+    return explained(run, metric, level_fraction).jumps
+
+
+def _jumps(run, metric, ends):
+    """The `Jump`s between consecutive `ends` (from `epoch_ends`)."""
     series = run[metric]
-    ends = epoch_ends(run, metric, level_fraction)
     jumps = []
     for end, following in zip(ends, ends[1:]):
         if following.epoch != end.epoch + 1:
@@ -205,19 +238,6 @@ def _learning_rates(run, *steps):
     if len(rates) == 0:
         return tuple(math.nan for _ in steps)
     return tuple(float(v) for v in rates.at(np.array(steps, np.int64)))
-
-
-def describe(jump):
-    """Explains one `Jump` in plain language (see `sentences.jump_sentence`).
-
-    Args:
-      jump: a `Jump`.
-
-    Returns:
-      str, e.g. "Keras printed 0.8918 for epoch 1, the mean over all its
-      batches; the model's level at the epoch's end was 0.9312 ± 0.0041, ..."
-    """
-    return sentences.jump_sentence(jump)
 
 
 @dataclasses.dataclass(frozen=True)

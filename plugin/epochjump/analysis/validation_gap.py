@@ -26,8 +26,6 @@ import math
 import re
 
 from epochjump.analysis import jumps
-from epochjump.analysis import sentences
-from epochjump.analysis import wording
 
 # Keras's names (and their usual abbreviations) for metrics where lower is
 # better; any other metric (accuracy, AUC, precision, IoU, ...) is taken as
@@ -116,30 +114,15 @@ class ValidationGap:
         """`generalisation_gap / val_gap`, or NaN."""
         return _share(self.generalisation_gap, self.val_gap)
 
-    @property
-    def sentence(self):
-        """The gap explained in plain sentences."""
-        return describe(self)
-
     def as_dict(self):
-        """A JSON-ready dict of the fields, the shares, `val_better`,
-        `parts_text` (each part as shown: "+0.0392 ± 0.0040 (67%)", its share
-        only when in 0–100%) and `sentence`."""
+        """A JSON-ready dict of the fields, the shares and `val_better`
+        (numbers only: the words are `epochjump.words`')."""
         record = dataclasses.asdict(self)
         record["val_better"] = self.val_better
         record["lag_share"] = self.lag_share
         record["subset_share"] = self.subset_share
         record["mode_share"] = self.mode_share
         record["generalisation_share"] = self.generalisation_share
-        record["parts_text"] = {
-            "lag": wording.validation_part(self.lag, self.val_gap, self.lag_stderr),
-            "subset_gap": wording.validation_part(self.subset_gap, self.val_gap),
-            "mode_gap": wording.validation_part(self.mode_gap, self.val_gap),
-            "generalisation_gap": wording.validation_part(
-                self.generalisation_gap, self.val_gap
-            ),
-        }
-        record["sentence"] = self.sentence
         return record
 
 
@@ -159,9 +142,22 @@ def validation_gaps(run, metric, level_fraction=jumps.LEVEL_FRACTION):
       KeyError: if the run has no such metric.
       ValueError: for a bad `level_fraction`.
     """
+    return gaps_at(metric, jumps.epoch_ends(run, metric, level_fraction))
+
+
+def gaps_at(metric, ends):
+    """`validation_gaps` from epoch ends already computed.
+
+    Args:
+      metric: str, the metric name.
+      ends: list of `jumps.EpochEnd` of that metric.
+
+    Returns:
+      A list of `ValidationGap`, one per end with a recorded `val`.
+    """
     higher = higher_is_better(metric)
     gaps = []
-    for end in jumps.epoch_ends(run, metric, level_fraction):
+    for end in ends:
         if math.isnan(end.val):
             continue
         gaps.append(
@@ -184,21 +180,6 @@ def validation_gaps(run, metric, level_fraction=jumps.LEVEL_FRACTION):
             )
         )
     return gaps
-
-
-def describe(gap):
-    """Explains one `ValidationGap` in plain language (see
-    `sentences.validation_sentence`).
-
-    Args:
-      gap: a `ValidationGap`.
-
-    Returns:
-      str, e.g. "After epoch 3, validation (0.9500) is better than the 0.8918
-      Keras printed for the epoch (+0.0582). Averaging lag: +0.0392 ± 0.0040
-      (67%) ..."
-    """
-    return sentences.validation_sentence(gap)
 
 
 def _share(part, whole):

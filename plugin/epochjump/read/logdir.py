@@ -1,18 +1,19 @@
-"""Opens runs from disk, the one way the CLI, `epochjump.plot` and export all use.
+"""Opens runs on disk or in a bucket, the one way the CLI, `plot` and export use.
 
-Runs are read through TensorBoard's own multiplexer and data provider, as
-the TensorBoard tab reads them, so every view shows the same numbers; local
-event files are also checked for incomplete or corrupt records, so every view
-reports a damaged file the same way.
+Runs are read straight from their event files (`event_files.FileChecker`),
+local or at any fsspec URL (`s3://`, `gs://`, ...), and listed the way
+TensorBoard's Python ingester lists them, so every view shows the same
+numbers as the tab; damaged files are reported the same way everywhere.
+Reading needs neither TensorFlow nor Keras, and imports neither.
 """
 
 import dataclasses
 import os
 import re
 
-from epochjump import metadata
+from epochjump import storage
 from epochjump.read import event_files
-from epochjump.read import provider as provider_io
+from epochjump.read.decode import decode_run
 
 
 class Logdir:
@@ -24,48 +25,37 @@ class Logdir:
     `tensorboard --logdir` names them.
 
     ```python
-    logdir = Logdir("logs")
+    logdir = Logdir("logs")              # or "s3://bucket/logs", "gs://..."
     for name in logdir.run_names("batch"):
         run = logdir.load(name)
     ```
 
     Args:
-      path: str or os.PathLike, a run directory or a logdir.
+      path: str or os.PathLike, a run directory or a logdir, local or a URL.
       single_run: str or None. When given, `path` is read as one run of that
-        name (only the event files directly in it, as `read_run` does), and
-        may be any path TensorBoard can read (`gs://`, `ram://`, ...).
+        name (only the event files directly in it, as `read_run` does).
 
     Raises:
-      FileNotFoundError: if a local `path` is not a directory.
+      FileNotFoundError: if `path` is not a directory (for a URL: holds no
+        objects).
     """
 
     def __init__(self, path, single_run=None):
-        from tensorboard import context
-        from tensorboard.backend.event_processing import data_provider
-        from tensorboard.backend.event_processing import plugin_event_multiplexer
-
         self.path = os.fspath(path)
-        self._local = event_files.is_local(self.path)
-        if self._local and not os.path.isdir(self.path):
-            raise FileNotFoundError(f"No such directory: {self.path!r}")
-        multiplexer = plugin_event_multiplexer.EventMultiplexer(
-            tensor_size_guidance={metadata.PLUGIN_NAME: 0}
-        )
         if single_run is not None:
+            if not storage.exists_dir(self.path):
+                raise FileNotFoundError(f"No such directory: {self.path!r}")
             self._run_dirs = {single_run: self.path}
         else:
-            run_dirs = [os.path.normpath(d) for d in find_runs(self.path)]
-            if run_dirs == [os.path.normpath(self.path)]:
-                name = os.path.basename(os.path.abspath(self.path))
-                self._run_dirs = {name: self.path}
+            run_dirs = [
+                _normal(d) for d in storage.directories_with_event_files(self.path)
+            ]
+            if run_dirs == [_normal(self.path)]:
+                self._run_dirs = {storage.basename(self.path): self.path}
             else:
-                self._run_dirs = {os.path.relpath(d, self.path): d for d in run_dirs}
-        for name, run_dir in self._run_dirs.items():
-            multiplexer.AddRun(run_dir, name=name)
-        self._load_failures = provider_io.reload_each_run(multiplexer)
-        self._provider = data_provider.MultiplexerDataProvider(multiplexer, self.path)
-        self._ctx = context.RequestContext()
-        self._files = event_files.FileChecker()
+                self._run_dirs = {storage.relative(d, self.path): d for d in run_dirs}
+        self._files = event_files.FileChecker(keep_values=True)
+        self._reports = {}
 
     def run_names(self, pattern=None):
         """The names of the runs holding epochjump data, sorted.
@@ -80,7 +70,7 @@ class Logdir:
         Raises:
           ValueError: if `pattern` is not a valid regular expression.
         """
-        names = sorted(provider_io.list_runs(self._provider, self._ctx, ""))
+        names = sorted(name for name in self._run_dirs if self._report(name).series)
         if pattern is None:
             return names
         try:
@@ -104,13 +94,14 @@ class Logdir:
           ValueError: if the run holds no epochjump data; the message says
             what its directory holds instead.
         """
-        files = self._file_report(run)
-        data = provider_io.load_run(self._provider, self._ctx, "", run, files=files)
-        problems = self._problems(run, files)
+        files = self._report(run)
+        data = decode_run(run, files.series, (), files) if files.series else None
         if data is None:
-            raise ValueError(no_data_message(self._run_dirs.get(run, run), problems))
-        if problems:
-            data = dataclasses.replace(data, problems=data.problems + problems)
+            raise ValueError(
+                no_data_message(self._run_dirs.get(run, run), files.problems)
+            )
+        if files.problems:
+            data = dataclasses.replace(data, problems=data.problems + files.problems)
         return data
 
     def runs_without_data(self):
@@ -122,38 +113,29 @@ class Logdir:
         """
         listed = set(self.run_names())
         return {
-            name: no_data_message(run_dir, self._problems(name))
+            name: no_data_message(run_dir, self._report(name).problems)
             for name, run_dir in sorted(self._run_dirs.items())
             if name not in listed
         }
 
     def file_problems(self, run):
-        """Incomplete or corrupt records in a local run's epochjump event files.
+        """Incomplete or corrupt records in a run's epochjump event files.
 
         Args:
           run: str, a run name.
 
         Returns:
-          A list of str; empty when all is well or the run is not local.
+          A list of str; empty when all is well.
         """
-        report = self._file_report(run)
-        return [] if report is None else list(report.problems)
+        return list(self._report(run).problems)
 
-    def _file_report(self, run):
-        run_dir = self._run_dirs.get(run)
-        if run_dir is None or not self._local:
-            return None
-        return self._files.report(run_dir)
-
-    def _problems(self, run, files=None):
-        """The file problems of a run, and why it failed to load when they
-        do not say (a remote run)."""
-        files = self._file_report(run) if files is None else files
-        problems = () if files is None else files.problems
-        failure = self._load_failures.get(run)
-        if failure and not problems:
-            problems = (failure,)
-        return tuple(problems)
+    def _report(self, run):
+        if run not in self._reports:
+            run_dir = self._run_dirs.get(run)
+            if run_dir is None:
+                return event_files.file_contents.FileReport(series={})
+            self._reports[run] = self._files.report(run_dir)
+        return self._reports[run]
 
 
 def read_run(path):
@@ -161,28 +143,30 @@ def read_run(path):
 
     Args:
       path: str or os.PathLike, the run directory (the `log_dir` given to the
-        callback or writer), local or any path TensorBoard can read.
+        callback or writer), local or a URL (`s3://`, `gs://`, any fsspec
+        URL whose client library is installed).
 
     Returns:
       A `RunData` named `path`. Its `problems` also name event files that end
-      in an incomplete record or hold a corrupt one (local directories).
+      in an incomplete record or hold a corrupt one.
 
     Raises:
-      FileNotFoundError: if `path` does not exist.
+      FileNotFoundError: if `path` does not exist (for a URL: holds no
+        objects).
       ValueError: if `path` holds no epochjump data; the message says what
         it holds instead.
     """
     path = os.fspath(path)
-    if event_files.is_local(path) and not os.path.isdir(path):
+    if not storage.exists_dir(path):
         raise FileNotFoundError(f"No such run directory: {path!r}")
     return Logdir(path, single_run=path).load(path)
 
 
 def no_data_problem(run_dir):
-    """Why a local run directory listed by TensorBoard has no epochjump data.
+    """Why a run directory listed by TensorBoard has no epochjump data.
 
     Args:
-      run_dir: str, a local directory.
+      run_dir: str, a local directory or a URL.
 
     Returns:
       str, or None when the directory holds no epochjump event file (it is
@@ -201,16 +185,14 @@ def no_data_message(path, file_problems=()):
     """The error message for a directory without epochjump data.
 
     Args:
-      path: str, the directory.
+      path: str, the directory, local or a URL.
       file_problems: iterable of str, damaged records found in its files.
 
     Returns:
       str, saying what the directory holds instead.
     """
-    names = event_files.event_file_names(path) if event_files.is_local(path) else []
-    if not event_files.is_local(path):
-        why = "none of its event files holds any"
-    elif any(n.endswith(event_files.SUFFIX) for n in names):
+    names = event_files.event_file_names(path)
+    if any(n.endswith(event_files.SUFFIX) for n in names):
         why = "; ".join([no_data_problem(path), *file_problems])
     elif names:
         why = (
@@ -225,21 +207,5 @@ def no_data_message(path, file_problems=()):
     )
 
 
-def find_runs(logdir):
-    """Lists the directories under `logdir` (itself included) holding event files.
-
-    Args:
-      logdir: str or os.PathLike, a local directory.
-
-    Returns:
-      A sorted list of directory paths.
-    """
-    logdir = os.fspath(logdir)
-    if not os.path.isdir(logdir):
-        raise FileNotFoundError(f"No such directory: {logdir!r}")
-    found = []
-    for root, dirs, files in os.walk(logdir):
-        dirs.sort()
-        if any(f.startswith(event_files.EVENT_FILE_PREFIX) for f in files):
-            found.append(root)
-    return sorted(found)
+def _normal(path):
+    return os.path.normpath(path) if storage.is_local(path) else path.rstrip("/")

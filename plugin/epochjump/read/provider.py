@@ -1,7 +1,5 @@
 """Reads epochjump tags through a TensorBoard data provider (both ingesters)."""
 
-import logging
-
 from tensorboard.data import provider as provider_lib
 
 from epochjump import metadata
@@ -10,35 +8,6 @@ from epochjump.read.run_data import Datum
 
 # Ask the data provider for every stored sample.
 _ALL_SAMPLES = 2**31 - 1
-
-logger = logging.getLogger(__name__)
-
-
-def reload_each_run(multiplexer):
-    """Loads every run of a TensorBoard `EventMultiplexer`, one at a time.
-
-    `EventMultiplexer.Reload` stops at the first run that fails to load (a
-    record that is not an event raises protobuf's `DecodeError`), leaving the
-    runs after it unread; here such a run keeps what was read before the
-    failure, and the others load.
-
-    Args:
-      multiplexer: a `plugin_event_multiplexer.EventMultiplexer`.
-
-    Returns:
-      A dict from the name of each run that failed to load to a message.
-    """
-    failed = {}
-    for name in sorted(multiplexer.Runs()):
-        try:
-            multiplexer.GetAccumulator(name).Reload()
-        except Exception as e:  # noqa: BLE001 - one bad run must not hide others.
-            logger.info("Could not read run %r: %r", name, e)
-            failed[name] = (
-                f"TensorBoard stopped reading this run ({type(e).__name__}: {e}); "
-                "the data after that point is missing"
-            )
-    return failed
 
 
 def list_runs(provider, ctx, experiment_id, runs=None):

@@ -61,9 +61,7 @@ def schedule_values(schedule, steps):
         values = None
     if values is None or values.shape != iterations.shape:
         # Schedules with branches (warm-up, `ops.cond`) take one step at once.
-        values = np.array(
-            [_to_float(schedule(int(i))) for i in iterations], np.float64
-        )
+        values = np.array([_to_float(schedule(int(i))) for i in iterations], np.float64)
     return values
 
 

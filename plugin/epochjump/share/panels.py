@@ -8,10 +8,10 @@ import numpy as np
 from epochjump import answers
 from epochjump import constants
 from epochjump.analysis import jumps as jumps_lib
-from epochjump.analysis import sentences
-from epochjump.analysis import wording
 from epochjump.analysis.epoch_geometry import EpochGeometry
 from epochjump.share.visible import visible
+from epochjump.words import answer
+from epochjump.words import numbers
 
 # The tab's colours (constants.json, and frontend/src/theme.ts's light theme).
 RUN_COLORS = constants.RUN_COLORS
@@ -30,6 +30,11 @@ LR_MARK = "#00695c"
 MARK_GAP = 1 / 40
 BAND_MARKS = 3
 FIT_MARK = "#3949ab"
+# The model's level ± stderr at the epoch edges: a box as wide as the tab's
+# 22 px on a chart about 960 px wide (frontend/src/theme.ts: level; levels.ts).
+LEVEL = "#2e7d32"
+LEVEL_BOX = 22 / 960
+LEVEL_LABEL = "model level ± stderr"
 GRID = (0, 0, 0, 0.07)
 # Evaluation markers, in the panels and the legend; the training subset in
 # training mode is train_eval's diamond, hollow.
@@ -55,7 +60,8 @@ def draw_panel(panel, run, metric, color, x_axis, smoothing):
         ax.text(0.5, 0.5, f"No {metric!r} in this run", ha="center", color=MUTED)
         return
     series = run[metric]
-    jumps = jumps_lib.explain(run, metric)
+    explanation = jumps_lib.explained(run, metric)
+    jumps = explanation.jumps
     geometry = EpochGeometry(series, run.epoch_starts)
 
     def xs_of(epochs, steps):
@@ -78,15 +84,15 @@ def draw_panel(panel, run, metric, color, x_axis, smoothing):
             ax.plot(xs_of(evals.epoch, evals.step), evals.value, ls="none", **style)
     _draw_epoch_lines(ax, run, x_axis)
     _draw_marks(ax, run, series, geometry, x_axis)
+    _draw_levels(ax, explanation, series, xs)
     _draw_brackets(ax, jumps, series, xs)
     _draw_non_finite(ax, xs, series)
     ax.set_xlabel(_X_LABELS[x_axis], color=MUTED)
     ax.set_ylabel(metric, color=MUTED)
     if x_axis == "epoch" and len(xs):
         ax.set_xlim(math.floor(float(np.min(xs))), float(np.max(xs)) + 0.04)
-    reported_last = float(series.running_mean[-1]) if len(series) else math.nan
     ax.set_title(
-        textwrap.fill(headline(metric, jumps, reported_last), width=92),
+        caption(explanation),
         loc="left",
         fontsize=8.5,
         color=MUTED,
@@ -140,7 +146,7 @@ def _draw_marks(ax, run, series, geometry, x_axis):
                 zorder=4,
             )
             label = (
-                f" lr {wording.learning_rate(first)} → {wording.learning_rate(last)}"
+                f" lr {numbers.learning_rate(first)} → {numbers.learning_rate(last)}"
             )
             _mark_label(ax, x0, 0.03, label, LR_MARK)
             continue
@@ -148,7 +154,7 @@ def _draw_marks(ax, run, series, geometry, x_axis):
             ax.plot(
                 [x, x], [0, 0.16], color=LR_MARK, lw=2, transform=transform, zorder=4
             )
-            _mark_label(ax, x, 0.17, f" lr {wording.learning_rate(value)}", LR_MARK)
+            _mark_label(ax, x, 0.17, f" lr {numbers.learning_rate(value)}", LR_MARK)
     for x in marks["fit_starts"][key][1:]:
         ax.plot([x, x], [0.84, 0.94], color=FIT_MARK, lw=2, transform=transform)
         _mark_label(ax, x, 0.83, " fit", FIT_MARK, va="top")
@@ -186,9 +192,44 @@ def close_groups(xs, min_gap):
     return groups
 
 
+def _draw_levels(ax, explanation, series, xs):
+    """The model's level ± its standard error: a box reaching back from each
+    epoch's last batch, and one reaching forward from the next epoch's first."""
+    from matplotlib.colors import to_rgba
+    from matplotlib.patches import Rectangle
+
+    x_of_step = dict(zip(series.step.tolist(), xs.tolist()))
+    span = float(np.nanmax(xs) - np.nanmin(xs)) if len(xs) else 1.0
+    width = LEVEL_BOX * (span or 1.0)
+    boxes = [
+        (end.last_step, -width, end.level_at_end, end.lag_stderr)
+        for end in explanation.epoch_ends
+    ] + [
+        (j.first_next_step, width, j.level_after, j.level_after_stderr)
+        for j in explanation.jumps
+    ]
+    for step, reach, level, stderr in boxes:
+        if step not in x_of_step or not math.isfinite(level):
+            continue
+        x = x_of_step[step]
+        error = stderr if math.isfinite(stderr) else 0.0
+        ax.add_patch(
+            Rectangle(
+                (min(x, x + reach), level - error),
+                width,
+                2 * error,
+                facecolor=to_rgba(LEVEL, 0.22),
+                edgecolor=to_rgba(LEVEL, 0.7),
+                lw=0.8,
+                zorder=4,
+            )
+        )
+        ax.plot([x, x + reach], [level, level], color=LEVEL, lw=2.2, zorder=4)
+
+
 def _draw_brackets(ax, jumps, series, xs):
     """Each jump as a bracket from what Keras printed to the next epoch's
-    first value, with a tick at the level the model had reached."""
+    first value."""
     x_of_step = dict(zip(series.step.tolist(), xs.tolist()))
     span = float(np.nanmax(xs) - np.nanmin(xs)) if len(xs) else 1.0
     arm = 0.012 * (span or 1.0)
@@ -213,16 +254,8 @@ def _draw_brackets(ax, jumps, series, xs):
             zorder=5,
         )
         ax.plot(xm, j.reported, "o", color=BRACKET, ms=4.5, zorder=6)
-        if math.isfinite(j.level_at_end):
-            ax.plot(
-                [xm - 0.8 * arm, xm + 0.8 * arm],
-                [j.level_at_end, j.level_at_end],
-                color=BRACKET,
-                lw=2,
-                zorder=6,
-            )
         ax.annotate(
-            wording.signed(j.jump),
+            numbers.signed(j.jump),
             xy=(xm, (j.reported + j.first_next) / 2),
             xytext=(7, 0),
             textcoords="offset points",
@@ -252,7 +285,9 @@ def _draw_non_finite(ax, xs, series):
 
 
 def legend_handles(color):
+    from matplotlib.colors import to_rgba
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     def line(label, **style):
         return Line2D([], [], label=label, **style)
@@ -263,26 +298,27 @@ def legend_handles(color):
         line("train_eval", ls="none", **TRAIN_EVAL_STYLE),
         line("train_eval (training mode)", ls="none", **TRAINING_MODE_STYLE),
         line("val", ls="none", **VAL_STYLE),
+        Patch(facecolor=to_rgba(LEVEL, 0.22), edgecolor=LEVEL, label=LEVEL_LABEL),
         line("jump", color=BRACKET, lw=2, marker="o", ms=4),
         line("learning-rate change", color=LR_MARK, lw=2),
     ]
 
 
-def headline(metric, jumps, reported_last=math.nan):
-    """The caption of a panel: the metric's headline (`sentences.headline`),
-    its hidden characters escaped (`visible`).
+def caption(explanation):
+    """The caption of a panel: the metric's answer (`answer.answer_lines`),
+    each line wrapped, its hidden characters escaped (`visible`).
 
     Args:
-      metric: str, the metric name.
-      jumps: list of `analysis.Jump` for one metric of one run.
-      reported_last: float, what Keras printed for the last epoch, used when
-        there is no boundary yet.
+      explanation: the metric's `analysis.jumps.Explanation`.
 
     Returns:
-      str, e.g. "Averaging lag makes up 87% of the accuracy jumps (+0.3269 of
-      +0.3750, summed over 2 boundaries); the rest (+0.0481) is batch noise."
+      str, e.g. "accuracy 0.4171 is the average over epoch 1; the model
+      ended it at 0.6869 ± 0.0329 (training mode).\nEpoch 2 opened at ..."
     """
-    return visible(sentences.headline(metric, jumps, reported_last))
+    return "\n".join(
+        textwrap.fill(visible(line), width=92)
+        for line in answer.answer_lines(explanation)
+    )
 
 
 def smooth(values, weight):

@@ -24,8 +24,7 @@ def visible(text):
     if text.isprintable():  # Fast path: none of those characters.
         return text
     return "".join(
-        _escape(c) if unicodedata.category(c) in _HIDDEN_CATEGORIES else c
-        for c in text
+        _escape(c) if unicodedata.category(c) in _HIDDEN_CATEGORIES else c for c in text
     )
 
 

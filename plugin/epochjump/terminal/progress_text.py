@@ -1,18 +1,18 @@
-"""What the progress bar adds to Keras's text: live levels and epoch-end lines."""
+"""What the progress bar adds to Keras's text: live levels and epoch-end lines.
+
+The words and numbers are `epochjump.words`': the epoch-end line is
+`answer.epoch_line`, the first line `epochjump explain` prints.
+"""
 
 import math
 import re
 
+from epochjump.words import answer
+from epochjump.words.numbers import keras_value as number
+
 # Keras's bar writes each metric as " - name: 0.1234" (or 1.2340e-04).
 _NUMBER = r"-?(?:\d+\.\d+(?:e[-+]\d+)?|nan|inf)"
 _CONTROL = re.compile(r"\x1b\[[0-9;]*m|[\b\r\n]")
-
-
-def number(value):
-    """`value` as Keras's progress bar prints it (4 decimals)."""
-    if not math.isfinite(value):
-        return str(value)
-    return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
 
 
 def with_live_levels(message, levels):
@@ -57,43 +57,19 @@ def epoch_lines(epoch, reported, ends, train_eval, val, compact=False):
     # In the order Keras printed them.
     for metric in [m for m in reported if m in ends]:
         level = ends[metric]
-        if not math.isfinite(level.value):
-            continue
-        level = _level(level)
-        if compact:
-            extras = [
-                f"{label} {number(v)}"
-                for label, v in (
-                    ("training subset", train_eval.get(metric)),
-                    ("val", val.get(metric)),
-                )
-                if v is not None
-            ]
+        if math.isfinite(level.value):
             parts.append(
-                f"{metric} {level}" + (f" ({', '.join(extras)})" if extras else "")
+                (
+                    metric,
+                    level.value,
+                    level.stderr,
+                    train_eval.get(metric),
+                    val.get(metric),
+                )
             )
-            continue
-        line = (
-            f"{metric} {number(reported[metric])} is the average over epoch "
-            f"{epoch}; the model ended it at {level} (training mode)"
-        )
-        if metric in train_eval:
-            line += (
-                f", {number(train_eval[metric])} on the training subset in "
-                "inference mode"
-            )
-        if metric in val:
-            line += f"; val {number(val[metric])}"
-        parts.append(line)
-    if compact and parts:
-        return [
-            f"Epoch {epoch} ended at (training mode, not the averages printed): "
-            + "; ".join(parts)
-        ]
-    return parts
-
-
-def _level(level):
-    if math.isfinite(level.stderr):
-        return f"{number(level.value)} ± {number(level.stderr)}"
-    return number(level.value)
+    if compact:
+        return [answer.compact_epoch_line(epoch, parts)] if parts else []
+    return [
+        answer.epoch_line(metric, epoch, reported[metric], level, stderr, subset, value)
+        for metric, level, stderr, subset, value in parts
+    ]

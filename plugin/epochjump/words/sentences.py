@@ -1,11 +1,11 @@
-"""Every sentence epochjump says about a run, in the tab, report, CLI and pictures.
+"""The prose about one boundary (`explain --detail`) or one validation gap.
 
-Pure text from the analysis records (`jumps.Jump`, `jumps.EpochEnd`,
+Pure text from the analysis records (`jumps.Jump`,
 `validation_gap.ValidationGap`); no numbers are computed here beyond a
 difference or a ratio of the records' own. Three rules hold for every text:
 
 - values are written as Keras's progress bar writes them
-  (`wording.keras_value`: 4 decimals, e.g. "1.2278"; scientific below 1e-3);
+  (`numbers.keras_value`: 4 decimals, e.g. "1.2278"; scientific up to 1e-3);
 - an estimate carries its ± (one standard error) where the record has one;
 - a share is written as a percentage only when it lies in 0–100%; otherwise
   the sentence says in words what happened (the lag larger than the jump, or
@@ -14,13 +14,13 @@ difference or a ratio of the records' own. Three rules hold for every text:
 
 import math
 
-from epochjump.analysis.wording import keras_value
-from epochjump.analysis.wording import learning_rate
-from epochjump.analysis.wording import percent
-from epochjump.analysis.wording import share
-from epochjump.analysis.wording import signed
-from epochjump.analysis.wording import validation_part
-from epochjump.analysis.wording import with_error
+from epochjump.words.numbers import keras_value
+from epochjump.words.numbers import learning_rate
+from epochjump.words.numbers import percent
+from epochjump.words.numbers import share
+from epochjump.words.numbers import signed
+from epochjump.words.numbers import validation_part
+from epochjump.words.numbers import with_error
 
 # A first batch this many batch-noise SDs or fewer from the model's level
 # just after the boundary is ordinary batch noise; a boundary step this many
@@ -33,7 +33,7 @@ def _finite(*values):
     return all(math.isfinite(v) for v in values)
 
 
-def _lr_change(jump):
+def lr_change(jump):
     """`(before, after)` when the learning rate changed at the boundary and
     not inside the epochs around it (a schedule's step is not the boundary's)."""
     before, after = jump.learning_rate_before, jump.learning_rate_after
@@ -62,13 +62,13 @@ def _rounding(jump):
     return 1e-9 * max(abs(jump.level_after), abs(jump.level_at_end), 1e-300)
 
 
-def _noise_is_small(jump):
+def noise_is_small(jump):
     return _finite(jump.first_batch_noise, jump.noise_sd) and (
         abs(jump.first_batch_noise) <= NOISE_SDS * jump.noise_sd + _rounding(jump)
     )
 
 
-def _step_is_real(jump):
+def step_is_real(jump):
     if not math.isfinite(jump.boundary_step):
         return False
     stderr = (
@@ -93,7 +93,7 @@ def rest_clause(jump):
     """
     n = jump.epoch + 1
     rest = signed(jump.progress)
-    lr = _lr_change(jump)
+    lr = lr_change(jump)
     lr_words = (
         f", with the learning rate changed from {learning_rate(lr[0])} to "
         f"{learning_rate(lr[1])} at this boundary"
@@ -109,7 +109,7 @@ def rest_clause(jump):
     noise = _off(jump.first_batch_noise)
     sd = keras_value(jump.noise_sd)
     level_after = with_error(jump.level_after, jump.level_after_stderr)
-    if _noise_is_small(jump) and not _step_is_real(jump):
+    if noise_is_small(jump) and not step_is_real(jump):
         text = (
             f"The rest, {rest}, is one batch's noise: the first batch of epoch "
             f"{n + 1} was {noise} the model's level just after the boundary "
@@ -122,7 +122,7 @@ def rest_clause(jump):
                 f"to {learning_rate(lr[1])} there"
             )
         return text + "."
-    if _noise_is_small(jump):
+    if noise_is_small(jump):
         return (
             f"The rest, {rest}, is the model's real step across the boundary, "
             f"{step}{lr_words}, plus one batch's noise (the first batch was "
@@ -136,7 +136,7 @@ def rest_clause(jump):
     )
 
 
-def jump_sentence(jump):
+def boundary_detail(jump):
     """One boundary's jump explained in a few plain sentences.
 
     Args:
@@ -207,134 +207,6 @@ def _mode_sentence(jump):
     if math.isfinite(jump.mode_gap):
         text += f" ({signed(jump.mode_gap)} against training mode: dropout, batch norm)"
     return text + "."
-
-
-def headline(metric, jumps, reported_last=math.nan):
-    """One sentence over all of a metric's boundaries, said first.
-
-    Args:
-      metric: str, the metric name.
-      jumps: list of `jumps.Jump` of that metric.
-      reported_last: float, what Keras printed for the last epoch, said when
-        there is no boundary yet.
-
-    Returns:
-      str.
-    """
-    finite = [j for j in jumps if _finite(j.jump, j.lag)]
-    if not finite:
-        if jumps:
-            return f"The {metric} jumps are not finite (NaN or infinite values)."
-        if math.isfinite(reported_last):
-            return (
-                f"One epoch of {metric} recorded: Keras printed "
-                f"{keras_value(reported_last)}; no jump yet."
-            )
-        return f"No epoch of {metric} recorded yet."
-    total_jump = math.fsum(j.jump for j in finite)
-    total_lag = math.fsum(j.lag for j in finite)
-    total_rest = math.fsum(j.progress for j in finite)
-    count = len(finite)
-    over = f"summed over {count} boundar{'y' if count == 1 else 'ies'}"
-    fraction = share(total_lag, total_jump)
-    if fraction is not None:
-        text = (
-            f"Averaging lag makes up {percent(fraction)} of the {metric} jumps "
-            f"({signed(total_lag)} of {signed(total_jump)}, {over})"
-        )
-    elif total_jump != 0 and total_lag * total_jump > 0:
-        text = (
-            f"Averaging lag ({signed(total_lag)}, {over}) is larger than the "
-            f"{metric} jumps themselves ({signed(total_jump)}): the first "
-            f"batches of the new epochs came in "
-            f"{'below' if total_jump > 0 else 'above'} the model's level"
-        )
-    else:
-        text = (
-            f"The {metric} jumps ({signed(total_jump)}, {over}) are not averaging "
-            f"lag (the lag sums to {signed(total_lag)}, the other way or none)"
-        )
-    steps = [j for j in finite if _finite(j.boundary_step) and _step_is_real(j)]
-    if steps:
-        epochs = ", ".join(f"{j.epoch + 1}→{j.epoch + 2}" for j in steps)
-        text += (
-            f"; the model really stepped across "
-            f"boundar{'y' if len(steps) == 1 else 'ies'} {epochs}"
-        )
-    elif fraction is not None and all(_finite(j.boundary_step) for j in finite):
-        text += f"; the rest ({signed(total_rest)}) is batch noise"
-    changed = [j for j in finite if _lr_change(j)]
-    if changed:
-        where = ", ".join(
-            f"{j.epoch + 1}→{j.epoch + 2} ({learning_rate(j.learning_rate_before)} "
-            f"to {learning_rate(j.learning_rate_after)})"
-            for j in changed
-        )
-        text += f"; the learning rate changed at {where}"
-    if any(j.learning_rate_scheduled for j in finite):
-        text += (
-            "; the learning rate follows a per-step schedule, changing inside "
-            "the epochs as well as at their boundaries"
-        )
-    return text + "."
-
-
-def summary_paragraph(metric, jumps):
-    """The answer to "X at the end of epoch 1, Y on the first batch of epoch 2: why?".
-
-    Written for a beginner, about the largest jump of the metric.
-
-    Args:
-      metric: str, the metric name.
-      jumps: list of `jumps.Jump` of that metric.
-
-    Returns:
-      str, one paragraph; empty when there is no finite jump.
-    """
-    finite = [j for j in jumps if _finite(j.jump, j.lag)]
-    if not finite:
-        return ""
-    j = max(finite, key=lambda jump: abs(jump.jump))
-    n = j.epoch + 1
-    text = (
-        f"Why does {metric} read {keras_value(j.reported)} at the end of epoch "
-        f"{n} but {keras_value(j.first_next)} on the first batch of epoch "
-        f"{n + 1}? The number Keras prints during an epoch is the mean over all "
-        f"of that epoch's batches so far, and it starts afresh each epoch. "
-    )
-    fraction = share(j.lag, j.jump)
-    if j.lag * j.jump > 0:
-        text += (
-            f"The early batches of epoch {n}, scored before the model had "
-            f"learned as much, stay in that mean, so {keras_value(j.reported)} "
-            f"trails the model: by the end of epoch {n} the model was already at "
-            f"about {with_error(j.level_at_end, j.lag_stderr)}. The first value "
-            f"of epoch {n + 1} is one batch alone, so it shows the model as it is "
-            f"now. "
-        )
-        if fraction is not None:
-            text += (
-                f"Of the {signed(j.jump)} jump, {signed(j.lag)} ({percent(fraction)}) "
-                f"is this averaging lag. "
-            )
-        else:
-            text += (
-                f"That lag, {signed(j.lag)}, is even larger than the jump, "
-                f"{signed(j.jump)}. "
-            )
-    else:
-        text += (
-            f"Here the mean did not trail the model (the model ended epoch {n} "
-            f"at {with_error(j.level_at_end, j.lag_stderr)}), so the jump is not "
-            f"averaging lag. "
-        )
-    text += rest_clause(j)
-    if fraction is not None and fraction >= 0.5:
-        text += (
-            " So the jump is mostly how Keras averages the number, not a sudden "
-            "change in the model."
-        )
-    return text
 
 
 def validation_sentence(gap):

@@ -1,4 +1,12 @@
-"""How every text writes numbers: as Keras prints them, with ±, shares in 0–100%."""
+"""Every number epochjump shows: as Keras prints it, with ±, shares only in 0–100%.
+
+One rule for every value, wherever it is shown (the CLI, the progress bar,
+the tab's cells, the report and the pictures): Keras's progress bar's own,
+4 decimals when `|value| > 1e-3` and 4 decimals in scientific notation
+otherwise, so zero reads "0.0000e+00" as on Keras's screen. Negative zero
+reads as zero ("0.0000e+00", "+0.0000e+00"), never "-0.0000e+00": its sign
+says nothing about the numbers.
+"""
 
 import math
 
@@ -16,7 +24,7 @@ def keras_value(value):
     """
     if not math.isfinite(value):
         return str(float(value))
-    value += 0.0  # -0.0 reads as 0
+    value = float(value) + 0.0  # -0.0 reads as 0
     return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
 
 
@@ -31,7 +39,7 @@ def signed(value):
     """
     if not math.isfinite(value):
         return str(float(value))
-    value += 0.0  # -0.0 reads as +0
+    value = float(value) + 0.0  # -0.0 reads as +0
     return f"{value:+.4f}" if abs(value) > 1e-3 else f"{value:+.4e}"
 
 
@@ -48,9 +56,7 @@ def with_error(value, stderr, sign=False):
     """
     text = signed(value) if sign else keras_value(value)
     if math.isfinite(value) and math.isfinite(stderr):
-        # An error of exactly 0 (noiseless batches) reads as 0.0000, not
-        # Keras's 0.0000e+00.
-        text += f" ± {keras_value(stderr) if stderr else '0.0000'}"
+        text += f" ± {keras_value(stderr)}"
     return text
 
 
@@ -144,3 +150,24 @@ def validation_part(value, whole, stderr=math.nan):
 
 def _finite(*values):
     return all(math.isfinite(v) for v in values)
+
+
+def cell(value, stderr=math.nan, sign=False):
+    """A table cell: the value as Keras prints it, with its ± when it has
+    one, or "-" where there is no value.
+
+    Args:
+      value: float, NaN where not recorded.
+      stderr: float, the standard error, or NaN for none.
+      sign: bool, write the value with its sign.
+
+    Returns:
+      str, e.g. "0.6869 ± 0.0329", "+0.2704" or "-".
+    """
+    if math.isnan(value):
+        return NO_VALUE
+    return with_error(value, stderr, sign)
+
+
+# What a cell shows where there is no value (the last epoch's jump, no val).
+NO_VALUE = "-"

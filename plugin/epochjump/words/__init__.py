@@ -1,0 +1,1 @@
+"""Words: every sentence and every number epochjump shows, from the analysis records."""
