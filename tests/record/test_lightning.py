@@ -95,9 +95,9 @@ def loaders():
     )
 
 
-def fit(callbacks, logger=False, accumulate_grad_batches=1):
+def fit(callbacks, logger=False, accumulate_grad_batches=1, module=Classifier):
     torch.manual_seed(1)
-    model = Classifier()
+    model = module()
     trainer = L.Trainer(
         max_epochs=EPOCHS,
         accelerator="cpu",
@@ -213,6 +213,23 @@ def test_explain_answers(recorded):
         return  # The command reads any run alike: once is enough.
     out = explain_output(log_dir, "--metric", "train_loss")
     assert out.startswith(f"train_loss {jumps[0].reported:.4f} is the average over")
+
+
+@pytest.mark.slow
+def test_batches_before_a_crash_are_written(tmp_path):
+    crash_at = BATCHES + 3  # mid-epoch 2
+
+    class Crashing(Classifier):
+        def training_step(self, batch, batch_idx):
+            if len(self.train_logged) + 1 == crash_at:
+                raise RuntimeError("the user's bug")
+            return super().training_step(batch, batch_idx)
+
+    with pytest.raises(RuntimeError, match="the user's bug"):
+        fit([EpochJumpCallback(tmp_path / "run")], module=Crashing)
+    run = epochjump.read_run(tmp_path / "run")
+    assert run["train_loss"].step.tolist() == list(range(1, crash_at))
+    assert run.epoch_starts.tolist() == [1, 1 + BATCHES]
 
 
 @pytest.mark.slow
