@@ -222,6 +222,7 @@ def test_steps_before_a_crash_are_written_at_exit(tmp_path):
     assert run.epoch_starts.tolist() == [1, 1 + STEPS]
 
 
+@pytest.mark.slow
 def test_failures_only_warn(tmp_path, monkeypatch):
     trainer = train_with_failing_writes(
         monkeypatch,
