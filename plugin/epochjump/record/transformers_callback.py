@@ -60,6 +60,10 @@ class EpochJumpCallback(RunOwner, TrainerCallback):
             return
         self._open_run()
         self._run.start_fit(state.global_step + 1)
+        self._record_step_losses()
+
+    @never_raises
+    def _record_step_losses(self):
         self._trainer = _calling_trainer()
         if self._trainer is None:
             warn_once(
