@@ -12,6 +12,7 @@ from browser_env import XSS_RUN
 import epochjump
 from epochjump import answers
 from epochjump.analysis import validation_gap
+from epochjump.words import sentences
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -95,5 +96,5 @@ def test_why_validation_beats_training(page, tensorboard_url, logdir):
         assert marked.count() == len({g.epoch for g in gaps} & boundaries)
         rows.nth(len(gaps) - 1).click()
         sentence = note.locator("[data-testid=val-sentence]")
-        assert sentence.inner_text() == gaps[-1].sentence
+        assert sentence.inner_text() == sentences.validation_sentence(gaps[-1])
     assert list(page.console_errors) == []

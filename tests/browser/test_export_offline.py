@@ -19,8 +19,8 @@ from test_tab import drag_zoom
 import epochjump
 from epochjump import answers
 from epochjump import cli
-from epochjump.analysis import sentences
 from epochjump.analysis import validation_gap
+from epochjump.words import sentences
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -250,7 +250,7 @@ def test_report_explains_why_validation_beats_training(offline_page, runs):
             assert same(value_of(cell), getattr(gap, field)), field
     rows.nth(0).hover()
     sentence = note.locator("[data-testid=val-sentence]")
-    assert sentence.inner_text() == gaps[0].sentence
+    assert sentence.inner_text() == sentences.validation_sentence(gaps[0])
 
 
 def test_report_zooms_on_embedded_data(offline_page, runs):

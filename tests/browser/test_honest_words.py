@@ -21,7 +21,7 @@ from test_tab import wait_probe
 import epochjump
 from epochjump import demo
 from epochjump.analysis import jumps
-from epochjump.analysis import sentences
+from epochjump.words import sentences
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

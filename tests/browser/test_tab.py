@@ -21,6 +21,7 @@ from browser_env import XSS_RUN
 from playwright.sync_api import expect
 
 import epochjump
+from epochjump.words import sentences
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -251,11 +252,11 @@ def test_table_shows_explain_numbers(page, tensorboard_url, run_data):
         sentence = card(frame, RUN, metric).locator("[data-testid=sentence]")
         # expect() retries: the sentence box follows pointer events.
         rows.nth(1).click()
-        expect(sentence).to_contain_text(jumps[1].sentence)
+        expect(sentence).to_contain_text(sentences.boundary_detail(jumps[1]))
         rows.nth(0).hover()
-        expect(sentence).to_contain_text(jumps[0].sentence)
+        expect(sentence).to_contain_text(sentences.boundary_detail(jumps[0]))
         frame.locator("h1").hover()
-        expect(sentence).to_contain_text(jumps[1].sentence)
+        expect(sentence).to_contain_text(sentences.boundary_detail(jumps[1]))
     assert_no_console_errors(page)
 
 
