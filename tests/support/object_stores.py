@@ -127,7 +127,12 @@ class ObjectStore:
                 "AWS_DEFAULT_REGION": "us-east-1",
             }
         else:
-            self.env = {"STORAGE_EMULATOR_HOST": self.endpoint}
+            self.env = {
+                "STORAGE_EMULATOR_HOST": self.endpoint,
+                # gcsfs's bucket-layout lookup needs Google's credentials and
+                # servers, which an emulator has neither of.
+                "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
+            }
         self._create_bucket(server_port)
 
     def url(self, *parts):

@@ -43,7 +43,9 @@ class Retries:
     def due(self, since_last_flush):
         """Whether a flush asked for now should be tried (at a URL, a
         flush during the back-off is not)."""
-        return not self.remote or since_last_flush >= self.delay()
+        if not self.remote or not self.failing:
+            return True
+        return since_last_flush >= self.delay()
 
     def words(self, max_buffered):
         """What happens to the unwritten data, for the outage's warning."""
