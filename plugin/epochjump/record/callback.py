@@ -13,6 +13,7 @@ from epochjump.record import batch_feed
 from epochjump.record import learning_rate
 from epochjump.record import signals
 from epochjump.record import train_eval
+from epochjump.record.job import is_chief
 from epochjump.record.writer import Writer
 
 
@@ -322,18 +323,6 @@ class _DiscardingWriter:
 
     open = start_fit = start_epoch = log_batches = log_eval = _nothing
     log_learning_rate = flush = close = _nothing
-
-
-def is_chief(model):
-    """False only in a non-chief worker of a multi-worker `tf.distribute`
-    strategy (the chief is task "chief", or worker 0 when there is none)."""
-    strategy = getattr(model, "distribute_strategy", None)
-    resolver = getattr(strategy, "cluster_resolver", None)
-    task_type = getattr(resolver, "task_type", None)
-    if not task_type or task_type == "chief":
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
 def _is_scalar(value):
