@@ -10,10 +10,10 @@ import keras
 import numpy as np
 
 from epochjump.record import batch_feed
+from epochjump.record import job
 from epochjump.record import learning_rate
 from epochjump.record import signals
 from epochjump.record import train_eval
-from epochjump.record.job import is_chief
 from epochjump.record.writer import Writer
 
 
@@ -65,8 +65,9 @@ class EpochJumpCallback(keras.callbacks.Callback):
         `(x, y)` or `(x, y, sample_weight)`, a `tf.data.Dataset`, or a
         `keras.utils.PyDataset`. Use the same data every epoch (a fixed subset
         of the training data). The training-mode evaluation is skipped (with a
-        warning) for models with their own `test_step` and for models
-        replicated by a `tf.distribute` strategy.
+        warning) for models with their own `test_step`, models replicated by
+        a `tf.distribute` strategy, and models distributed over several
+        processes by `keras.distribution` (JAX).
       train_eval_steps: optional int, passed to `evaluate(steps=...)`.
       train_eval_batch_size: optional int, passed to
         `evaluate(batch_size=...)` for array data; default Keras's 32.
@@ -137,16 +138,10 @@ class EpochJumpCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         # Errors here (unwritable log_dir, another writer recording into it,
         # unsupported model) stop `fit` before the first batch, which is when
-        # they are cheapest to fix.
+        # they are cheapest to fix; in a multi-process job, see _open_writer.
         if self._writer is not None:
             self._finish()  # The previous fit was interrupted (Ctrl-C).
-        if is_chief(self.model):
-            self._writer = Writer(self.log_dir, flush_secs=self.flush_secs)
-        else:
-            # Other workers of a multi-worker strategy run the same (collective)
-            # steps and evaluations, but only the chief writes.
-            self._writer = _DiscardingWriter()
-        self._writer.open()
+        self._writer = self._open_writer()
         # Shared with epochjump.ProgressBar; rows recorded before are skipped.
         self._recorder = batch_feed.subscribe(
             self.model, self, shares=("train_eval",) if self.train_eval_data else ()
@@ -160,6 +155,27 @@ class EpochJumpCallback(keras.callbacks.Callback):
         # and on SIGTERM (whose default action skips atexit).
         atexit.register(self._finish)
         signals.add_source(self._flush_batches)
+
+    def _open_writer(self):
+        if not job.is_chief(self.model):
+            # The other processes of a job run the same (collective) steps
+            # and evaluations, but only the chief writes.
+            return _DiscardingWriter()
+        writer = Writer(self.log_dir, flush_secs=self.flush_secs)
+        try:
+            writer.open()
+        except Exception as e:
+            if job.processes(self.model) == 1:
+                raise
+            # Raising would stop the chief alone, and leave the job's other
+            # processes waiting for it at their next collective step.
+            self._warn_once(
+                "open",
+                f"cannot record into {self.log_dir!r} ({e!r}); the job "
+                "trains on and this run records nothing",
+            )
+            return _DiscardingWriter()
+        return writer
 
     @_never_raises
     def on_epoch_begin(self, epoch, logs=None):
