@@ -12,6 +12,7 @@ restores them (`train_eval`).
 
 import numpy as np
 
+from epochjump.record import job
 from epochjump.record.capture import base
 
 # The model attribute holding its compiled step and the compile signature it
@@ -31,6 +32,14 @@ def unsupported(model):
         return (
             "no training-mode evaluation for a model replicated by a "
             f"tf.distribute strategy ({replicas} replicas)"
+        )
+    processes = job.jax_processes(model)
+    if processes > 1:
+        # Keras's iterator would give each process its own share of the
+        # subset, and the step would evaluate that share alone.
+        return (
+            "no training-mode evaluation for a model distributed over "
+            f"{processes} processes by keras.distribution"
         )
     if base.is_tf_keras(model):
         import tf_keras as keras

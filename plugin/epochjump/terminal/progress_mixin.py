@@ -5,7 +5,7 @@ import types
 import warnings
 
 from epochjump.record import batch_feed
-from epochjump.record.callback import is_chief
+from epochjump.record.job import is_chief
 from epochjump.terminal import epoch_levels
 from epochjump.terminal import progress_text
 
