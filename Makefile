@@ -11,7 +11,8 @@ KERAS_OLDEST := 3.10.0
 TF_KERAS := 2.21.0
 OLDEST_DIR := build/keras-$(KERAS_OLDEST)
 
-.PHONY: demo test install install-test chromium lint benchmark keras-oldest
+.PHONY: demo test check install install-test chromium lint frontend-test benchmark \
+  keras-oldest
 
 # Installs epochjump (building its frontend with npm), trains the demo model on
 # scikit-learn's bundled digits, prints the explanation and opens TensorBoard.
@@ -23,8 +24,21 @@ install:
 
 # Installs everything the tests need (Debian's Chromium included) and runs the
 # whole suite, slow and browser tests too.
-test: install-test lint keras-oldest
+test: install-test lint frontend-test keras-oldest
 	$(PYTHON) -m pytest
+
+# The fast checks, while you work (under 4 minutes on a 2-core machine, once
+# `make install-test` has run): lint, the frontend's unit tests, and every
+# Python test not marked slow or browser, on this checkout's code.
+check: lint frontend-test
+	cd frontend && npm run --silent build
+	PYTHONPATH=plugin$${PYTHONPATH:+:$$PYTHONPATH} $(PYTHON) -m pytest -q \
+	  -p no:cacheprovider -m "not slow and not browser"
+
+# The frontend's logic (chart data, smoothing, formatting) under node's own
+# test runner, without a browser.
+frontend-test:
+	cd frontend && npm test
 
 # The Keras adapter's test against the oldest supported Keras 3, installed
 # beside the newest (its dependencies are the newest's) and put first on the path.
