@@ -67,6 +67,9 @@ setuptools.setup(
         # with its own client library installed).
         "s3": ["s3fs>=2024.2"],
         "gcs": ["gcsfs>=2024.2"],
+        # epochjump.lightning, epochjump.transformers (whose Trainer needs torch).
+        "lightning": ["lightning>=2"],
+        "transformers": ["transformers>=4.40", "accelerate>=0.26"],
         "test": [
             "tensorflow-cpu>=2.16",
             "matplotlib>=3.7",
@@ -82,6 +85,9 @@ setuptools.setup(
             "s3fs>=2024.2",
             "gcsfs>=2024.2",
             "boto3>=1.28",
+            "lightning>=2",
+            "transformers>=4.40",
+            "accelerate>=0.26",
         ],
     },
     entry_points={
