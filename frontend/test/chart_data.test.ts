@@ -52,7 +52,7 @@ function column(chart: ReturnType<typeof buildChartData>, label: string) {
 }
 
 test("on the step axis, evaluations share their batch's row", () => {
-  const chart = buildChartData(answer(), [BOUNDARY], "step", 0, false, 0);
+  const chart = buildChartData(answer(), [], [BOUNDARY], "step", 0, false, 0);
   assert.deepEqual(chart.data[0], STEPS);
   assert.deepEqual(chart.steps, STEPS);
   assert.deepEqual(chart.epochs, [0, 0, 0, 1, 1, 1]);
@@ -75,7 +75,7 @@ test("on the step axis, evaluations share their batch's row", () => {
 });
 
 test("on the relative-time axis, evaluations get rows of their own, in time order", () => {
-  const chart = buildChartData(answer(), [BOUNDARY], "relative", 0, false, 100);
+  const chart = buildChartData(answer(), [], [BOUNDARY], "relative", 0, false, 100);
   const xs = [1, 2, 3, 3.5, 3.6, 3.7, 4, 5, 6, 6.5, 6.6, 6.7];
   assert.deepEqual(
     (chart.data[0] as number[]).map((x) => Math.round(x * 10) / 10),
@@ -100,7 +100,7 @@ test("on the relative-time axis, evaluations get rows of their own, in time orde
 });
 
 test("on the epoch axis, epochs start at their ordinal", () => {
-  const chart = buildChartData(answer(), [BOUNDARY], "epoch", 0, false, 0);
+  const chart = buildChartData(answer(), [], [BOUNDARY], "epoch", 0, false, 0);
   assert.deepEqual(chart.epochStartXs, [0, 1]);
   assert.deepEqual(chart.lrMarks, [{ x: 1, step: 4, value: 0.05 }]);
 });
@@ -108,7 +108,7 @@ test("on the epoch axis, epochs start at their ordinal", () => {
 test("a log axis leaves out values at or below 0; smoothing skips non-finite values", () => {
   const data = answer();
   data.batches.batch_value = [0.5, -0.1, Infinity, 0.75, 0.8, 0.9];
-  const chart = buildChartData(data, [], "step", 0.5, true, 0);
+  const chart = buildChartData(data, [], [], "step", 0.5, true, 0);
   assert.deepEqual(column(chart, LABELS.batchValue), [0.5, null, null, 0.75, 0.8, 0.9]);
   // The debiased EMA with weight 0.5 is the mean of the finite values so far
   // weighted 1, 2, 4, ... from the oldest; -0.1 is smoothed, not dropped, and
