@@ -2,7 +2,7 @@
 
 import keras
 
-from epochjump.record.capture import base
+from epochjump.record import keras_api
 
 
 def is_chief(model):
@@ -51,7 +51,7 @@ def jax_processes(model):
     Args:
       model: the Keras 3 or Keras 2 (`tf_keras`) model being fitted.
     """
-    if base.is_tf_keras(model):
+    if keras_api.is_tf_keras(model):
         return 1
     if keras.backend.backend() != "jax" or keras.distribution.distribution() is None:
         return 1
