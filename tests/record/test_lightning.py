@@ -243,6 +243,7 @@ def test_training_is_unchanged_and_failures_only_warn(tmp_path, monkeypatch):
     assert plain.train_logged == recorded_model.train_logged
 
 
+@pytest.mark.slow  # A process of its own: a few seconds on a busy machine.
 def test_importing_epochjump_imports_no_framework():
     code = (
         "import sys, epochjump, epochjump.cli; "
