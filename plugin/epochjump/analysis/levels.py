@@ -26,10 +26,13 @@ import numpy as np
 # level is then their plain mean.
 MIN_FIT = 3
 # The local polynomials tried at each edge and the degree of the pilot that
-# judges their bias. Measured (benchmarks/estimator_accuracy.py): adding means
-# (degree 0) or parabolas, or a cubic pilot, made the lag's RMSE worse, as the
-# pilot then misjudges the bias of the wide windows it picks; triangular
-# weights (below) beat uniform ones (RMSE 21.4% against 22.7% of the lag).
+# judges their bias. Measured on the saturating curves of the benchmark before
+# issue 17: adding means (degree 0) or parabolas, or a cubic pilot, made the
+# lag's RMSE worse, as the pilot then misjudges the bias of the wide windows
+# it picks; triangular weights (below) beat uniform ones (RMSE 21.4% against
+# 22.7% of the lag). On issue 17's wider truths, a pilot degree chosen by BIC
+# or equal-weight windows as further candidates did not pay either
+# (docs/analysis.md, variants).
 DEGREES = (1,)
 PILOT_DEGREE = 2
 # A pilot needs a few residual degrees of freedom to judge anything.
@@ -196,8 +199,9 @@ def _squared_bias(fits, sigma):
     `fits.bias` is the pilot's estimate B; its variance V comes from the
     pilot's noise. B² + V is the expected squared bias given the pilot (flat
     prior on its curvature); the unbiased B² - V (the rule before issue 17)
-    calls an unseen curvature zero and so picked the whole epoch whenever the
-    pilot was unsure, the main source of the lag's bias (docs/analysis.md).
+    calls a curvature within the pilot's noise zero, and so often chose the
+    whole epoch on a concave curve, the main source of the lag's bias
+    (docs/analysis.md).
     """
     return fits.bias**2 + sigma**2 * fits.bias_leverage
 
