@@ -1,151 +1,291 @@
-"""Measures the level estimators of `epochjump.analysis.levels` against a known truth.
+"""Measures the level estimator of `epochjump.analysis.levels` against a known truth.
 
-Simulates batch accuracies (binomial, batch sizes 16, 32 and 64 over the same
-3200 samples per epoch) around saturating level curves p(t), and prints, per
-batch size and pooled, the bias and RMSE of the estimated lag (as % of the
-mean true lag) for the old estimator (mean of the last 10% of the epoch's
-batches) and the new one, the coverage of the stated 95% intervals for `lag`
-and `boundary_step`, and how well a sawtooth drop of 0.06 at every epoch start
-is recovered, and whether a constant level gives a boundary step
-consistent with 0.
+Simulates runs whose level p(t) is known at every batch (t in epochs), for five
+truth families: a concave saturating rise, a nearly linear one, a plateau, a
+step down at every epoch start, and a learning-rate drop in the middle of the
+run. Each is drawn as an accuracy (binomial batch values) and as a loss (gamma
+batch values, sd = level / sqrt(batch size)), at batch sizes 8 to 256 over the
+same 4096 samples per epoch (512 to 16 batches), 5 epochs. At every boundary
+the true lag is p at the epoch's last batch minus the realised running mean
+(what Keras printed), and the true boundary step is p at the next epoch's first
+batch minus p at this epoch's last.
 
-Usage: PYTHONPATH=plugin python benchmarks/estimator_accuracy.py [--seeds 400]
+Prints, old estimator beside new, per truth and per batch size: the bias of the
+lag (% of the mean true lag, and in standard errors), the RMSE of the level
+(absolute, and as % of the mean true lag), and how often the 95% intervals
+(estimate ± 1.96 stderr) of the level and of the boundary step cover the truth.
+"old" is the estimator before issue 17, kept here only for the comparison.
+
+Usage: PYTHONPATH=plugin python benchmarks/estimator_accuracy.py [--quick] [--seeds N]
 """
 
 import argparse
+import contextlib
 import math
+import time
+from unittest import mock
 
 import numpy as np
 
 from epochjump.analysis import levels
 
-SAMPLES = 3200
-BATCH_SIZES = (16, 32, 64)
+SAMPLES = 4096
 EPOCHS = 5
-# Time constants of the saturating curves, in epochs.
+BATCH_SIZES = (8, 16, 32, 64, 128, 256)
+METRICS = ("accuracy", "loss")
+# Time constants (epochs) of the saturating rise, taken in turn by the runs.
 TAUS = (0.5, 1.0, 2.0)
-DROP = 0.06
+STEP_DOWN = 0.06
+LR_DROP_AT, LR_DROP_GAIN, LR_DROP_TAU = 2.5, 0.08, 0.1
+SEEDS, QUICK_SEEDS = 100, 12
 
 
-def level_curve(batches, tau, drop=0.0, plateau=None):
-    """p per batch, shape (EPOCHS, batches): a saturating rise, optionally
-    recovering `drop` over each epoch and losing it at the next start; or the
-    constant `plateau`."""
-    t = np.arange(EPOCHS * batches).reshape(EPOCHS, batches) / batches
-    if plateau is not None:
-        return np.full_like(t, plateau)
-    p = 0.95 - 0.85 * np.exp(-t / tau)
-    if drop:
-        p = p - drop + drop * np.linspace(0, 1, batches)
-    return np.clip(p, 0.0, 1.0)
+def saturating(t, tau):
+    return 0.95 - 0.85 * np.exp(-t / tau)
 
 
-def old_level_at_end(values):
-    """The previous estimator: mean of the last 10% of batches (at least 1)."""
-    window = max(1, math.ceil(0.1 * len(values)))
-    return float(np.mean(values[-window:]))
+def nearly_linear(t, run):
+    return 0.3 + 0.11 * t - 0.002 * t**2
 
 
-def boundaries(rng, batch_size, tau, **curve):
-    """One simulated run: per boundary, the true lag and step, the old lag,
-    and the new lag and boundary step with their standard errors."""
+def plateau(t, run):
+    return np.full_like(t, 0.8)
+
+
+def step_down(t, run):
+    """Loses STEP_DOWN at every epoch start and recovers it over the epoch."""
+    return saturating(t, 1.0) - STEP_DOWN * (1 - (t - np.floor(t)))
+
+
+def lr_drop(t, run):
+    """A learning-rate drop half-way through epoch 2: a fast extra rise."""
+    extra = 1 - np.exp(-np.maximum(t - LR_DROP_AT, 0) / LR_DROP_TAU)
+    return 0.85 - 0.75 * np.exp(-t) + LR_DROP_GAIN * extra
+
+
+# Accuracy-like level p(t, run) in [0, 1]; a loss is 0.05 + 2.3 (1 - p).
+TRUTHS = {
+    "saturating": lambda t, run: saturating(t, TAUS[run % len(TAUS)]),
+    "nearly linear": nearly_linear,
+    "plateau": plateau,
+    "step down": step_down,
+    "lr drop": lr_drop,
+}
+
+
+def simulate(rng, truth, metric, batch_size, run):
+    """One run: the true level and the batch values, each (EPOCHS, batches)."""
     batches = SAMPLES // batch_size
-    p = level_curve(batches, tau, **curve)
-    values = rng.binomial(batch_size, p) / batch_size
+    t = np.arange(EPOCHS * batches).reshape(EPOCHS, batches) / batches
+    p = np.clip(TRUTHS[truth](t, run), 0.0, 1.0)
+    if metric == "accuracy":
+        return p, rng.binomial(batch_size, p) / batch_size
+    level = 0.05 + 2.3 * (1 - p)
+    # The mean of `batch_size` exponential per-sample losses.
+    return level, rng.gamma(batch_size, level / batch_size)
+
+
+def new_estimator(values):
+    """(level at end, its stderr, level at start, its stderr)."""
+    end, start = levels.level_at_end(values), levels.level_at_start(values)
+    return end.value, end.stderr, start.value, start.stderr
+
+
+def _old_squared_bias(fits, sigma):
+    # Before issue 17: the unbiased estimate of each window's squared bias.
+    return np.maximum(fits.bias**2 - sigma**2 * fits.bias_leverage, 0)
+
+
+def _old_variance(fits, sigma):
+    # Before issue 17: one noise level for the whole window.
+    return sigma**2 * fits.leverage
+
+
+def _old_stated_bias(fits, best, sigma):
+    # Before issue 17: only the pilot's estimate of the chosen window's bias.
+    return fits.bias[best] ** 2
+
+
+OLD_RULES = {
+    "_squared_bias": _old_squared_bias,
+    "_variance": _old_variance,
+    "_stated_bias": _old_stated_bias,
+}
+
+
+def old_estimator(values):
+    """The estimator before issue 17: the same candidate fits, its old rules
+    for the squared bias, the variance and the stated bias."""
+    with contextlib.ExitStack() as stack:
+        for name, rule in OLD_RULES.items():
+            stack.enter_context(mock.patch.object(levels, name, rule))
+        return new_estimator(values)
+
+
+ESTIMATORS = {"old": old_estimator, "new": new_estimator}
+
+
+def collect(
+    seeds,
+    truths=tuple(TRUTHS),
+    metrics=METRICS,
+    batch_sizes=BATCH_SIZES,
+    estimators=ESTIMATORS,
+):
+    """Every boundary of `seeds` runs per (truth, metric, batch size).
+
+    Returns:
+      dict of equal-length arrays, one entry per boundary: `truth`, `metric`,
+      `batch_size`, `true_lag`, `true_step`, and per estimator NAME
+      `NAME_lag`, `NAME_lag_stderr`, `NAME_step`, `NAME_step_stderr`.
+    """
     rows = []
-    for e in range(EPOCHS - 1):
-        reported = float(np.mean(values[e]))
-        end = levels.level_at_end(values[e])
-        start = levels.level_at_start(values[e + 1])
-        rows.append(
-            {
-                "true_lag": p[e, -1] - reported,
-                "true_step": p[e + 1, 0] - p[e, -1],
-                "old_lag": old_level_at_end(values[e]) - reported,
-                "lag": end.value - reported,
-                "lag_stderr": end.stderr,
-                "step": start.value - end.value,
-                "step_stderr": math.hypot(start.stderr, end.stderr),
-            }
-        )
+    for truth in truths:
+        for metric in metrics:
+            for batch_size in batch_sizes:
+                key = [list(TRUTHS).index(truth), METRICS.index(metric), batch_size]
+                rng = np.random.default_rng(key + [seeds])
+                labels = {"truth": truth, "metric": metric, "batch_size": batch_size}
+                for run in range(seeds):
+                    level, values = simulate(rng, truth, metric, batch_size, run)
+                    for row in _boundaries(level, values, estimators):
+                        rows.append(row | labels)
+    return {key: np.array([row[key] for row in rows]) for key in rows[0]}
+
+
+def _boundaries(level, values, estimators):
+    """One run's boundaries: the truth and every estimator's lag and step."""
+    reported = values.mean(axis=1)
+    rows = [
+        {
+            "true_lag": level[e, -1] - reported[e],
+            "true_step": level[e + 1, 0] - level[e, -1],
+        }
+        for e in range(EPOCHS - 1)
+    ]
+    for name, estimate in estimators.items():
+        edges = [estimate(epoch_values) for epoch_values in values]
+        for e, row in enumerate(rows):
+            end, end_stderr = edges[e][:2]
+            start, start_stderr = edges[e + 1][2:]
+            row[f"{name}_lag"] = end - reported[e]
+            row[f"{name}_lag_stderr"] = end_stderr
+            row[f"{name}_step"] = start - end
+            row[f"{name}_step_stderr"] = math.hypot(start_stderr, end_stderr)
     return rows
 
 
-def collect(seeds, batch_sizes=BATCH_SIZES, taus=TAUS, **curve):
-    """All boundaries of `seeds` runs per (batch size, tau), as arrays."""
-    rows = []
-    for batch_size in batch_sizes:
-        for tau in taus:
-            rng = np.random.default_rng([batch_size, int(tau * 100), seeds])
-            for _ in range(seeds):
-                for row in boundaries(rng, batch_size, tau, **curve):
-                    rows.append(dict(row, batch_size=batch_size))
-    return {key: np.array([r[key] for r in rows]) for key in rows[0]}
+def lag_scales(table):
+    """Per boundary, the mean true lag of its (truth, metric); NaN for the
+    plateau, whose true lag is 0 on average (only noise)."""
+    scale = np.full(len(table["true_lag"]), math.nan)
+    for truth in set(table["truth"]) - {"plateau"}:
+        for metric in set(table["metric"]):
+            rows = (table["truth"] == truth) & (table["metric"] == metric)
+            scale[rows] = np.mean(table["true_lag"][rows])
+    return scale
 
 
-def summary(table):
-    """Bias and RMSE (% of the mean true lag) and coverage (%)."""
-    true = table["true_lag"]
-    scale = np.mean(true)
-    new_err, old_err = table["lag"] - true, table["old_lag"] - true
+def summary(table, name, rows=None):
+    """One estimator's accuracy over the boundaries `rows` (default all).
+
+    Returns:
+      dict: `boundaries`; `bias` (text, with the standard error of that
+      mean) and `rmse`, the lag's mean error and RMSE as % of its (truth,
+      metric)'s mean true lag ("n/a" and NaN for the plateau alone);
+      `bias_se`, the mean error in stated standard errors, in the direction
+      of the lag; `rmse_level`, the
+      level's RMSE in the metric's units; `cover`, `cover_step`, % of 95%
+      intervals of the level and of the boundary step holding the truth.
+    """
+    rows = np.ones(len(table["true_lag"]), bool) if rows is None else rows
+    error = (table[f"{name}_lag"] - table["true_lag"])[rows]
+    stderr = table[f"{name}_lag_stderr"][rows]
+    step_error = (table[f"{name}_step"] - table["true_step"])[rows]
+    scale = lag_scales(table)[rows]
+    relative = (error / scale)[np.isfinite(scale)]
+    # Errors in the lag's direction (a loss's lag is negative); the plateau's
+    # as they are.
+    direction = np.where(np.isfinite(scale), np.sign(scale), 1.0)
+    bias = 100 * np.mean(relative) if len(relative) else math.nan
+    spread = 100 * np.std(relative) / math.sqrt(len(relative)) if len(relative) else 0
     return {
-        "boundaries": len(true),
-        "mean_true_lag": scale,
-        "bias_old": 100 * np.mean(old_err) / scale,
-        "bias_new": 100 * np.mean(new_err) / scale,
-        "rmse_old": 100 * np.sqrt(np.mean(old_err**2)) / scale,
-        "rmse_new": 100 * np.sqrt(np.mean(new_err**2)) / scale,
-        "cover_lag": 100 * np.mean(np.abs(new_err) <= 1.96 * table["lag_stderr"]),
+        "boundaries": int(np.sum(rows)),
+        "bias": f"{bias:+.1f} ± {spread:.1f}" if len(relative) else "n/a",
+        "rmse": 100 * np.sqrt(np.mean(relative**2)) if len(relative) else math.nan,
+        "bias_se": float(np.mean(direction * error / stderr)),
+        "rmse_level": float(np.sqrt(np.mean(error**2))),
+        "cover": 100 * np.mean(np.abs(error) <= 1.96 * stderr),
         "cover_step": 100
-        * np.mean(
-            np.abs(table["step"] - table["true_step"]) <= 1.96 * table["step_stderr"]
-        ),
+        * np.mean(np.abs(step_error) <= 1.96 * table[f"{name}_step_stderr"][rows]),
     }
+
+
+COLUMNS = (
+    ("bias", "bias %", "{}"),
+    ("bias_se", "bias/se", "{:+.2f}"),
+    ("rmse_level", "RMSE level", "{:.4f}"),
+    ("rmse", "RMSE %", "{:.1f}"),
+    ("cover", "cover", "{:.1f}"),
+    ("cover_step", "cover step", "{:.1f}"),
+)
+
+
+def table_rows(table, groups):
+    """Markdown rows, old | new for each column, one per (label, rows)."""
+    head = " | ".join(f"{title} old | {title} new" for _, title, _ in COLUMNS)
+    lines = [f"| group | boundaries | {head} |", "|---" * (2 + 2 * len(COLUMNS)) + "|"]
+    for label, rows in groups:
+        old, new = summary(table, "old", rows), summary(table, "new", rows)
+        cells = " | ".join(
+            f"{_cell(form, old[key])} | {_cell(form, new[key])}"
+            for key, _, form in COLUMNS
+        )
+        lines.append(f"| {label} | {new['boundaries']} | {cells} |")
+    return lines
+
+
+def _cell(form, value):
+    return (
+        "n/a" if isinstance(value, float) and math.isnan(value) else form.format(value)
+    )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=400)
+    parser.add_argument("--seeds", type=int, default=SEEDS)
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK_SEEDS} seeds instead"
+    )
     args = parser.parse_args(argv)
+    seeds = QUICK_SEEDS if args.quick else args.seeds
+    began = time.perf_counter()
+    table = collect(seeds)
+    runs = len(TRUTHS) * len(METRICS) * len(BATCH_SIZES) * seeds
     print(
-        f"{args.seeds} seeds x taus {TAUS} epochs x {EPOCHS} epochs "
-        f"({EPOCHS - 1} boundaries), {SAMPLES} samples per epoch"
+        f"{runs} simulated runs ({seeds} per truth, metric and batch size "
+        f"{BATCH_SIZES[0]}-{BATCH_SIZES[-1]}), {EPOCHS} epochs of {SAMPLES} "
+        f"samples, {runs * (EPOCHS - 1)} boundaries; "
+        f"{time.perf_counter() - began:.0f} s"
     )
-    header = (
-        f"{'batch':>6} {'n':>7} {'lag':>7} {'bias old':>9} {'bias new':>9} "
-        f"{'rmse old':>9} {'rmse new':>9} {'cov lag':>8} {'cov step':>9}"
-    )
-    print(header)
-    table = collect(args.seeds)
-    for batch_size in (*BATCH_SIZES, "all"):
-        mask = (
-            np.ones(len(table["lag"]), bool)
-            if batch_size == "all"
-            else table["batch_size"] == batch_size
+    everything = np.ones(len(table["true_lag"]), bool)
+    by_truth = [
+        (f"{truth}, {metric}", (table["truth"] == truth) & (table["metric"] == metric))
+        for truth in TRUTHS
+        for metric in METRICS
+    ]
+    print("\nPer truth (all batch sizes):\n")
+    print("\n".join(table_rows(table, by_truth + [("all", everything)])))
+    by_batch = [
+        (
+            f"{metric}, batch {size}",
+            (table["batch_size"] == size) & (table["metric"] == metric),
         )
-        s = summary({k: v[mask] for k, v in table.items()})
-        print(
-            f"{batch_size!s:>6} {s['boundaries']:>7} {s['mean_true_lag']:>7.4f} "
-            f"{s['bias_old']:>8.1f}% {s['bias_new']:>8.1f}% "
-            f"{s['rmse_old']:>8.1f}% {s['rmse_new']:>8.1f}% "
-            f"{s['cover_lag']:>7.1f}% {s['cover_step']:>8.1f}%"
-        )
-    saw = collect(args.seeds, drop=DROP)
-    s = summary(saw)
-    print(
-        f"sawtooth (level drops {DROP} at every epoch start): mean boundary_step "
-        f"{np.mean(saw['step']):+.4f} (true {np.mean(saw['true_step']):+.4f}), "
-        f"coverage {s['cover_step']:.1f}%; lag bias {s['bias_new']:+.1f}%, "
-        f"rmse {s['rmse_new']:.1f}% (old {s['rmse_old']:.1f}%), "
-        f"coverage {s['cover_lag']:.1f}%"
-    )
-    flat = collect(args.seeds, taus=(1.0,), plateau=0.8)
-    z = flat["step"] / flat["step_stderr"]
-    print(
-        f"plateau (constant level 0.8, no step): mean boundary_step "
-        f"{np.mean(flat['step']):+.5f}, mean z {np.mean(z):+.3f}, "
-        f"|z| <= 1.96 in {100 * np.mean(np.abs(z) <= 1.96):.1f}%"
-    )
+        for metric in METRICS
+        for size in BATCH_SIZES
+    ]
+    print("\nPer batch size (all truths; bias % and RMSE % without the plateau):\n")
+    print("\n".join(table_rows(table, by_batch)))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """epochjump.analysis.levels against a known truth, and its use in explain().
 
-Batch accuracies are drawn as binomial(batch size, p) / batch size around a
-known level curve p, so the true level at every batch is known. The true lag
-at a boundary is p at the epoch's last batch minus the realised running mean
-(what Keras would print). The simulation and the old estimator (mean of the
-last 10% of the epoch's batches) are those of
-benchmarks/estimator_accuracy.py, written independently of epochjump.
+The simulations are those of benchmarks/estimator_accuracy.py (written
+independently of epochjump): batch accuracies drawn as binomial(batch size,
+p) / batch size and batch losses as the mean of exponential per-sample losses
+around a known level curve, so the true level at every batch is known. The
+true lag at a boundary is the level at the epoch's last batch minus the
+realised running mean (what Keras would print). "old" is the estimator before
+issue 17, as the benchmark keeps it.
 """
 
 import importlib.util
@@ -27,85 +28,162 @@ spec = importlib.util.spec_from_file_location("estimator_accuracy", BENCHMARK)
 estimator_accuracy = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(estimator_accuracy)
 
-BATCH_SIZES = estimator_accuracy.BATCH_SIZES
-level_curve = estimator_accuracy.level_curve
-# Per boundary of every simulated run: truths and estimates, as arrays.
 simulate = estimator_accuracy.collect
+summary = estimator_accuracy.summary
+CURVED = ("saturating", "step down")
+FEW_BATCH_SIZES = (16, 64, 256)
 
 
-def relative_bias_and_rmse(estimate, truth):
-    """Pooled over boundaries, as fractions of the mean true value."""
-    scale = np.mean(truth)
-    error = estimate - truth
-    return np.mean(error) / scale, np.sqrt(np.mean(error**2)) / scale
-
-
-def coverage(estimate, stderr, truth):
-    return np.mean(np.abs(estimate - truth) <= 1.96 * stderr)
+def bias_percent(table, name, rows=None):
+    """The lag's mean error as % of the mean true lag (see the benchmark)."""
+    error = table[f"{name}_lag"] - table["true_lag"]
+    scale = estimator_accuracy.lag_scales(table)
+    rows = np.isfinite(scale) if rows is None else rows & np.isfinite(scale)
+    return 100 * np.mean(error[rows] / scale[rows])
 
 
 @pytest.fixture(scope="module")
-def smooth():
-    return simulate(seeds=60)
+def curved():
+    return simulate(seeds=8, truths=CURVED, batch_sizes=FEW_BATCH_SIZES)
 
 
-def test_lag_is_unbiased_and_beats_the_old_mean(smooth):
-    bias, rmse = relative_bias_and_rmse(smooth["lag"], smooth["true_lag"])
-    old_bias, old_rmse = relative_bias_and_rmse(smooth["old_lag"], smooth["true_lag"])
-    assert abs(bias) <= 0.05, (bias, old_bias)
-    # Measured 0.81 of the old RMSE; a regression towards the old mean fails.
-    assert rmse <= 0.9 * old_rmse, (rmse, old_rmse)
-    # The old mean trails a rising level; the comparison is not against a
-    # strawman that is already good.
-    assert old_rmse > 0.2
+@pytest.fixture(scope="module")
+def straight():
+    return simulate(
+        seeds=6,
+        truths=("nearly linear", "plateau"),
+        batch_sizes=FEW_BATCH_SIZES,
+        estimators={"new": estimator_accuracy.new_estimator},
+    )
 
 
-def test_stated_intervals_cover(smooth):
-    lag = coverage(smooth["lag"], smooth["lag_stderr"], smooth["true_lag"])
-    step = coverage(smooth["step"], smooth["step_stderr"], smooth["true_step"])
-    assert 0.90 <= lag <= 0.99, lag
-    assert 0.90 <= step <= 0.99, step
+def test_lag_bias_is_within_3_percent_and_below_the_old(curved):
+    for truth in CURVED:
+        rows = curved["truth"] == truth
+        new, old = bias_percent(curved, "new", rows), bias_percent(curved, "old", rows)
+        # Measured with this seed: saturating +0.4% (old +1.4%), step down
+        # +2.6% (old +3.9%); the paired difference is far less noisy than
+        # either, so a return to the old rule fails the second check.
+        assert abs(new) <= 3.0, (truth, new, old)
+        assert new <= old - 0.5, (truth, new, old)
 
 
-def test_sawtooth_drop_is_found_by_boundary_step():
-    saw = simulate(seeds=30, drop=0.06)
-    true = np.mean(saw["true_step"])
-    assert true == pytest.approx(-0.06, abs=0.002)  # The curve is as intended.
-    assert np.mean(saw["step"]) == pytest.approx(true, rel=0.10)
-    assert 0.90 <= coverage(saw["step"], saw["step_stderr"], saw["true_step"]) <= 0.99
-    # And the drop is visible boundary by boundary, not only on average.
-    assert np.mean(saw["step"] + 1.96 * saw["step_stderr"] < 0) > 0.5
+def test_rmse_is_no_worse_than_the_old_on_curved_truths(curved):
+    for truth in CURVED:
+        rows = curved["truth"] == truth
+        new, old = summary(curved, "new", rows), summary(curved, "old", rows)
+        assert new["rmse"] <= 1.02 * old["rmse"], (truth, new["rmse"], old["rmse"])
 
 
-def test_no_step_is_consistent_with_zero():
-    flat = simulate(seeds=60, taus=(1.0,), plateau=0.8)
-    z = flat["step"] / flat["step_stderr"]
-    assert np.all(flat["true_step"] == 0)
-    assert 0.90 <= np.mean(np.abs(z) <= 1.96) <= 0.99
+def test_stated_intervals_cover(curved, straight):
+    for table in (curved, straight):
+        for truth in set(table["truth"]):
+            result = summary(table, "new", table["truth"] == truth)
+            assert 92 <= result["cover"] <= 98, (truth, result["cover"])
+            assert 92 <= result["cover_step"] <= 98, (truth, result["cover_step"])
+
+
+def test_straight_truths_are_unbiased(straight):
+    for truth in ("nearly linear", "plateau"):
+        result = summary(straight, "new", straight["truth"] == truth)
+        assert abs(result["bias_se"]) < 0.15, (truth, result["bias_se"])
+
+
+def test_no_step_is_consistent_with_zero(straight):
+    flat = straight["truth"] == "plateau"
+    assert np.all(straight["true_step"][flat] == 0)
+    z = straight["new_step"][flat] / straight["new_step_stderr"][flat]
+    assert 0.92 <= np.mean(np.abs(z) <= 1.96) <= 0.98
     assert abs(np.mean(z)) < 3 / math.sqrt(len(z))
+
+
+def test_step_down_is_found_by_boundary_step(curved):
+    # The truth loses 0.06 of accuracy at every epoch start (less the rise
+    # over one batch); as a loss, 2.3 times that, upwards.
+    for metric, want in (("accuracy", -0.06), ("loss", 2.3 * 0.06)):
+        rows = (curved["truth"] == "step down") & (curved["metric"] == metric)
+        true = np.mean(curved["true_step"][rows])
+        assert true == pytest.approx(want, rel=0.1)
+        assert np.mean(curved["new_step"][rows]) == pytest.approx(true, rel=0.15)
 
 
 def test_noise_sd_of_binomial_batches():
     rng = np.random.default_rng(0)
-    for batch_size in BATCH_SIZES:
+    for batch_size in (16, 32, 64):
         values = rng.binomial(batch_size, 0.7, size=2000) / batch_size
         want = math.sqrt(0.7 * 0.3 / batch_size)
         assert levels.noise_sd(values) == pytest.approx(want, rel=0.05)
         assert levels.level_at_end(values).noise_sd == pytest.approx(want, rel=0.15)
 
 
-def test_a_noiseless_line_is_reproduced():
-    values = 0.2 + 0.01 * np.arange(50)
+@pytest.mark.parametrize("slope", [0.01, -0.03, 0.0])
+def test_a_noiseless_line_is_reproduced(slope):
+    values = 0.2 + slope * np.arange(50)
     end, start = levels.level_at_end(values), levels.level_at_start(values)
     assert end.value == pytest.approx(values[-1], abs=1e-12)
     assert start.value == pytest.approx(values[0], abs=1e-12)
     assert end.stderr == 0 and end.window == 50 and end.noise_sd == 0
+    assert start.stderr == 0
+    holed = values.copy()
+    holed[[0, 7, 49]] = math.nan
+    # Still the level at the (missing) edge batches' positions.
+    assert levels.level_at_end(holed).value == pytest.approx(values[-1], abs=1e-12)
+    assert levels.level_at_start(holed).value == pytest.approx(values[0], abs=1e-12)
 
 
 def test_constant_values_are_their_level():
     level = levels.level_at_end([0.625] * 7)
     assert level.value == pytest.approx(0.625, abs=1e-12)
     assert level.stderr == 0
+
+
+def test_stderr_is_finite_and_positive_on_noisy_batches():
+    rng = np.random.default_rng(4)
+    for batches in (3, 4, 5, 16, 100, 1000):
+        values = 0.5 + 0.1 * np.linspace(0, 1, batches) + rng.normal(0, 0.05, batches)
+        for level in (levels.level_at_end(values), levels.level_at_start(values)):
+            assert math.isfinite(level.value), batches
+            assert math.isfinite(level.stderr) and level.stderr > 0, batches
+
+
+def test_candidate_fits_match_a_direct_weighted_least_squares():
+    rng = np.random.default_rng(5)
+    x = np.sort(rng.choice(200, 80, replace=False)).astype(float)
+    x = (x - x[0]) / (x[-1] - x[0])
+    y = 0.3 + 0.4 * x - 0.2 * x**2 + rng.normal(0, 0.02, len(x))
+    noise = rng.uniform(0.5, 2.0, len(x)) * 1e-4
+    fits = levels._candidates(x, y, noise)
+    for i in (3, 20, len(fits.window) - 1):
+        h = fits.window[i]
+        span = x[h - 1] * h / (h - 1)
+        kernel = 1 - x[:h] / span
+        design = np.stack([np.ones(h), x[:h]], axis=1)
+        gram = design.T @ (kernel[:, None] * design)
+        weights = kernel * (design @ np.linalg.solve(gram, [1.0, 0.0]))
+        assert fits.value[i] == pytest.approx(weights @ y[:h], abs=1e-10)
+        assert fits.leverage[i] == pytest.approx(weights @ weights, rel=1e-8)
+        assert fits.noise_variance[i] == pytest.approx(
+            np.sum(weights**2 * noise[:h]), rel=1e-8
+        )
+
+
+def test_the_stderr_follows_the_local_noise():
+    # Noise 4 times larger in the first half of the epoch: the level at the
+    # quiet end must not borrow the loud start's noise.
+    rng = np.random.default_rng(6)
+    sd = np.where(np.arange(400) < 200, 0.08, 0.02)
+    ends, starts = [], []
+    for _ in range(120):
+        values = 0.5 + rng.normal(0, sd)
+        ends.append(levels.level_at_end(values))
+        starts.append(levels.level_at_start(values))
+    for found in (ends, starts):
+        errors = np.array([level.value - 0.5 for level in found])
+        stderrs = np.array([level.stderr for level in found])
+        assert 0.92 <= np.mean(np.abs(errors) <= 1.96 * stderrs) <= 0.98
+    assert np.median([e.stderr for e in ends]) < 0.5 * np.median(
+        [s.stderr for s in starts]
+    )
 
 
 @pytest.mark.parametrize(
@@ -131,6 +209,22 @@ def test_tiny_and_non_finite_epochs_do_not_raise(values):
         assert math.isnan(level.value) == (not finite)
         if finite:
             assert min(finite) - 1 <= level.value <= max(finite) + 1
+
+
+def test_one_to_three_batches():
+    assert levels.level_at_end([0.5]).value == 0.5
+    assert math.isnan(levels.level_at_end([0.5]).stderr)
+    two = levels.level_at_end([0.5, 0.75])
+    assert two.value == 0.625
+    assert two.noise_sd == pytest.approx(0.25 / math.sqrt(2))
+    assert two.stderr == pytest.approx(0.25 / 2)
+    # Three points: too few to judge curvature; a line through all of them.
+    three = levels.level_at_end([0.5, 0.75, 0.75])
+    assert three.window == 3 and three.degree == 1
+    # Triangular weights 1/3, 2/3, 1 (the edge batch most); polyfit weighs
+    # residuals, so their square roots.
+    line = np.polyfit([0, 1, 2], [0.5, 0.75, 0.75], 1, w=np.sqrt([1 / 3, 2 / 3, 1]))
+    assert three.value == pytest.approx(np.polyval(line, 2), abs=1e-12)
 
 
 def test_non_finite_values_are_skipped_in_place():
@@ -193,8 +287,9 @@ NEW_FIELDS = (
 
 def test_explain_keeps_both_identities():
     rng = np.random.default_rng(2)
-    p = level_curve(100, 1.0, drop=0.06)
-    epochs_values = list(rng.binomial(32, p[:3]) / 32)
+    t = np.arange(300).reshape(3, 100) / 100
+    p = estimator_accuracy.step_down(t, 0)
+    epochs_values = list(rng.binomial(32, p) / 32)
     epochs_values.append(np.array([0.9]))  # A one-batch epoch.
     jumps = epochjump.explain(run_data(epochs_values), "accuracy")
     assert [j.epoch for j in jumps] == [0, 1, 2]
@@ -251,18 +346,3 @@ def test_explain_with_non_finite_batches_does_not_raise():
     assert math.isinf(first.first_next) and math.isinf(first.first_batch_noise)
     assert math.isfinite(first.level_after) and math.isfinite(first.boundary_step)
     assert math.isnan(second.level_after) and math.isnan(second.boundary_step)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("batch_size", BATCH_SIZES)
-def test_targets_hold_per_batch_size_with_many_seeds(batch_size):
-    runs = simulate(seeds=300, batch_sizes=(batch_size,))
-    bias, rmse = relative_bias_and_rmse(runs["lag"], runs["true_lag"])
-    _, old_rmse = relative_bias_and_rmse(runs["old_lag"], runs["true_lag"])
-    assert abs(bias) <= 0.05 and rmse <= old_rmse, (bias, rmse, old_rmse)
-    assert 0.90 <= coverage(runs["lag"], runs["lag_stderr"], runs["true_lag"]) <= 0.99
-    assert (
-        0.90 <= coverage(runs["step"], runs["step_stderr"], runs["true_step"]) <= 0.99
-    )
-    saw = simulate(seeds=150, batch_sizes=(batch_size,), drop=0.06)
-    assert np.mean(saw["step"]) == pytest.approx(np.mean(saw["true_step"]), rel=0.1)

@@ -1,16 +1,19 @@
 """Estimates a metric's training-mode level at an epoch's edges (pure numpy, no I/O).
 
 Each batch value is the model's level at that batch plus the batch's sampling
-noise. The level at an edge (the epoch's last batch, or its first) is the
-intercept of a straight line fitted by weighted least squares to the batches
-nearest that edge (triangular weights: the edge batch counts most, the
-window's far end least). The window (how many batches) is chosen per edge to
-minimise the estimated squared bias plus variance of that intercept: the bias
-comes from a quadratic pilot fitted to the whole epoch, the variance from the
-batch-to-batch noise (Gasser-Sroka-Jennen pseudo-residuals, which a smooth
-trend barely affects). The standard error is that of the fit (leverage of the
-edge point times the noise variance), widened by the estimated bias of the
-chosen window.
+noise, whose variance may drift over the epoch (an accuracy's shrinks as it
+rises, a loss's with the loss). The level at an edge (the epoch's last batch,
+or its first) is the intercept of a straight line fitted by weighted least
+squares to the batches nearest that edge (triangular weights: the edge batch
+counts most, the window's far end least). The window (how many batches) is
+chosen per edge to minimise the intercept's squared bias plus variance: the
+bias from a quadratic pilot fitted to the whole epoch, counted with the
+pilot's own uncertainty (a curvature the pilot cannot rule out shortens the
+window), the variance from each batch's weight and its local noise
+(Gasser-Sroka-Jennen pseudo-residuals, which a smooth trend barely affects,
+averaged over the 33 nearest batches). The standard error is that variance
+widened by the chosen window's estimated bias: the pilot's, or the change
+from the window half as long when that is larger.
 See docs/analysis.md for the formulas and their measured accuracy.
 """
 
@@ -23,17 +26,24 @@ import numpy as np
 # level is then their plain mean.
 MIN_FIT = 3
 # The local polynomials tried at each edge and the degree of the pilot that
-# judges their bias. Measured (benchmarks/estimator_accuracy.py): adding means
-# (degree 0) or parabolas, or a cubic pilot, made the lag's RMSE worse, as the
-# pilot then misjudges the bias of the wide windows it picks; triangular
-# weights (below) beat uniform ones (RMSE 21.4% against 22.7% of the lag).
+# judges their bias. Measured on the saturating curves of the benchmark before
+# issue 17: adding means (degree 0) or parabolas, or a cubic pilot, made the
+# lag's RMSE worse, as the pilot then misjudges the bias of the wide windows
+# it picks; triangular weights (below) beat uniform ones (RMSE 21.4% against
+# 22.7% of the lag). On issue 17's wider truths, a pilot degree chosen by BIC
+# or equal-weight windows as further candidates did not pay either
+# (docs/analysis.md, variants).
 DEGREES = (1,)
 PILOT_DEGREE = 2
 # A pilot needs a few residual degrees of freedom to judge anything.
 MIN_PILOT = 5
-# The noise is estimated over at least this many batches nearest the edge: a
-# short chosen window alone would give a noisy estimate (and under-cover).
+# `noise_sd` is estimated over at least this many batches nearest the edge: a
+# short chosen window alone would give a noisy estimate.
 MIN_NOISE_BATCHES = 32
+# Each batch's noise variance is its pseudo-residual's, averaged over this
+# many batches on either side (fewer in short epochs): the noise drifts
+# slowly, and fewer would make the variance of short windows noisy.
+NOISE_HALF_WIDTH = 16
 # Noise below this share of the values' magnitude is float rounding.
 ROUNDING = 1e-12
 
@@ -118,10 +128,29 @@ def _noise_sd(x, y):
         return math.nan
     if len(y) == 2:
         return float(abs(y[1] - y[0])) / math.sqrt(2)
+    return math.sqrt(float(np.mean(_pseudo_variances(x, y))))
+
+
+def _pseudo_variances(x, y):
+    """Per interior point, its squared pseudo-residual scaled to estimate the
+    noise variance there (at least 3 points)."""
     left, right = x[1:-1] - x[:-2], x[2:] - x[1:-1]
     a, b = right / (left + right), left / (left + right)
     pseudo = a * y[:-2] + b * y[2:] - y[1:-1]
-    return math.sqrt(float(np.mean(pseudo**2 / (a**2 + b**2 + 1))))
+    return pseudo**2 / (a**2 + b**2 + 1)
+
+
+def _local_noise(x, y):
+    """Each point's noise variance: the pseudo-residual variances averaged
+    over its NOISE_HALF_WIDTH neighbours on either side."""
+    m = len(y)
+    inner = _pseudo_variances(x, y)
+    per_point = np.concatenate([inner[:1], inner, inner[-1:]])
+    half = min(NOISE_HALF_WIDTH, m // 2)
+    sums = np.concatenate([[0.0], np.cumsum(per_point)])
+    low = np.maximum(np.arange(m) - half, 0)
+    high = np.minimum(np.arange(m) + half + 1, m)
+    return (sums[high] - sums[low]) / (high - low)
 
 
 def _edge_level(y):
@@ -136,7 +165,7 @@ def _edge_level(y):
         sd = _noise_sd(x, y)
         return Level(float(np.mean(y)), sd / math.sqrt(m), m, sd, 0)
     x = x / x[-1] if x[-1] > 0 else x
-    fits = _candidates(x, y)
+    fits = _candidates(x, y, _local_noise(x, y))
     rounding = ROUNDING * float(np.max(np.abs(y)))
     sigma = _noise_sd(x, y)
     for _ in range(2):
@@ -144,17 +173,17 @@ def _edge_level(y):
         if sigma == 0:  # Exact values: the widest line reproduces them.
             risk = np.where(fits.degree == 1, -fits.window, np.inf)
         else:
-            # E[bias²] = bias² + its variance: subtract the latter.
-            bias2 = np.maximum(fits.bias**2 - sigma**2 * fits.bias_leverage, 0)
-            risk = bias2 + sigma**2 * fits.leverage
+            risk = _squared_bias(fits, sigma) + _variance(fits, sigma)
         best = int(np.argmin(risk))
-        # The noise varies over an epoch (a binomial accuracy's shrinks as it
-        # rises): re-estimate it near the edge once a window is chosen.
+        # The pilot's uncertainty scales with the noise near the edge (the
+        # noise drifts over an epoch): re-estimate it once a window is chosen.
         nearest = max(int(fits.window[best]), min(m, MIN_NOISE_BATCHES))
         sigma = _noise_sd(x[:nearest], y[:nearest])
     sigma = 0.0 if sigma <= rounding else sigma
-    bias2 = fits.bias[best] ** 2 if sigma > 0 else 0.0
-    stderr = math.sqrt(sigma**2 * fits.leverage[best] + bias2)
+    stderr = 0.0
+    if sigma > 0:
+        variance = _variance(fits, sigma)[best]
+        stderr = math.sqrt(variance + _stated_bias(fits, best, sigma))
     return Level(
         float(fits.value[best]),
         stderr,
@@ -162,6 +191,39 @@ def _edge_level(y):
         sigma,
         int(fits.degree[best]),
     )
+
+
+def _squared_bias(fits, sigma):
+    """What the window rule counts as each candidate's squared bias.
+
+    `fits.bias` is the pilot's estimate B; its variance V comes from the
+    pilot's noise. B² + V is the expected squared bias given the pilot (flat
+    prior on its curvature); the unbiased B² - V (the rule before issue 17)
+    calls a curvature within the pilot's noise zero, and so often chose the
+    whole epoch on a concave curve, the main source of the lag's bias
+    (docs/analysis.md).
+    """
+    return fits.bias**2 + sigma**2 * fits.bias_leverage
+
+
+def _variance(fits, sigma):
+    """Each candidate's variance, from the local noise of its batches."""
+    return fits.noise_variance
+
+
+def _stated_bias(fits, best, sigma):
+    """The squared bias added to the chosen window's variance in `stderr`.
+
+    The pilot's estimate, or, when larger, the change from the window half as
+    long beyond what their noise explains: a quadratic pilot does not see a
+    bend inside the epoch (a learning-rate drop), the two windows do.
+    """
+    half = int(np.searchsorted(fits.window, fits.window[best] / 2))
+    change = 0.0
+    if half < best and fits.degree[half] == fits.degree[best]:
+        noise = fits.noise_variance[half] - fits.noise_variance[best]
+        change = (fits.value[best] - fits.value[half]) ** 2 - max(noise, 0.0)
+    return max(fits.bias[best] ** 2, change)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +237,8 @@ class _Candidates:
       leverage: its variance per unit noise variance (sum of squared weights).
       bias: the error the pilot polynomial predicts for it.
       bias_leverage: the variance of `bias` per unit noise variance.
+      noise_variance: the value's variance from each point's local noise
+        (sum of squared weights times that noise).
     """
 
     degree: np.ndarray
@@ -183,14 +247,16 @@ class _Candidates:
     leverage: np.ndarray
     bias: np.ndarray
     bias_leverage: np.ndarray
+    noise_variance: np.ndarray
 
 
-def _candidates(x, y):
+def _candidates(x, y, noise):
     """Every (degree, window) estimate, with the pilot's view of its bias.
 
     Args:
       x: float array, ascending positions in [0, 1], the edge at 0.
       y: float array, the values there.
+      noise: float array, the noise variance at each point.
 
     Returns:
       A `_Candidates`.
@@ -200,14 +266,17 @@ def _candidates(x, y):
     powers = np.arange(max(2 * top, top + pilot_degree, 2 * pilot_degree) + 3)
     cross_powers = max(top + 1, pilot_degree) + 1
     all_windows = _windows(len(y))
-    # Power sums S_k = sum x^k and T_k = sum x^k y over the h nearest points,
-    # at each candidate h only (memory stays O(len(y)) for huge epochs).
+    # Power sums S_k = sum x^k, T_k = sum x^k y and N_k = sum x^k noise over
+    # the h nearest points, at each candidate h only (memory stays
+    # O(len(y)) for huge epochs).
     starts = np.append(0, all_windows[:-1])
     moments = np.empty((len(all_windows), len(powers)))
+    noise_moments = np.empty((len(all_windows), len(powers)))
     cross = np.empty((len(all_windows), cross_powers))
     xk = np.ones_like(x)
     for k in powers:
         moments[:, k] = np.cumsum(np.add.reduceat(xk, starts))
+        noise_moments[:, k] = np.cumsum(np.add.reduceat(xk * noise, starts))
         if k < cross_powers:
             cross[:, k] = np.cumsum(np.add.reduceat(xk * y, starts))
         xk = xk * x
@@ -229,14 +298,20 @@ def _candidates(x, y):
         # Triangular weights 1 - x / span (the edge batch counts most): sums
         # over them follow from the plain power sums.
         ks = s[:, :-2] - s[:, 1:-1]
-        ks2 = s[:, :-2] - 2 * s[:, 1:-1] + s[:, 2:]
         kt = t[:, :-1] - t[:, 1:]
         k = np.arange(degree + 1)
-        gram = ks[:, k[:, None] + k[None, :]]
+        pairs = k[:, None] + k[None, :]
+        gram = ks[:, pairs]
         unit = np.zeros((len(windows), degree + 1, 1))
         unit[:, 0, 0] = 1.0
         g = np.linalg.solve(gram, unit)[:, :, 0]
-        leverage = np.einsum("wj,wjk,wk->w", g, ks2[:, k[:, None] + k[None, :]], g)
+        leverage = np.einsum("wj,wjk,wk->w", g, _squared_kernel(s)[:, pairs], g)
+        noise_variance = np.einsum(
+            "wj,wjk,wk->w",
+            g,
+            _squared_kernel(noise_moments[usable] * scale)[:, pairs],
+            g,
+        )
         # Moments of the fit's weights, sum_i w_i x_i^j, in the pilot's scale;
         # those up to the fit's degree are reproduced exactly (no bias).
         weight_moments = np.einsum("wjk,wk->wj", ks[:, reach[:, None] + k], g)
@@ -250,6 +325,7 @@ def _candidates(x, y):
                 leverage=leverage,
                 bias=d @ pilot,
                 bias_leverage=np.einsum("wj,jk,wk->w", d, pilot_inverse, d),
+                noise_variance=noise_variance,
             )
         )
     return _Candidates(
@@ -258,6 +334,11 @@ def _candidates(x, y):
             for f in dataclasses.fields(_Candidates)
         )
     )
+
+
+def _squared_kernel(sums):
+    """Sums of (1 - x)^2 x^k from the power sums of x^k (k, k + 1, k + 2)."""
+    return sums[:, :-2] - 2 * sums[:, 1:-1] + sums[:, 2:]
 
 
 def _pilot_degree(m):
