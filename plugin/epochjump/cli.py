@@ -47,7 +47,7 @@ def explain_text(run, metrics=None, detail=False, epoch=None, banner=False):
             "  (no train_eval recorded: pass train_eval_data= to "
             "EpochJumpCallback to measure the train-vs-inference mode gap)",
         )
-    lines = [f"== {about} ==", *notes, ""] if banner else []
+    lines = [about, *notes, ""] if banner else []
     shown = table.columns(more=detail)
     for metric in metrics or run.metrics:
         explanation = analysis.explained(run, metric)

@@ -41,8 +41,25 @@ def relative(path, start):
     return "." if path == start else path[len(start) + 1 :]
 
 
-def _remote(url):
+# A training loop waits for each flush: for S3, fewer retries than botocore's
+# default (5 attempts with backoff) unless the user configured their own.
+_WRITER_OPTIONS = {
+    "s3": {
+        "config_kwargs": {
+            "retries": {"max_attempts": 2, "mode": "standard"},
+            "connect_timeout": 5,
+        }
+    },
+}
+
+
+def _remote(url, for_writer=False):
     """The fsspec file system of `url` and the path it knows `url` by.
+
+    Args:
+      url: str.
+      for_writer: bool, default False. True bounds the client's retries
+        where it allows (see `_WRITER_OPTIONS`).
 
     Raises:
       OSError: if no fsspec implementation for the scheme is installed; the
@@ -55,8 +72,17 @@ def _remote(url):
             f"{url!r} is not a local path, and reading or writing it needs "
             "fsspec: pip install fsspec (and s3fs for s3://, gcsfs for gs://)"
         ) from None
+    options = {}
+    if for_writer:
+        protocol = fsspec.core.split_protocol(url)[0]
+        configured = fsspec.config.conf.get(protocol, {})
+        options = {
+            key: value
+            for key, value in _WRITER_OPTIONS.get(protocol, {}).items()
+            if key not in configured
+        }
     try:
-        return fsspec.core.url_to_fs(url)
+        return fsspec.core.url_to_fs(url, **options)
     except (ImportError, ValueError) as e:
         raise OSError(f"cannot open {url!r}: {e}") from None
 
@@ -157,13 +183,29 @@ def read_bytes(path, start, end):
 
 
 def makedirs(directory):
-    """Creates a local directory and its parents; URLs need none."""
-    if is_local(directory):
+    """Creates a local directory and its parents; URLs need none.
+
+    Raises:
+      NotADirectoryError: if `directory` is a file.
+      OSError: if it cannot be created.
+    """
+    if not is_local(directory):
+        return
+    try:
         os.makedirs(directory, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(
+            f"{directory!r} exists and is not a directory"
+        ) from None
 
 
-def put(path, data):
+def put(path, data, for_writer=False):
     """Writes a whole file (an object, on a store) in one call.
+
+    Args:
+      path: str, local or a URL.
+      data: bytes.
+      for_writer: bool, default False; see `_remote`.
 
     Raises:
       OSError or the client library's error: if it cannot be written; then
@@ -173,5 +215,5 @@ def put(path, data):
         with open(path, "wb") as f:
             f.write(data)
         return
-    fs, remote = _remote(path)
+    fs, remote = _remote(path, for_writer)
     fs.pipe_file(remote, bytes(data))

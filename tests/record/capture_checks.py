@@ -45,7 +45,7 @@ from support.keras_fits import dense_model  # noqa: E402
 from support.keras_fits import digits  # noqa: E402
 
 import epochjump  # noqa: E402
-from epochjump.record.capture import base  # noqa: E402
+from epochjump.record.keras_api import keras3  # noqa: E402
 
 BATCH, EPOCHS = 32, 2
 RTOL, ATOL = 1e-5, 1e-6
@@ -99,14 +99,14 @@ def check_metrics(task, log_dir):
 
 
 def count_names(model):
-    return {m.name for m in base.leaf_metrics(model) if isinstance(m, COUNTS)}
+    return {m.name for m in keras3.leaf_metrics(model) if isinstance(m, COUNTS)}
 
 
 def reference_batch_values(task, model, x, y, weights, recorder):
     """Each batch's metrics, computed without the trained model's metrics."""
     forward = TASKS[task]()[0]
     loss = type(model.loss).from_config(model.loss.get_config())
-    metrics = [m for m in base.leaf_metrics(model) if m is not model._loss_tracker]
+    metrics = [m for m in keras3.leaf_metrics(model) if m is not model._loss_tracker]
     rows = [slice(i, i + BATCH) for i in range(0, len(x), BATCH)] * EPOCHS
     values = []
     for before, r in zip(recorder.weights_before_batch, rows):

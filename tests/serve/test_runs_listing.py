@@ -3,15 +3,15 @@ what the plugin read; on both ingesters."""
 
 import argparse
 import json
-import pathlib
-import sys
 import time
 
 import numpy as np
 import pytest
 from support import plugin_client
 from support.written_runs import write_chunked_run
+from support.written_runs import write_foreign
 from support.written_runs import write_malformed_run
+from support.written_runs import write_versions
 from tensorboard import context as tb_context
 from tensorboard.data import server_ingester
 from tensorboard.util import grpc_util
@@ -20,10 +20,6 @@ import epochjump
 from epochjump import metadata
 from epochjump.read import provider as provider_io
 from epochjump.serve.loader import EpochJumpLoader
-
-sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "read"))
-from test_hardening_two_read import write_foreign  # noqa: E402
-from test_hardening_two_read import write_versions  # noqa: E402
 
 PREFIX = "/data/plugin/epochjump"
 T0 = 1_750_000_000.0

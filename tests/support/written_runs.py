@@ -6,12 +6,14 @@ from tensorboard.compat.proto import event_pb2
 from tensorboard.compat.proto import summary_pb2
 from tensorboard.compat.proto import tensor_pb2
 from tensorboard.compat.proto import types_pb2
+from tensorboard.plugins.scalar import metadata as scalar_metadata
 from tensorboard.plugins.scalar import summary as scalar_summary
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.util import tensor_util
 
 import epochjump
 from epochjump import metadata
+from epochjump.read.event_files import masked_crc32c
 
 PER_CHUNK = 4
 
@@ -102,3 +104,64 @@ def records(event_file):
         found.append((offset, 16 + length))
         offset += 16 + length
     return found
+
+
+# Framed and checksummed as a TFRecord, but not a TensorBoard event.
+NOT_AN_EVENT = b"\xff\xff\xff\xff not a protocol buffer"
+
+
+def append_record(path, data):
+    """Appends one TFRecord with a valid frame and checksums around `data`."""
+    header = struct.pack("<Q", len(data))
+    record = header + struct.pack("<I", masked_crc32c(header))
+    record += data + struct.pack("<I", masked_crc32c(data))
+    offset = path.stat().st_size
+    with open(path, "ab") as f:
+        f.write(record)
+    return offset
+
+
+def not_an_event_problem(name, offset):
+    return (
+        f"{name}: the record at byte {offset} is intact but its bytes are not a "
+        "TensorBoard event (Error parsing message with type 'tensorboard.Event': "
+        "Wire format was corrupt); TensorBoard stops reading this run there, so "
+        "the data from there on is missing"
+    )
+
+
+def write_versions(run_dir, monkeypatch, newer_first):
+    """A run of a file this epochjump reads (steps 1-4) and one of a future
+    version 3 (steps 5-8), the file names setting the order TensorBoard reads
+    them in."""
+    write_chunked_run(run_dir.parent / "v1", chunks=1)
+    monkeypatch.setattr(metadata, "version_of", lambda kind: 3)  # A future writer.
+    with epochjump.Writer(run_dir.parent / "v2") as writer:
+        writer.start_epoch(5)
+        for step in range(5, 9):
+            writer.log_batch(step, {"loss": loss(step)}, {"loss": loss(step)})
+        writer.log_eval("val", 8, {"loss": 0.125})
+    monkeypatch.undo()
+    run_dir.mkdir()
+    names = {"v1": "events.out.tfevents.1.b.epochjump"}
+    names["v2"] = f"events.out.tfevents.{0 if newer_first else 2}.b.epochjump"
+    for version, name in names.items():
+        (written,) = (run_dir.parent / version).iterdir()
+        written.rename(run_dir / name)
+        (run_dir.parent / version).rmdir()
+    return names["v2"]
+
+
+def write_foreign(path, tag, step, value):
+    """Another plugin's (scalars) summary under `tag`, in its own file."""
+    writer = EventFileWriter(str(path), filename_suffix=".other")
+    summary = summary_pb2.Summary()
+    summary.value.add(
+        tag=tag,
+        tensor=tensor_util.make_tensor_proto(value),
+        metadata=scalar_metadata.create_summary_metadata(tag, ""),
+    )
+    writer.add_event(event_pb2.Event(step=step, wall_time=1e9 + step, summary=summary))
+    writer.close()
+    (written,) = [p for p in path.iterdir() if p.name.endswith(".other")]
+    return written

@@ -10,6 +10,7 @@ import contextlib
 import io
 import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -35,6 +36,8 @@ from support.progress_output import weighted_levels  # noqa: E402
 import epochjump  # noqa: E402
 from epochjump.analysis.jumps import epoch_ends  # noqa: E402
 from epochjump.analysis.jumps import explain  # noqa: E402
+from epochjump.analysis.jumps import explained  # noqa: E402
+from epochjump.words.answer import answer_lines  # noqa: E402
 
 if MODE == "tf_keras":
     import tf_keras as K
@@ -109,8 +112,18 @@ def check_block(block, history, index):
 
 
 def check_against_run(blocks, run, first_epoch=0):
-    """Levels, training subset and val printed equal the run's analysis."""
+    """Levels, training subset and val printed equal the run's analysis, and
+    `explain`'s first line is the bar's line for the epoch it names."""
     for metric in run.metrics:
+        first = answer_lines(explained(run, metric))[0]
+        said = re.match(
+            rf"^{metric} (\S+) is the average over epoch (\d+); the model ended "
+            r"it at (\S+)(?: ± (\S+))? \(training mode\)\.$",
+            first,
+        )
+        assert said, first
+        (line,) = [b.lines[metric] for b in blocks if b.epoch == int(said[2])]
+        assert (said[1], said[3], said[4]) == (line.reported, line.level, line.stderr)
         ends = epoch_ends(run, metric)
         jumps = {j.epoch: j for j in explain(run, metric)}
         for block, end in zip(blocks, ends[first_epoch:]):

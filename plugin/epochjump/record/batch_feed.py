@@ -12,6 +12,7 @@ import weakref
 import numpy as np
 
 from epochjump.record import capture
+from epochjump.record.capture.base import Batches
 
 
 def subscribe(model, subscriber, shares=()):
@@ -48,7 +49,7 @@ class BatchFeed:
 
     def __init__(self, recorder):
         self.recorder = recorder
-        self._pending = {}  # id(subscriber) -> list of read() results
+        self._pending = {}  # id(subscriber) -> list of `Batches`
         self._evals = {}  # id(subscriber) -> {kind: (epoch, values)}
         self._listeners = {}  # id(subscriber) -> callable(kind, epoch, values)
         # A subscriber dropped without `close()` (an interrupted fit) must not
@@ -69,14 +70,14 @@ class BatchFeed:
 
     def pull(self):
         """Reads the recorder once and queues its rows for every subscriber."""
-        result = self.recorder.read()
-        if len(result[0]) or result[3]:
+        batches = self.recorder.read()
+        if len(batches.steps) or batches.lost:
             for queue in self._pending.values():
-                queue.append(result)
+                queue.append(batches)
 
     def take(self, key):
-        """Everything queued for one subscriber, merged into one `read()`
-        result (see `capture`), after pulling the recorder."""
+        """Everything queued for one subscriber, merged into one `Batches`,
+        after pulling the recorder."""
         self.pull()
         queue = self._pending.get(key)
         if not queue:
@@ -84,11 +85,17 @@ class BatchFeed:
         self._pending[key] = []
         if len(queue) == 1:
             return queue[0]
-        steps = np.concatenate([q[0] for q in queue])
         names = self.recorder.metric_names
-        batch_values = {m: np.concatenate([q[1][m] for q in queue]) for m in names}
-        running = {m: np.concatenate([q[2][m] for q in queue]) for m in names}
-        return steps, batch_values, running, sum(q[3] for q in queue)
+        return Batches(
+            steps=np.concatenate([q.steps for q in queue]),
+            batch_values={
+                m: np.concatenate([q.batch_values[m] for q in queue]) for m in names
+            },
+            running_means={
+                m: np.concatenate([q.running_means[m] for q in queue]) for m in names
+            },
+            lost=sum(q.lost for q in queue),
+        )
 
     def share_eval(self, kind, epoch, values):
         """Hands an evaluation made after `epoch` to every subscriber."""
@@ -133,8 +140,7 @@ class Subscription:
         """The batches recorded since this subscription's previous read.
 
         Returns:
-          `(steps, batch_values, running_means, lost)`, as the recorder's
-          `read()`.
+          `capture.base.Batches`, as the recorder's `read()`.
         """
         return self._feed.take(self._key)
 

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from epochjump.record import batch_feed
+from epochjump.record import job
 from epochjump.record import learning_rate
 from epochjump.record import signals
 from epochjump.record import train_eval
@@ -64,8 +65,9 @@ class EpochJumpCallback(keras.callbacks.Callback):
         `(x, y)` or `(x, y, sample_weight)`, a `tf.data.Dataset`, or a
         `keras.utils.PyDataset`. Use the same data every epoch (a fixed subset
         of the training data). The training-mode evaluation is skipped (with a
-        warning) for models with their own `test_step` and for models
-        replicated by a `tf.distribute` strategy.
+        warning) for models with their own `test_step`, models replicated by
+        a `tf.distribute` strategy, and models distributed over several
+        processes by `keras.distribution` (JAX).
       train_eval_steps: optional int, passed to `evaluate(steps=...)`.
       train_eval_batch_size: optional int, passed to
         `evaluate(batch_size=...)` for array data; default Keras's 32.
@@ -136,16 +138,10 @@ class EpochJumpCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         # Errors here (unwritable log_dir, another writer recording into it,
         # unsupported model) stop `fit` before the first batch, which is when
-        # they are cheapest to fix.
+        # they are cheapest to fix; in a multi-process job, see _open_writer.
         if self._writer is not None:
             self._finish()  # The previous fit was interrupted (Ctrl-C).
-        if is_chief(self.model):
-            self._writer = Writer(self.log_dir, flush_secs=self.flush_secs)
-        else:
-            # Other workers of a multi-worker strategy run the same (collective)
-            # steps and evaluations, but only the chief writes.
-            self._writer = _DiscardingWriter()
-        self._writer.open()
+        self._writer = self._open_writer()
         # Shared with epochjump.ProgressBar; rows recorded before are skipped.
         self._recorder = batch_feed.subscribe(
             self.model, self, shares=("train_eval",) if self.train_eval_data else ()
@@ -159,6 +155,27 @@ class EpochJumpCallback(keras.callbacks.Callback):
         # and on SIGTERM (whose default action skips atexit).
         atexit.register(self._finish)
         signals.add_source(self._flush_batches)
+
+    def _open_writer(self):
+        if not job.is_chief(self.model):
+            # The other processes of a job run the same (collective) steps
+            # and evaluations, but only the chief writes.
+            return _DiscardingWriter()
+        writer = Writer(self.log_dir, flush_secs=self.flush_secs)
+        try:
+            writer.open()
+        except Exception as e:
+            if job.processes(self.model) == 1:
+                raise
+            # Raising would stop the chief alone, and leave the job's other
+            # processes waiting for it at their next collective step.
+            self._warn_once(
+                "open",
+                f"cannot record into {self.log_dir!r} ({e!r}); the job "
+                "trains on and this run records nothing",
+            )
+            return _DiscardingWriter()
+        return writer
 
     @_never_raises
     def on_epoch_begin(self, epoch, logs=None):
@@ -232,7 +249,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
             self._writer = None
             if self._recorder is not None:
                 self._recorder.close()
-            writer.close()
+            writer.close(on_error="warn")  # An outage has warned once.
 
     def _flush_batches(self, now_is_call_begin=False):
         """Moves the recorded batches from the device buffer to the writer."""
@@ -322,18 +339,6 @@ class _DiscardingWriter:
 
     open = start_fit = start_epoch = log_batches = log_eval = _nothing
     log_learning_rate = flush = close = _nothing
-
-
-def is_chief(model):
-    """False only in a non-chief worker of a multi-worker `tf.distribute`
-    strategy (the chief is task "chief", or worker 0 when there is none)."""
-    strategy = getattr(model, "distribute_strategy", None)
-    resolver = getattr(strategy, "cluster_resolver", None)
-    task_type = getattr(resolver, "task_type", None)
-    if not task_type or task_type == "chief":
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
 def _is_scalar(value):

@@ -1,18 +1,20 @@
-"""Event files of epochjump: one file per writer, and the encoding of batch chunks."""
+"""Event files of epochjump: one file per writer (one object per flush on a
+store), and the encoding of batch chunks."""
 
+import io
 import os
 import socket
 import threading
 import time
 
 import numpy as np
-from tensorboard.compat import tf as tb_tf
 from tensorboard.compat.proto import event_pb2
 from tensorboard.compat.proto import summary_pb2
 from tensorboard.summary.writer.record_writer import RecordWriter
 from tensorboard.util import tensor_util
 
 from epochjump import metadata
+from epochjump import storage
 
 _INT32_MAX = np.iinfo(np.int32).max
 _FLOAT32_TIME_RANGE = 3600.0  # seconds
@@ -20,30 +22,44 @@ _file_counter = iter(range(1 << 62))
 _file_counter_lock = threading.Lock()
 
 
+def _next_uid():
+    with _file_counter_lock:
+        return next(_file_counter)
+
+
+def _header():
+    return event_pb2.Event(
+        wall_time=time.time(),
+        file_version="brain.Event:2",
+        source_metadata=event_pb2.SourceMetadata(writer="epochjump"),
+    )
+
+
+def open_event_file(log_dir):
+    """The event file of a writer: appended to on disk, one object per flush
+    at a URL (object stores cannot append)."""
+    if storage.is_local(log_dir):
+        return EventFile(log_dir)
+    return ObjectEventFiles(log_dir)
+
+
 class EventFile:
-    """One event file, written synchronously, so failures surface at flush."""
+    """One local event file, written synchronously, so failures surface at flush."""
 
     def __init__(self, log_dir):
-        tb_tf.io.gfile.makedirs(log_dir)
-        with _file_counter_lock:
-            uid = next(_file_counter)
+        storage.makedirs(log_dir)
         name = (
             f"events.out.tfevents.{int(time.time()):010d}."
-            f"{socket.gethostname()}.{os.getpid()}.{uid}.epochjump"
+            f"{socket.gethostname()}.{os.getpid()}.{_next_uid()}.epochjump"
         )
         self.path = os.path.join(log_dir, name)
-        self._gfile = tb_tf.io.gfile.GFile(self.path, "wb")
-        self._records = RecordWriter(self._gfile)
+        self._file = open(self.path, "wb")
+        self._records = RecordWriter(self._file)
         self._tags_with_metadata = set()
         self._written = 0  # Bytes of the records written whole so far.
         self._header_size = 0
-        header = event_pb2.Event(
-            wall_time=time.time(),
-            file_version="brain.Event:2",
-            source_metadata=event_pb2.SourceMetadata(writer="epochjump"),
-        )
         try:
-            self.write([header])
+            self.write([_header()])
         except Exception:
             # Retried every flush while a store is down (or a disk is full):
             # leak no handles, leave no empty file per retry.
@@ -53,14 +69,7 @@ class EventFile:
 
     def summary_value(self, kind, metric, array):
         """A summary value; metadata only on a tag's first use in this file."""
-        tag = metadata.tag_for(kind, metric)
-        value = summary_pb2.Summary.Value(
-            tag=tag, tensor=tensor_util.make_tensor_proto(array)
-        )
-        if tag not in self._tags_with_metadata:
-            self._tags_with_metadata.add(tag)
-            value.metadata.CopyFrom(metadata.create_summary_metadata(kind, metric))
-        return value
+        return _summary_value(self._tags_with_metadata, kind, metric, array)
 
     def write(self, events):
         size = 0
@@ -79,8 +88,6 @@ class EventFile:
             self.close()
         except Exception:  # noqa: BLE001 - the failed write is reported.
             pass
-        if "://" in self.path:
-            return
         try:
             if self._written <= self._header_size:
                 os.remove(self.path)
@@ -90,12 +97,80 @@ class EventFile:
             pass  # Removed meanwhile, or read-only: nothing more to do.
 
     def on_disk(self):
-        """False if this local file was removed while open; remote paths are
-        taken as present (their stores report failed writes)."""
-        return "://" in self.path or os.path.exists(self.path)
+        """False if this file was removed while open."""
+        return os.path.exists(self.path)
 
     def close(self):
         self._records.close()
+
+
+class ObjectEventFiles:
+    """A writer's event files at a URL: each flush puts one new object, a
+    complete event file (header, then the events, each tag's metadata on its
+    first use in the object).
+
+    Object stores cannot append, and an object is stored whole or not at
+    all, so what a flush wrote survives a killed writer, and a failed flush
+    leaves nothing behind. Names sort in the order written (flush time, then
+    a counter), the order in which TensorBoard reads a run's files.
+
+    Args:
+      log_dir: str, a URL (`s3://...`, `gs://...`, any fsspec URL).
+
+    Raises:
+      OSError (or the store client's error): if the first, header-only
+        object cannot be written, so a bad `log_dir` fails at `open()`.
+    """
+
+    def __init__(self, log_dir):
+        self._log_dir = log_dir
+        self._prefix = f"{socket.gethostname()}.{os.getpid()}"
+        self._tags_with_metadata = set()
+        self.path = None
+        self._put([])
+
+    def summary_value(self, kind, metric, array):
+        """A summary value; metadata only on a tag's first use in this object."""
+        return _summary_value(self._tags_with_metadata, kind, metric, array)
+
+    def write(self, events):
+        try:
+            self._put(events)
+        finally:
+            self._tags_with_metadata = set()  # The next object starts afresh.
+
+    def _put(self, events):
+        buffer = io.BytesIO()
+        records = RecordWriter(buffer)
+        for event in [_header(), *events]:
+            records.write(event.SerializeToString())
+        name = (
+            f"events.out.tfevents.{int(time.time()):010d}.{self._prefix}."
+            f"{_next_uid():012d}.epochjump"
+        )
+        path = storage.join(self._log_dir, name)
+        storage.put(path, buffer.getvalue(), for_writer=True)
+        self.path = path
+
+    def abandon(self):
+        """Nothing to undo: a failed put stores nothing."""
+
+    def on_disk(self):
+        return True  # Each object is checked by the store as it is put.
+
+    def close(self):
+        pass
+
+
+def _summary_value(tags_with_metadata, kind, metric, array):
+    tag = metadata.tag_for(kind, metric)
+    value = summary_pb2.Summary.Value(
+        tag=tag, tensor=tensor_util.make_tensor_proto(array)
+    )
+    if tag not in tags_with_metadata:
+        tags_with_metadata.add(tag)
+        value.metadata.CopyFrom(metadata.create_summary_metadata(kind, metric))
+    return value
 
 
 def _time_offsets(offsets):

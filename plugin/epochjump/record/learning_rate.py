@@ -9,6 +9,8 @@ the host from the schedule itself, with no device read.
 
 import numpy as np
 
+from epochjump.record import keras_api
+
 
 def schedule_of(optimizer):
     """The optimizer's `LearningRateSchedule`, or None for a fixed rate.
@@ -18,9 +20,7 @@ def schedule_of(optimizer):
         `LossScaleOptimizer` wrapping one.
     """
     inner = getattr(optimizer, "inner_optimizer", optimizer)
-    rate = getattr(inner, "_learning_rate", None)
-    if rate is None:  # Keras 2's legacy optimizers keep it in `_hyper`.
-        rate = getattr(inner, "_hyper", {}).get("learning_rate")
+    rate = keras_api.for_model(inner).learning_rate_of(inner)
     if any(cls.__name__ == "LearningRateSchedule" for cls in type(rate).__mro__):
         return rate
     return None

@@ -14,8 +14,6 @@ import sys
 
 import numpy as np
 
-_KERAS_GLOBAL_SEED_GENERATOR = "global_seed_generator"
-
 
 class RngState:
     """A snapshot of the global random states; `restore()` puts them back."""
@@ -63,10 +61,11 @@ def _keras_global_seed_state():
     if "keras" not in sys.modules:
         return None
     try:
-        from keras.src.backend.common import global_state
+        from epochjump.record.keras_api import keras3
+
+        generator = keras3.global_seed_generator()
     except ImportError:  # Keras 2: no global SeedGenerator.
         return None
-    generator = global_state.get_global_attribute(_KERAS_GLOBAL_SEED_GENERATOR)
     if generator is None:
         return (False, None, None)
     return (True, generator, np.array(generator.state.numpy()))
@@ -75,14 +74,12 @@ def _keras_global_seed_state():
 def _restore_keras_global_seed(saved):
     if saved is None:
         return
-    from keras.src.backend.common import global_state
+    from epochjump.record.keras_api import keras3
 
     exists, generator, state = saved
-    if not exists:
-        global_state.set_global_attribute(_KERAS_GLOBAL_SEED_GENERATOR, None)
-        return
-    global_state.set_global_attribute(_KERAS_GLOBAL_SEED_GENERATOR, generator)
-    generator.state.assign(state)
+    keras3.set_global_seed_generator(generator if exists else None)
+    if exists:
+        generator.state.assign(state)
 
 
 def _tf_states():

@@ -10,13 +10,24 @@ moves batch-norm statistics, seed-generator and metric states: the caller
 restores them (`train_eval`).
 """
 
+import typing
+
 import numpy as np
 
-from epochjump.record.capture import base
+from epochjump.record import job
+from epochjump.record import keras_api
 
-# The model attribute holding its compiled step and the compile signature it
-# was made for (on the model, so the two are collected together).
+# The model attribute holding its `_CompiledStep` (on the model, so the two
+# are collected together).
 _ATTRIBUTE = "_epochjump_training_mode"
+
+
+class _CompiledStep(typing.NamedTuple):
+    """The training-mode runner compiled for a model, and the compile
+    signature (`keras_api` adapter's `compile_signature`) it was made for."""
+
+    signature: tuple
+    runner: typing.Callable
 
 
 def unsupported(model):
@@ -32,18 +43,23 @@ def unsupported(model):
             "no training-mode evaluation for a model replicated by a "
             f"tf.distribute strategy ({replicas} replicas)"
         )
-    if base.is_tf_keras(model):
-        import tf_keras as keras
-    else:
-        import keras
+    processes = job.jax_processes(model)
+    if processes > 1:
+        # Keras's iterator would give each process its own share of the
+        # subset, and the step would evaluate that share alone.
+        return (
+            "no training-mode evaluation for a model distributed over "
+            f"{processes} processes by keras.distribution"
+        )
+    adapter = keras_api.for_model(model)
     if "test_step" in vars(model) or type(model).test_step is not (
-        keras.Model.test_step
+        adapter.keras_module.Model.test_step
     ):
         return (
             f"no training-mode evaluation for {type(model).__name__}: its own "
             "test_step decides what an evaluation computes"
         )
-    if not base.is_tf_keras(model) and getattr(model, "_loss_tracker", None) is None:
+    if not adapter.has_loss_tracker(model):
         return "no training-mode evaluation for a model compiled without a loss"
     return None
 
@@ -55,99 +71,41 @@ def evaluate(model, x, y=None, sample_weight=None, steps=None, batch_size=None):
       A dict from metric name to float, as `evaluate(return_dict=True)`.
     """
     model.reset_metrics()
-    batches = _batches(model, x, y, sample_weight, steps, batch_size)
+    data = dict(
+        x=x,
+        y=y,
+        sample_weight=sample_weight,
+        batch_size=batch_size,
+        steps_per_epoch=steps,
+    )
+    batches = keras_api.for_model(model).evaluation_batches(model, data)
     _runner(model)(batches)
     return {
         k: float(v) for k, v in model.get_metrics_result().items() if np.ndim(v) == 0
     }
 
 
-def _batches(model, x, y, sample_weight, steps, batch_size):
-    """The batches `evaluate` sees, from Keras's own iterator."""
-    if base.is_tf_keras(model):
-        from tf_keras.src.engine import data_adapter
-
-        handler = data_adapter.get_data_handler(
-            x=x,
-            y=y,
-            sample_weight=sample_weight,
-            batch_size=batch_size,
-            steps_per_epoch=steps,
-            model=model,
-            distribute=False,
-        )
-        for _, iterator in handler.enumerate_epochs():
-            with handler.catch_stop_iteration():
-                for _ in handler.steps():
-                    yield next(iterator)
-        return
-    from keras.src.trainers.epoch_iterator import EpochIterator
-
-    iterator = EpochIterator(
-        x=x,
-        y=y,
-        sample_weight=sample_weight,
-        batch_size=batch_size,
-        steps_per_epoch=steps,
-        shuffle=False,
-    )
-    iterator.reset()
-    with iterator.catch_stop_iteration():
-        for _, _, batches in iterator:
-            yield from batches
-
-
 def _runner(model):
     """A function running the training-mode step over batches, compiled once
     per model and compile() call."""
-    signature = base.compile_signature(model)
+    adapter = keras_api.for_model(model)
+    signature = adapter.compile_signature(model)
     cached = vars(model).get(_ATTRIBUTE)
-    if cached is not None and cached[0] == signature:
-        return cached[1]
-    if base.is_tf_keras(model):
-        runner = _tf_runner(model, _tf_keras_step)
+    if cached is not None and cached.signature == signature:
+        return cached.runner
+    if keras_api.is_tf_keras(model):
+        runner = _tf_runner(model, adapter.training_mode_test_step)
     else:
-        import keras
-
-        backend = keras.backend.backend()
+        backend = adapter.keras_module.backend.backend()
         if backend == "tensorflow":
-            runner = _tf_runner(model, _keras_step)
+            runner = _tf_runner(model, adapter.training_mode_test_step)
         elif backend == "jax":
             runner = _jax_runner(model)
         else:
             runner = _torch_runner(model)
     # object.__setattr__ keeps Keras's attribute tracking (and saving) away.
-    object.__setattr__(model, _ATTRIBUTE, (signature, runner))
+    object.__setattr__(model, _ATTRIBUTE, _CompiledStep(signature, runner))
     return runner
-
-
-def _keras_step(model, batch):
-    """Keras 3's `test_step` (TensorFlow, PyTorch), with `training=True`."""
-    import keras
-    from keras.src import tree
-    from keras.src.trainers.data_adapters import data_adapter_utils
-
-    x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(batch)
-    if model._call_has_training_arg:
-        y_pred = model(x, training=True)
-    else:
-        y_pred = model(x)
-    loss = model._compute_loss(
-        x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
-    )
-    first = next(i for i in tree.flatten(x) if i is not None)
-    model._loss_tracker.update_state(loss, sample_weight=keras.ops.shape(first)[0])
-    model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
-
-
-def _tf_keras_step(model, batch):
-    """Keras 2's `test_step`, with `training=True`."""
-    from tf_keras.src.engine import data_adapter
-
-    x, y, sample_weight = data_adapter.unpack_x_y_sample_weight(batch)
-    y_pred = model(x, training=True)
-    model.compute_loss(x, y, y_pred, sample_weight)
-    model.compute_metrics(x, y, y_pred, sample_weight)
 
 
 def _tf_runner(model, step):
@@ -165,10 +123,12 @@ def _tf_runner(model, step):
 def _torch_runner(model):
     import torch
 
+    from epochjump.record.keras_api import keras3
+
     def run(batches):
         with torch.no_grad():
             for batch in batches:
-                _keras_step(model, batch)
+                keras3.training_mode_test_step(model, batch)
 
     return run
 
@@ -177,11 +137,12 @@ def _jax_runner(model):
     """Keras's JAX `test_step` with `training=True`: stateless and jitted,
     threading the variables from batch to batch."""
     import jax
-    from keras.src.trainers.data_adapters import data_adapter_utils
+
+    from epochjump.record.keras_api import keras3
 
     def step(state, batch):
         trainable, non_trainable, metrics, optimizer = state
-        x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(batch)
+        x, y, sample_weight = keras3.unpack_x_y_sample_weight(batch)
         # The optimizer's variables only scale the loss for a loss-scaling
         # optimizer; the unscaled loss is the one evaluated.
         _, aux = model.compute_loss_and_updates(
@@ -195,8 +156,8 @@ def _jax_runner(model):
             optimizer_variables=optimizer,
         )
         unscaled_loss, y_pred, non_trainable, metrics = aux
-        _, metrics = model._update_metrics_variables(
-            metrics, unscaled_loss, x, y, y_pred, sample_weight
+        metrics = keras3.update_metrics_variables(
+            model, metrics, unscaled_loss, x, y, y_pred, sample_weight
         )
         return trainable, non_trainable, metrics, optimizer
 

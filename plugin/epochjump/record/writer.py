@@ -12,11 +12,13 @@ import time
 import numpy as np
 
 from epochjump import metadata
+from epochjump import storage
 from epochjump.record import arguments
 from epochjump.record import event_file
 from epochjump.record import faults
 from epochjump.record import lease as lease_lib
 from epochjump.record import marks
+from epochjump.record import retries
 from epochjump.record import signals
 from epochjump.record.batch_buffer import BatchBuffer
 from epochjump.record.running_means import RunningMeans
@@ -54,7 +56,9 @@ class Writer(marks.Marks):
 
     Args:
       log_dir: str or os.PathLike, the run directory; TensorBoard shows it as
-        one run. Any path TensorBoard can read (local, `gs://`, `s3://`).
+        one run. Local, or a URL (`s3://`, `gs://`, any fsspec URL whose
+        client library is installed): there each flush writes one new
+        object, a complete event file (object stores cannot append).
       flush_secs: float, default 10. Buffered batch data is written at most
         this many seconds after it was logged (checked at each call).
       max_buffered_batches: int, default 1048576. A flush happens when this
@@ -72,7 +76,9 @@ class Writer(marks.Marks):
         self._last_flush = time.monotonic()
         self._pending_scalars = []  # (kind, metric, step, wall_time, value)
         self._warned = set()
-        self._failing = False
+        self._retries = retries.Retries(
+            self.flush_secs, not storage.is_local(self.log_dir)
+        )
         self.dropped_batches = 0
         self._batches = BatchBuffer()
         # Every (kind, metric) seen: each chunk carries all of them (NaN where
@@ -100,7 +106,7 @@ class Writer(marks.Marks):
         if self._file is None:
             try:
                 self._claim()
-                self._file = event_file.EventFile(self.log_dir)
+                self._file = event_file.open_event_file(self.log_dir)
             except lease_lib.RunDirectoryInUse:
                 raise
             except Exception as e:
@@ -230,17 +236,17 @@ class Writer(marks.Marks):
 
         If the local event file was removed while open (its directory deleted,
         say), the writer starts a new file, re-creating the directory, and
-        warns once per removed file: what was written to it is lost. Remote
-        paths (`gs://`, `s3://`) rely on the store reporting write errors.
+        warns once per removed file: what was written to it is lost. At a URL
+        each flush puts one new object; the store reports a failed put.
 
         Args:
           on_error: "raise" (default) or "warn". With "warn", a failure warns
             once per outage (again if writes fail after having recovered)
             instead of raising, the data stays buffered (up to
             `max_buffered_batches`, oldest dropped first) and the next flush
-            retries; training loops use this. A file left by a failed write
-            is cut back to its last whole record, or removed if it holds no
-            data.
+            retries; training loops use this (at a URL, retries back off:
+            `record.retries`). A file left by a failed write is cut back to
+            its last whole record, or removed if it holds no data.
 
         Returns:
           bool, True when everything buffered was written.
@@ -249,11 +255,11 @@ class Writer(marks.Marks):
           OSError: with `on_error="raise"`, if writing fails; the message
             names `log_dir` and the cause, and the data stays buffered.
         """
-        if on_error not in ("raise", "warn"):
-            raise ValueError(
-                f"`on_error` must be 'raise' or 'warn'. Received: on_error={on_error!r}"
-            )
+        retries.check_on_error(on_error)
         self._check_open()
+        since = time.monotonic() - self._last_flush
+        if on_error == "warn" and not self._retries.due(since):
+            return False
         with signals.BUSY:
             return self._flush(on_error)
 
@@ -268,7 +274,7 @@ class Writer(marks.Marks):
             # Keep the data for the next flush, in a new file: a partly written
             # file may end in a torn record, which is cut off.
             self._discard_file(failed=True)
-            self._failing = True
+            self._retries.failures += 1
             self._batches.compact()
             error = OSError(
                 f"writing to log_dir={self.log_dir!r} failed ({faults.cause(e)}); "
@@ -279,30 +285,33 @@ class Writer(marks.Marks):
                 raise error from e
             self._drop_excess()
             faults.warn_once(
-                self,
-                "write",
-                f"{error}; they stay in memory (at most {self._max_buffered} "
-                f"batches) and are retried every {self.flush_secs:g} s",
+                self, "write", f"{error}; {self._retries.words(self._max_buffered)}"
             )
             return False
-        self._failing = False
+        self._retries.failures = 0
         self._warned.discard("write")  # A later outage is another fault.
         self._refresh_lease()
         self._pending_scalars = []
         self._batches = BatchBuffer()
         return True
 
-    def close(self):
+    def close(self, on_error="raise"):
         """Flushes and closes the event file. Calling it twice is harmless.
 
+        Args:
+          on_error: "raise" (default) or "warn", as for `flush`; "warn"
+            tries even while retries back off, and loses what it cannot write.
+
         Raises:
-          OSError: if the last flush fails; the message says what was not
-            written. The writer is closed anyway.
+          OSError: with `on_error="raise"`, if the last flush fails; the
+            message says what was not written. The writer is closed anyway.
         """
+        retries.check_on_error(on_error)
         if self._closed:
             return
         try:
-            self.flush()
+            with signals.BUSY:
+                self._flush(on_error)
         finally:
             self._closed = True
             self._discard_file()
@@ -338,10 +347,11 @@ class Writer(marks.Marks):
         """Flushes when due: every `flush_secs`, or when the buffer is full.
         While writes fail, only every `flush_secs`: a full buffer then drops
         its oldest batches instead of retrying at every batch."""
-        due = time.monotonic() - self._last_flush >= self.flush_secs
-        if due or (not self._failing and len(self._batches) >= self._max_buffered):
+        due = time.monotonic() - self._last_flush >= self._retries.delay()
+        failing = self._retries.failing
+        if due or (not failing and len(self._batches) >= self._max_buffered):
             self.flush(on_error="warn")
-        elif self._failing:
+        elif failing:
             self._drop_excess()
 
     def _drop_excess(self):
@@ -353,7 +363,7 @@ class Writer(marks.Marks):
     def _write_buffered(self):
         if self._file is None:
             self._claim()
-            self._file = event_file.EventFile(self.log_dir)
+            self._file = event_file.open_event_file(self.log_dir)
         self._file.write(self._events())
         if self._file.on_disk():
             return
@@ -362,7 +372,7 @@ class Writer(marks.Marks):
         removed = self._file.path
         self._discard_file()
         try:
-            self._file = event_file.EventFile(self.log_dir)
+            self._file = event_file.open_event_file(self.log_dir)
             self._file.write(self._events())
         except Exception as e:
             raise OSError(
@@ -385,12 +395,6 @@ class Writer(marks.Marks):
 
     def _discard_file(self, failed=False):
         file, self._file = self._file, None
-        if file is None:
-            return
-        if failed:
-            file.abandon()
-            return
-        try:
-            file.close()
-        except Exception:
-            pass
+        if file is not None:
+            with contextlib.suppress(Exception):
+                file.abandon() if failed else file.close()

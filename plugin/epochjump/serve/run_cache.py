@@ -5,6 +5,7 @@ import dataclasses
 import logging
 import os
 import threading
+import typing
 
 import numpy as np
 from tensorboard.data import provider
@@ -18,6 +19,13 @@ logger = logging.getLogger(__name__)
 
 # Decoded runs kept in memory; a run of 1M batches x 2 metrics takes ~60 MB.
 CACHED_RUNS = 4
+
+
+class _Kept(typing.NamedTuple):
+    """What is kept of a run, and the listing signature it was read at."""
+
+    signature: tuple
+    value: object
 
 
 class RunCache:
@@ -45,9 +53,9 @@ class RunCache:
         self._data_provider = data_provider
         self._max_runs = max_runs
         self._lock = threading.Lock()
-        self._runs = collections.OrderedDict()  # run -> (signature, RunData)
+        self._runs = collections.OrderedDict()  # run -> _Kept(signature, RunData)
         self._loading = {}  # run -> Lock, so one request reads a run at a time
-        # run -> (signature, outline): what `outlines` read of runs not read
+        # run -> _Kept(signature, outline): what `outlines` read of runs not read
         # whole yet, so their first full read skips it. It is the smallest
         # part of a run (steps as int32, one value per epoch and evaluation).
         self._outlines = {}
@@ -118,14 +126,16 @@ class RunCache:
                 return cached
             with self._lock:
                 outline = self._outlines.get(key)
-            outline = outline[1] if outline and outline[0] == signature else None
+            outline = (
+                outline.value if outline and outline.signature == signature else None
+            )
             data = self._read(ctx, experiment, run, tags, outline)
             with self._lock:
                 self._outlines.pop(key, None)
                 if data is None:
                     self._runs.pop(key, None)
                 else:
-                    self._runs[key] = (signature, data)
+                    self._runs[key] = _Kept(signature, data)
                     self._runs.move_to_end(key)
                     while len(self._runs) > self._max_runs:
                         self._runs.popitem(last=False)
@@ -141,7 +151,9 @@ class RunCache:
         """
         with self._lock:
             entry = self._runs.get(run)
-        return entry[1] if entry is not None and entry[0] == signature else None
+        if entry is None or entry.signature != signature:
+            return None
+        return entry.value
 
     def outlines(self, ctx, experiment, listings):
         """What the `runs` answer needs of runs, without their batch values.
@@ -167,10 +179,11 @@ class RunCache:
         decoded = {}
         with self._lock:
             for run, outline in read.items():
-                if outline[1]:  # Not kept: a full read tries these tags again.
+                _, problems = outline
+                if problems:  # Not kept: a full read tries these tags again.
                     self._outlines.pop(run, None)
                 else:
-                    self._outlines[run] = (self.signature(listings[run]), outline)
+                    self._outlines[run] = _Kept(self.signature(listings[run]), outline)
         for run, outline in read.items():
             report = files[run]
             data = provider_io.decode_outline(run, listings[run], outline, report)
@@ -226,10 +239,10 @@ class RunCache:
 
     def _fresh(self, key, signature):
         entry = self._runs.get(key)
-        if entry is None or entry[0] != signature:
+        if entry is None or entry.signature != signature:
             return None
         self._runs.move_to_end(key)
-        return entry[1]
+        return entry.value
 
 
 def _local_dir(logdir):

@@ -2,11 +2,27 @@
 
 import logging
 import threading
+import typing
 
 from epochjump import answers
 from epochjump.serve.run_cache import RunCache
 
 logger = logging.getLogger(__name__)
+
+
+class _Known(typing.NamedTuple):
+    """A run's kept `runs` entry.
+
+    Attributes:
+      signature: the run's listing signature (`RunCache.signature`) it is for.
+      summary: the entry (`answers.run_summary`).
+      read_whole: bool, whether it was summarized from the whole run (every
+        problem included) rather than from its outline.
+    """
+
+    signature: tuple
+    summary: dict
+    read_whole: bool
 
 
 class RunSummaries:
@@ -25,7 +41,7 @@ class RunSummaries:
     def __init__(self, runs):
         self._runs = runs
         self._lock = threading.Lock()
-        self._summaries = {}  # run -> (signature, summary, read whole)
+        self._summaries = {}  # run -> _Known
 
     def summaries(self, ctx, experiment, listing):
         """The `runs` entries of the listed runs.
@@ -59,14 +75,14 @@ class RunSummaries:
         data = self._runs.peek(run, signature)
         with self._lock:
             cached = self._summaries.get(run)
-        if cached is not None and cached[0] == signature:
-            if cached[2] or data is None:
-                return cached[1]
+        if cached is not None and cached.signature == signature:
+            if cached.read_whole or data is None:
+                return cached.summary
         if data is None:
             return None
         summary = answers.run_summary(data)
         with self._lock:
-            self._summaries[run] = (signature, summary, True)
+            self._summaries[run] = _Known(signature, summary, read_whole=True)
         return summary
 
     def _outlined(self, ctx, experiment, listing):
@@ -83,9 +99,7 @@ class RunSummaries:
         for run, outline in outlines.items():
             found[run] = answers.run_summary(outline)
             with self._lock:
-                self._summaries[run] = (
-                    RunCache.signature(listing[run]),
-                    found[run],
-                    False,
+                self._summaries[run] = _Known(
+                    RunCache.signature(listing[run]), found[run], read_whole=False
                 )
         return found

@@ -17,6 +17,7 @@ from tensorboard.backend import json_util
 
 from epochjump import answers
 from epochjump import constants
+from epochjump.analysis import jumps as analysis_jumps
 from epochjump.share.visible import visible
 
 DATA_ELEMENT_ID = "epochjump-data"
@@ -61,21 +62,20 @@ def report_data(runs, summaries, max_points, source):
       metric) and `compare` (one per metric, covering every run with it).
     """
     series, jumps = [], []
-    metrics = []
+    # Each run's metric is decomposed once, for its jumps and the comparison.
+    explained = {}
     for run, entry in zip(runs, summaries):
         for metric in entry["metrics"]:
-            if metric not in metrics:
-                metrics.append(metric)
+            explanation = analysis_jumps.explained(run, metric)
+            explained.setdefault(metric, {})[run.name] = explanation
             series.append(
                 answers.series_answer(run, run[metric], max_points=max_points)
             )
-            jumps.append(answers.jumps_answer(run, metric))
+            jumps.append(answers.jumps_answer(run, metric, explanation))
     comparisons = []
-    for metric in metrics:
-        having = [
-            run for run, entry in zip(runs, summaries) if metric in entry["metrics"]
-        ]
-        comparisons.append(answers.compare_answer(having, metric))
+    for metric, by_run in explained.items():
+        having = [run for run in runs if run.name in by_run]
+        comparisons.append(answers.compare_answer(having, metric, explained=by_run))
     created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     return {
         "format": REPORT_FORMAT,

@@ -316,7 +316,7 @@ def caption(explanation):
       ended it at 0.6869 ± 0.0329 (training mode).\nEpoch 2 opened at ..."
     """
     return "\n".join(
-        textwrap.fill(visible(line), width=110)
+        textwrap.fill(visible(line), width=92)
         for line in answer.answer_lines(explanation)
     )
 

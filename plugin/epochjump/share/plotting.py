@@ -3,8 +3,8 @@
 The picture speaks the tab's visual language: the running mean (what Keras
 printed) bold in the run's colour, each batch alone thin (faint raw, smoothed
 on top), train_eval as dark diamonds, val as purple rings, dashed epoch
-lines and a magenta bracket for each jump, with a short caption per panel
-giving the headline number (each panel is drawn by `panels`). matplotlib is
+lines and a magenta bracket for each jump, with a caption per panel: the
+answer `epochjump explain` prints first (each panel is drawn by `panels`). matplotlib is
 imported only in these two modules, and only when a picture is drawn.
 """
 

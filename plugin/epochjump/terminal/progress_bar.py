@@ -2,13 +2,12 @@
 
 import os
 
-import keras
-
+from epochjump.record.keras_api import keras3
 from epochjump.terminal import epoch_levels
 from epochjump.terminal.progress_mixin import ProgressMixin
 
 
-class ProgressBar(ProgressMixin, keras.callbacks.ProgbarLogger):
+class ProgressBar(ProgressMixin, keras3.ProgbarLogger):
     """Keras's progress bar, showing where the model is beside the running mean.
 
     During an epoch each metric shows Keras's running mean and the model's

@@ -1,12 +1,11 @@
 """`ProgressBar` for Keras 2 (`tf_keras`) models; `ProgressBar` resolves to it."""
 
-import tf_keras
-
+from epochjump.record.keras_api import tf_keras
 from epochjump.terminal import epoch_levels
 from epochjump.terminal.progress_mixin import ProgressMixin
 
 
-class TfKerasProgressBar(ProgressMixin, tf_keras.callbacks.ProgbarLogger):
+class TfKerasProgressBar(ProgressMixin, tf_keras.ProgbarLogger):
     """`epochjump.ProgressBar` for a `tf_keras` model; see `ProgressBar`.
 
     Args:

@@ -1,11 +1,12 @@
 """What `ProgressBar` adds to Keras's `ProgbarLogger`, for Keras 3 and Keras 2 alike."""
 
 import time
-import types
 import warnings
 
 from epochjump.record import batch_feed
-from epochjump.record.callback import is_chief
+from epochjump.record import keras_api
+from epochjump.record.job import is_chief
+from epochjump.record.keras_api import progbar
 from epochjump.terminal import epoch_levels
 from epochjump.terminal import progress_text
 
@@ -61,13 +62,8 @@ class ProgressMixin:
 
         return keras.backend.backend() == "jax"
 
-    def _implements_train_batch_hooks(self):
-        # Keras 2 skips batch hooks with verbose=2; ours count the batches
-        # so that the recorder's buffer is read before it fills up.
-        return True
-
     def set_model(self, model):
-        expected = "tf_keras" if _is_tf_keras_model(model) else "keras"
+        expected = "tf_keras" if keras_api.is_tf_keras(model) else "keras"
         if expected != self._keras_package:
             raise ValueError(
                 f"This ProgressBar is for a `{self._keras_package}` model, but "
@@ -95,7 +91,9 @@ class ProgressMixin:
         self._feed = batch_feed.subscribe(self.model, self)
         self._feed.on_eval(self._on_shared_eval)
         self._tracker = epoch_levels.LevelTracker(self.half_life)
-        self._steps_per_call = _steps_per_execution(self.model)
+        self._steps_per_call = keras_api.for_model(self.model).steps_per_execution(
+            self.model
+        )
         self._unread = 0
         self._last_begin = self._last_read = time.time()
 
@@ -124,8 +122,8 @@ class ProgressMixin:
         """Whether Keras's bar will redraw after this call (ends about one call
         later): read just before it, not at every batch."""
         bar = self.progbar
-        last = getattr(bar, "_last_update", 0)
-        return call_end - last >= getattr(bar, "interval", _INTERVAL)
+        interval = progbar.redraw_interval(bar, _INTERVAL)
+        return call_end - progbar.last_redraw(bar) >= interval
 
     def on_epoch_end(self, epoch, logs=None):
         self._live = False
@@ -141,12 +139,12 @@ class ProgressMixin:
         super().on_train_end(logs)
 
     def _read(self):
-        _, batch_values, _, lost = self._feed.read()
+        batches = self._feed.read()
         self._unread = 0
         self._last_begin = self._last_read = time.time()
-        if lost:
-            self._warn_once("lost", f"{lost} batches were overwritten unread")
-        self._tracker.add(batch_values)
+        if batches.lost:
+            self._warn_once("lost", f"{batches.lost} batches were overwritten unread")
+        self._tracker.add(batches.batch_values)
 
     def _explain_epoch(self, epoch, logs):
         reported = {k: float(v) for k, v in logs.items() if _is_number(v)}
@@ -183,32 +181,14 @@ class ProgressMixin:
             if self._io_utils is not None:
                 self._io_utils.print_msg(line)
 
-    def _maybe_init_progbar(self):
-        before = self.progbar
-        super()._maybe_init_progbar()
-        if self.progbar is not before and self.progbar is not None:
-            self._guard(self._hook_progbar, self.progbar)
+    def progbar_created(self, bar):
+        """Has Keras's new bar print its lines through a `_LivePrinter`,
+        which adds the live levels; every other part of the bar is Keras's."""
+        self._guard(self._print_through, bar)
 
-    def _hook_progbar(self, bar):
-        """Gives `bar` an `update` whose printing adds the live levels.
-
-        Keras's `Progbar.update` builds each line and hands it to its module's
-        `io_utils.print_msg`; a copy of that function, with `io_utils` bound
-        to a `_LivePrinter`, keeps every other part of Keras's bar as is.
-        """
-        update = type(bar).update
-        names = dict(update.__globals__)
-        self._io_utils = names["io_utils"]
-        names["io_utils"] = _LivePrinter(self, bar, self._io_utils)
-        bar.update = types.MethodType(
-            types.FunctionType(
-                update.__code__,
-                names,
-                update.__name__,
-                update.__defaults__,
-                update.__closure__,
-            ),
-            bar,
+    def _print_through(self, bar):
+        self._io_utils = progbar.print_through(
+            bar, lambda io_utils: _LivePrinter(self, bar, io_utils)
         )
 
     def _close_feed(self):
@@ -244,8 +224,7 @@ class _LivePrinter:
         owner = self._owner
         if owner._live and owner._tracker is not None:
             try:
-                # The bar sets `_seen_so_far = batch + 1` before printing.
-                levels = owner._tracker.live_at(self._bar._seen_so_far - 1)
+                levels = owner._tracker.live_at(progbar.batches_seen(self._bar) - 1)
                 message = progress_text.with_live_levels(message, levels)
             except Exception as e:  # noqa: BLE001 - print Keras's line anyway.
                 owner._warn_once("live", f"the live level failed: {e!r}")
@@ -265,20 +244,6 @@ class _LivePrinter:
 
 # Keras's bar redraws at most this often (`Progbar(interval=0.05)`).
 _INTERVAL = 0.05
-
-
-def _steps_per_execution(model):
-    value = getattr(model, "steps_per_execution", None)
-    if value is None:  # Keras 2 keeps a variable.
-        value = getattr(model, "_steps_per_execution", None)
-        value = 1 if value is None else int(value.numpy())
-    return max(1, int(value))
-
-
-def _is_tf_keras_model(model):
-    from epochjump.record.capture.base import is_tf_keras
-
-    return is_tf_keras(model)
 
 
 def _is_number(value):

@@ -4,7 +4,7 @@
 backend modules import only `base`, never this factory.
 """
 
-from epochjump.record.capture import base
+from epochjump.record import keras_api
 
 
 def recorder_for(model):
@@ -19,11 +19,7 @@ def recorder_for(model):
     import keras
 
     backend = keras.backend.backend()
-    if base.is_tf_keras(model):
-        from epochjump.record.capture.tensorflow import (
-            TfKerasRecorder as recorder_class,
-        )
-    elif backend == "tensorflow":
+    if keras_api.is_tf_keras(model) or backend == "tensorflow":
         from epochjump.record.capture.tensorflow import (
             TensorFlowRecorder as recorder_class,
         )
@@ -39,7 +35,7 @@ def recorder_for(model):
     recorder = getattr(model, "_epochjump_recorder", None)
     if isinstance(
         recorder, recorder_class
-    ) and recorder.signature == base.compile_signature(model):
+    ) and recorder.signature == recorder.keras_api.compile_signature(model):
         return recorder
     if recorder is not None:
         recorder.uninstall()

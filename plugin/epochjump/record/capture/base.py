@@ -30,12 +30,34 @@ the values leave its step; `epochjump.record.capture.recorder_for` picks one.
 """
 
 import collections
+import typing
 import warnings
 
 import numpy as np
 
+from epochjump.record import keras_api
+
 # Batches held between two reads, at most.
 DEFAULT_CAPACITY = 4096
+
+
+class Batches(typing.NamedTuple):
+    """What a recorder's `read()` returns: the batches recorded since the last read.
+
+    Attributes:
+      steps: int64 array [n], each batch's global step.
+      batch_values: dict from metric name to a float32 array [n], each
+        batch's own value (NaN where it cannot be exact).
+      running_means: dict from metric name to a float32 array [n], what Keras
+        showed after each batch.
+      lost: int, batches overwritten or dropped before they were read (0
+        unless nothing read them in time).
+    """
+
+    steps: np.ndarray
+    batch_values: dict
+    running_means: dict
+    lost: int
 
 
 def additive_metric_classes(keras):
@@ -68,17 +90,6 @@ def additive_metric_classes(keras):
     return tuple(classes)
 
 
-def leaf_metrics(model):
-    """The model's metrics, with Keras's compile-metrics container expanded."""
-    leaves = []
-    for metric in model.metrics:
-        if type(metric).__name__ == "CompileMetrics":
-            leaves.extend(metric.metrics)
-        else:
-            leaves.append(metric)
-    return leaves
-
-
 class BatchRecorder:
     """What every backend's recorder shares; see the module docstring.
 
@@ -94,11 +105,12 @@ class BatchRecorder:
         self.capacity = capacity
         self.metric_names = ()
         self.exact_batch_values = ()
-        self.signature = compile_signature(model)
+        self.keras_api = keras_api.for_model(model)
+        self.signature = self.keras_api.compile_signature(model)
         self._model = model
         self._original_train_step = model.train_step
         self._swapped = None  # Set by `configure`.
-        self.keras = _keras_module(model)
+        self.keras = self.keras_api.keras_module
         self._exact_mask = []
         self._failed = False
 
@@ -130,10 +142,10 @@ class BatchRecorder:
         """
         model = self._model
         if data is not None:
-            self._build_metrics(data)
+            self.keras_api.build_metrics(model, data)
         additive = additive_metric_classes(self.keras)
         swapped, inexact = [], set()
-        for metric in leaf_metrics(model):
+        for metric in self.keras_api.leaf_metrics(model):
             if isinstance(metric, additive):
                 swapped.extend(metric.variables)
             else:
@@ -158,9 +170,6 @@ class BatchRecorder:
         )
         self._swapped = swapped
         self._allocate()
-
-    def _build_metrics(self, data):
-        self._model._symbolic_build(data_batch=data)
 
     def _allocate(self):
         pass
@@ -202,29 +211,30 @@ class BatchRecorder:
                 stacklevel=3,
             )
 
-    def split(self, steps, values):
-        """Turns read rows into `read()`'s return value.
+    def split(self, steps, values, lost=0):
+        """Turns read rows into `read()`'s return value, `Batches`.
 
         Args:
           steps: int64 array [n].
           values: float array [n, 2 * len(metric_names)].
+          lost: int, batches lost before this read.
         """
         n = len(self.metric_names)
         values = np.asarray(values, np.float32).reshape(len(steps), 2 * n)
         batch_values = {m: values[:, i] for i, m in enumerate(self.metric_names)}
         running_means = {m: values[:, n + i] for i, m in enumerate(self.metric_names)}
-        return np.asarray(steps, np.int64), batch_values, running_means
+        return Batches(np.asarray(steps, np.int64), batch_values, running_means, lost)
 
     def empty(self, lost=0):
         """`read()`'s return value when nothing was recorded."""
-        return self.split(np.zeros(0, np.int64), np.zeros((0, 0))) + (lost,)
+        return self.split(np.zeros(0, np.int64), np.zeros((0, 0)), lost)
 
     def read_buffer(self, buffer):
         """`read()` for the recorders that keep a `RowBuffer`."""
         steps, values, lost = buffer.take()
         if steps is None:
             return self.empty(lost)
-        return self.split(steps, values) + (lost,)
+        return self.split(steps, values, lost)
 
 
 class RowBuffer:
@@ -262,44 +272,9 @@ class RowBuffer:
         return self._to_host(steps), self._to_host(rows), lost
 
 
-def is_tf_keras(model):
-    """Whether `model` is a Keras 2 (`tf_keras`) model."""
-    return type(model).__module__.split(".")[0] == "tf_keras" or any(
-        cls.__module__.split(".")[0] == "tf_keras" for cls in type(model).__mro__
-    )
-
-
 def running_logs(logs, running):
     """The train step's logs with metric values replaced by running means, so
     what Keras shows stays what it would show without epochjump."""
     if isinstance(logs, dict):
         return {k: running.get(k, v) for k, v in logs.items()}
     return logs
-
-
-def compile_signature(model):
-    """Changes when `compile()` gives the model new metrics or losses."""
-    # vars(), not getattr(): on Keras 3, `compiled_metrics` is a property that
-    # builds a new object at each access.
-    attributes = vars(model)
-    return tuple(
-        id(attributes.get(name))
-        for name in (
-            "_compile_metrics",
-            "_compile_loss",
-            "_loss_tracker",
-            "compiled_metrics",
-            "compiled_loss",
-            "optimizer",
-        )
-    )
-
-
-def _keras_module(model):
-    if is_tf_keras(model):
-        import tf_keras
-
-        return tf_keras
-    import keras
-
-    return keras

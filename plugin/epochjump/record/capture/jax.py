@@ -7,6 +7,11 @@ taken out of the logs right after each step, before Keras sees them, into a
 `base.RowBuffer`; rows stay device arrays until `read()` stacks them on the
 device in blocks of 64 and copies the blocks with one `jax.device_get` per
 flush (a host callback per step would cost more than the step itself).
+
+In a multi-process job (`jax.distributed` with a `keras.distribution`), the
+step computes the metrics over the whole global batch, so each row is the
+global value, replicated on every device; each process reads its own copy, so
+reading never waits for, or runs a program on, another process.
 """
 
 import jax
@@ -135,6 +140,7 @@ def _stack(*arrays):
 def _to_host(arrays):
     """Stacks same-shape device arrays into one numpy array, moving them in
     `_CHUNK`-row blocks (the last one padded with copies of its last row)."""
+    arrays = [_local_copy(a) for a in arrays]
     try:
         blocks = []
         for start in range(0, len(arrays), _CHUNK):
@@ -146,3 +152,12 @@ def _to_host(arrays):
         return np.concatenate([m[:count] for m, (_, count) in zip(moved, blocks)])
     except Exception:  # noqa: BLE001 - e.g. rows placed apart: one by one.
         return np.stack(jax.device_get(arrays))
+
+
+def _local_copy(array):
+    """This process's copy of a row replicated over a multi-process job (a
+    jitted stack of the global arrays would be a program of the whole job,
+    run at different times by the processes' own flushes)."""
+    if getattr(array, "is_fully_addressable", True) or not array.is_fully_replicated:
+        return array
+    return array.addressable_data(0)

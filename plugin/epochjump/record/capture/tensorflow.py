@@ -1,4 +1,4 @@
-"""Batch capture on Keras's TensorFlow backend: a ring buffer on the device.
+"""Batch capture on Keras's TensorFlow backend and Keras 2: a ring buffer on the device.
 
 The wrapped step writes each batch's row into `tf.Variable`s, so no value is
 copied to the host per batch; `read()` copies the unread rows once per flush.
@@ -97,10 +97,9 @@ class TensorFlowRecorder(base.BatchRecorder):
         """Returns the batches recorded since the previous read.
 
         Returns:
-          `(steps, batch_values, running_means, lost)`: int64 array, dicts from
-          metric name to float32 arrays, and the number of batches overwritten
-          in the ring buffer before they were read (0 unless the caller did
-          not read in time).
+          `base.Batches`; its `lost` counts the batches overwritten in the
+          ring buffer before they were read (0 unless the caller did not read
+          in time).
         """
         if self._count is None:
             return self.empty()
@@ -112,7 +111,7 @@ class TensorFlowRecorder(base.BatchRecorder):
         self._read_count = count
         steps = self._steps.numpy()[rows]
         values = self._values.numpy()[rows]
-        return self.split(steps, values) + (lost,)
+        return self.split(steps, values, lost)
 
 
 def _frozen(results):
@@ -123,31 +122,3 @@ def _frozen(results):
 
 def _tensors(data):
     return [t for t in tf.nest.flatten(data) if isinstance(t, tf.Tensor)]
-
-
-class TfKerasRecorder(TensorFlowRecorder):
-    """Records batch values and running means of a Keras 2 (`tf_keras`) model."""
-
-    def _build_metrics(self, data):
-        # Keras 2 creates compiled metrics inside the first train step. A
-        # throwaway trace of the forward pass and of the metric containers'
-        # build creates them (their variables are lifted out of the trace)
-        # before the recording step is traced.
-        import tf_keras
-
-        model = self._model
-        x, y, _ = tf_keras.utils.unpack_x_y_sample_weight(data)
-
-        def build(x, y):
-            y_pred = model(x, training=False)
-            model.compiled_loss.build(y_pred)
-            model.compiled_metrics.build(y_pred, y)
-
-        tf.function(build).get_concrete_function(_specs(x), _specs(y))
-
-
-def _specs(structure):
-    return tf.nest.map_structure(
-        lambda t: tf.TensorSpec(t.shape, t.dtype) if isinstance(t, tf.Tensor) else t,
-        structure,
-    )

@@ -120,10 +120,8 @@ class TorchRecorder(base.BatchRecorder):
         """Returns the batches recorded since the previous read.
 
         Returns:
-          `(steps, batch_values, running_means, lost)`: int64 array, dicts from
-          metric name to float32 arrays, and the number of batches dropped
-          unread (0 unless nothing read them, e.g. a `fit` without the
-          callback).
+          `base.Batches`; its `lost` counts the batches dropped unread (0
+          unless nothing read them, e.g. a `fit` without the callback).
         """
         return self.read_buffer(self._buffer)
 

@@ -12,7 +12,7 @@ its own `result()`.
 import keras
 import torch
 
-from epochjump.record.capture import base
+from epochjump.record.keras_api import keras3
 
 
 class MetricsResult:
@@ -76,7 +76,7 @@ def storage(variable):
     """The tensor that holds a Keras variable's value, changed in place by
     its `assign`s; `variable.value` finds it too, through a few microseconds
     of checks for scopes that a train step does not use."""
-    value = getattr(variable, "_value", None)
+    value = keras3.variable_storage(variable)
     return value if isinstance(value, torch.Tensor) else variable.value
 
 
@@ -98,7 +98,7 @@ def _sources(model):
     the ones Keras's own `get_metrics_result()` gives (output prefixes,
     `weighted_` and numbered duplicates included).
     """
-    leaves = base.leaf_metrics(model)
+    leaves = keras3.leaf_metrics(model)
     for metric in leaves:
         object.__setattr__(metric, "result", _Source(metric))
     try:

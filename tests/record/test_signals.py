@@ -1,4 +1,4 @@
-"""Issue 13: SIGTERM flushes what was buffered (and ends the process as it
+"""SIGTERM flushes what was buffered (and ends the process as it
 would have, or runs the handler installed before); SIGKILL loses at most
 `flush_secs`. Batches lost are counted over several real training processes."""
 

@@ -1,4 +1,4 @@
-"""Issue 13: two writers on one run directory at once are refused, never
+"""Two writers on one run directory at once are refused, never
 mixed; one writer after another (a resumed run) stays one run."""
 
 import json

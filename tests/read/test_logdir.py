@@ -1,19 +1,30 @@
-"""A teammate's log folder never breaks the reader or the CLI: truncated,
-corrupt, newer-format, foreign, empty, validation-only and malformed runs each
-give a per-run message, and the other runs keep working. Batch chunks are all
+"""`read_run` (and the CLI over it) never break on a teammate's log folder.
+
+Truncated, corrupt, newer-format, foreign, empty, validation-only and
+malformed runs, a record that is not an event, files of two format versions
+in one run, and another plugin's summaries under epochjump's tags each give a
+per-run problem, and every other datum and run is read. Batch chunks are all
 or nothing even while TensorBoard is still ingesting them."""
 
 import itertools
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from support.written_runs import NOT_AN_EVENT
 from support.written_runs import PER_CHUNK
+from support.written_runs import append_record
 from support.written_runs import loss
+from support.written_runs import not_an_event_problem
 from support.written_runs import records
 from support.written_runs import write_chunked_run
+from support.written_runs import write_foreign
 from support.written_runs import write_malformed_run
 from support.written_runs import write_scalars
+from support.written_runs import write_versions
 from tensorboard.backend.event_processing import event_file_loader
 from tensorboard.data import provider as provider_lib
 from tensorboard.util import tensor_util
@@ -194,7 +205,7 @@ def test_cli_explains_good_runs_and_names_the_problems_of_the_others(
     # Runs are named as TensorBoard names them, relative to the logdir.
     assert set(by_run) == set(names)
     good = by_run["good"]
-    assert "problem:" not in good and "Keras printed" in good
+    assert "problem:" not in good and "is the average over epoch 1;" in good
     assert "problem: events.out.tfevents." in by_run["truncated"]
     assert "incomplete last record" in by_run["truncated"]
     assert "version 3" in by_run["newer"]
@@ -309,3 +320,104 @@ def test_fast_checksum_matches_tensorboards():
     for size in (0, 1, 7, 8, 12, 100, 4096):
         data = bytes(rng.randrange(256) for _ in range(size))
         assert event_files.masked_crc32c(data) == pywrap_tensorflow.masked_crc32c(data)
+
+
+PLUGIN_DIR = os.path.dirname(os.path.dirname(epochjump.__file__))
+
+
+def run_cli(*args):
+    env = dict(os.environ, PYTHONPATH=PLUGIN_DIR, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, "-m", "epochjump.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_a_record_that_is_not_an_event_is_its_runs_problem(tmp_path):
+    write_chunked_run(tmp_path / "a_good")
+    bad = write_chunked_run(tmp_path / "bad", chunks=2)
+    offset = append_record(bad, NOT_AN_EVENT)
+    write_chunked_run(tmp_path / "z_good")
+
+    run = epochjump.read_run(tmp_path / "bad")
+    assert run["loss"].step.tolist() == list(range(1, 9))
+    assert run["loss"].batch_value.tolist() == [loss(s) for s in range(1, 9)]
+    assert run.problems == (not_an_event_problem(bad.name, offset),)
+
+    explained = run_cli("explain", str(tmp_path))
+    assert explained.returncode == 0, explained.stderr
+    assert "Traceback" not in explained.stderr
+    blocks = ("\n\n" + explained.stdout).split("\n\nRun ")[1:]
+    by_run = {block.split(":", 1)[0]: block for block in blocks}
+    assert set(by_run) == {"a_good", "bad", "z_good"}
+    assert f"problem: {not_an_event_problem(bad.name, offset)}" in by_run["bad"]
+    for good in ("a_good", "z_good"):
+        assert "problem" not in by_run[good]
+        assert "is the average over epoch 1;" in by_run[good]
+
+    for selection in ([], ["--run", "good"]):
+        out = tmp_path / f"export{len(selection)}.html"
+        exported = run_cli("export", str(tmp_path), "-o", str(out), *selection)
+        assert exported.returncode == 0, exported.stderr
+        assert "Traceback" not in exported.stderr
+        html = out.read_text()
+        assert "a_good" in html and "z_good" in html
+    assert f"run bad: problem: {not_an_event_problem(bad.name, offset)}" in (
+        run_cli("export", str(tmp_path), "-o", str(tmp_path / "x.html")).stderr
+    )
+
+
+@pytest.mark.parametrize("newer_first", [False, True])
+def test_newer_format_file_is_left_out_in_either_order(
+    tmp_path, monkeypatch, newer_first
+):
+    newer = write_versions(tmp_path / "run", monkeypatch, newer_first)
+
+    run = epochjump.read_run(tmp_path / "run")
+
+    assert run["loss"].step.tolist() == [1, 2, 3, 4]
+    assert run["loss"].batch_value.tolist() == [loss(s) for s in range(1, 5)]
+    assert run.epoch_starts.tolist() == [1]
+    assert len(run["loss"].val) == 0
+    assert run.problems == (
+        f"{newer}: holds data written in epochjump format version 3; this "
+        "epochjump reads up to version 2, so that data is left out. Upgrade "
+        "epochjump.",
+    )
+
+
+@pytest.mark.parametrize("foreign_first", [False, True])
+def test_another_plugins_summary_does_not_take_an_epochjump_tag(
+    tmp_path, foreign_first
+):
+    ours = write_chunked_run(tmp_path / "run")
+    foreign = write_foreign(tmp_path / "run", "epochjump/epoch_start", 3, 3)
+    name = f"events.out.tfevents.{'0' if foreign_first else '9'}.other"
+    foreign = foreign.rename(foreign.with_name(name))
+    assert (foreign.name < ours.name) == foreign_first
+
+    run = epochjump.read_run(tmp_path / "run")
+
+    assert run["loss"].step.tolist() == list(range(1, 13))
+    if foreign_first:
+        # TensorBoard files the tag under the scalars plugin: the epoch
+        # starts cannot be read, and the run says so.
+        assert run.epoch_starts.tolist() == []
+        assert run.problems == (
+            f"{foreign.name}: summaries of another plugin ('scalars') use "
+            "epochjump's tags (epochjump/epoch_start); they are not epochjump "
+            "data and are left out",
+            "epochjump/epoch_start: TensorBoard files this tag under another "
+            f"plugin ('scalars'), whose summary in {foreign.name} came first, so "
+            "its epochjump data cannot be shown",
+        )
+    else:
+        assert run.epoch_starts.tolist() == [1, 5]
+        assert run.problems == (
+            f"{foreign.name}: summaries of another plugin ('scalars') use "
+            "epochjump's tags (epochjump/epoch_start); they are not epochjump "
+            "data and are left out",
+        )

@@ -1,5 +1,5 @@
-"""Issue 13 in the tab (real TensorBoard, headless Chromium): names with bidi
-or invisible characters are shown with escapes, never as another name."""
+"""Names with bidi or invisible characters in the tab (real TensorBoard,
+headless Chromium) are shown with escapes, never as another name."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""Issue 13: epochs keep Keras's numbers after lost data; a full disk leaves
+"""Epochs keep Keras's numbers after lost data; a full disk leaves
 no empty or torn file once it recovers; each distinct fault warns."""
 
 import os
