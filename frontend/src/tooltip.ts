@@ -41,6 +41,26 @@ function rateAt(chart: ChartData, step: number): number | null {
   return found;
 }
 
+/** One line of the tooltip: a swatch (if any), a name and its value. */
+function row(color: string | null, name: string, value: string, testid?: string): HTMLElement {
+  const line = document.createElement("div");
+  line.className = "ej-tooltip-row";
+  if (testid) line.dataset.testid = testid;
+  if (color !== null) {
+    const swatch = document.createElement("span");
+    swatch.className = "ej-swatch";
+    swatch.style.background = color;
+    line.append(swatch);
+  }
+  const label = document.createElement("span");
+  label.textContent = name;
+  const number = document.createElement("span");
+  number.className = "ej-num";
+  number.textContent = value;
+  line.append(label, number);
+  return line;
+}
+
 export function tooltipPlugin(source: TooltipSource): uPlot.Plugin {
   const box = document.createElement("div");
   box.className = "ej-tooltip";
@@ -69,50 +89,20 @@ export function tooltipPlugin(source: TooltipSource): uPlot.Plugin {
       const value =
         label === LABELS.smoothed ? u.data[i + 1][idx] : chart.raw.get(label)?.[idx];
       if (value === undefined || value === null) return;
-      const row = document.createElement("div");
-      row.className = "ej-tooltip-row";
-      const swatch = document.createElement("span");
-      swatch.className = "ej-swatch";
-      swatch.style.background = swatches[i];
-      const name = document.createElement("span");
-      name.textContent = label;
-      const number = document.createElement("span");
-      number.className = "ej-num";
-      number.textContent = kerasValue(value);
-      row.append(swatch, name, number);
-      box.append(row);
+      box.append(row(swatches[i], label, kerasValue(value)));
     });
     const levelIndex = SERIES_LABELS.indexOf(LABELS.level);
     if (u.series[levelIndex + 1].show) {
       for (const mark of levelsAt(u, chart, left)) {
-        const row = document.createElement("div");
-        row.className = "ej-tooltip-row";
-        row.dataset.testid = "tooltip-level";
-        const swatch = document.createElement("span");
-        swatch.className = "ej-swatch";
-        swatch.style.background = swatches[levelIndex];
-        const name = document.createElement("span");
-        name.textContent = levelName(mark);
-        const text = document.createElement("span");
-        text.className = "ej-num";
-        text.textContent = mark.text;
-        row.append(swatch, name, text);
-        box.append(row);
+        box.append(row(swatches[levelIndex], levelName(mark), mark.text, "tooltip-level"));
       }
     }
     const rate = rateAt(chart, chart.steps[idx]);
     if (rate !== null) {
-      const row = document.createElement("div");
-      row.className = "ej-tooltip-row ej-tooltip-rate";
-      row.dataset.testid = "tooltip-rate";
-      const name = document.createElement("span");
       const change = chart.lrMarks.find((m) => m.step === chart.steps[idx]);
-      name.textContent = change ? "learning rate (changed here)" : "learning rate";
-      const number = document.createElement("span");
-      number.className = "ej-num";
-      number.textContent = formatRate(rate);
-      row.append(name, number);
-      box.append(row);
+      const line = row(null, change ? "learning rate (changed here)" : "learning rate", formatRate(rate), "tooltip-rate");
+      line.classList.add("ej-tooltip-rate");
+      box.append(line);
     }
     box.hidden = false;
     const overWidth = u.over.clientWidth;

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LABELS, SERIES_LABELS, buildChartData } from "../src/chart_data";
-import type { Boundary, EvalPoints, SeriesResponse } from "../src/types";
+import type { Boundary, EpochEndRecord, EvalPoints, SeriesResponse } from "../src/types";
 
 const STEPS = [1, 2, 3, 4, 5, 6];
 const BATCH = [0.5, 0.7, Infinity, 0.75, 0.8, 0.9];
@@ -126,4 +126,46 @@ test("a log axis leaves out values at or below 0; smoothing skips non-finite val
     if (want[i] === null) assert.equal(v, null, `row ${i}`);
     else assert.ok(Math.abs((v as number) - (want[i] as number)) < 1e-12, `row ${i}: ${v}`);
   });
+});
+
+// The model's level at each epoch's end (its last batch) and just after each
+// boundary (the next epoch's first batch), with the server's text.
+const ENDS = [
+  { epoch: 0, last_step: 3, level_at_end: 0.85, lag_stderr: 0.02, text: { level_at_end: "0.8500 ± 0.0200" } },
+  { epoch: 1, last_step: 6, level_at_end: 0.93, lag_stderr: 0.01, text: { level_at_end: "0.9300 ± 0.0100" } },
+] as EpochEndRecord[];
+const AFTER = {
+  ...BOUNDARY,
+  epoch: 0,
+  level_after: 0.8,
+  level_after_stderr: 0.03,
+  level_after_text: "0.8000 ± 0.0300",
+} as Boundary;
+
+test("the model's level sits at each epoch's last batch and the next epoch's first", () => {
+  const chart = buildChartData(answer(), ENDS, [AFTER], "step", 0, false, 0);
+  assert.deepEqual(chart.levels, [
+    { side: "end", epoch: 0, step: 3, x: 3, value: 0.85, stderr: 0.02, text: "0.8500 ± 0.0200" },
+    { side: "end", epoch: 1, step: 6, x: 6, value: 0.93, stderr: 0.01, text: "0.9300 ± 0.0100" },
+    { side: "after", epoch: 1, step: 4, x: 4, value: 0.8, stderr: 0.03, text: "0.8000 ± 0.0300" },
+  ]);
+  // Its series holds the levels at their batches' rows: the legend and the y range.
+  const none = undefined;
+  assert.deepEqual(column(chart, LABELS.level), [none, none, 0.85, 0.8, none, 0.93]);
+  // On the epoch axis: where the server places those batches.
+  const byEpoch = buildChartData(answer(), ENDS, [AFTER], "epoch", 0, false, 0);
+  assert.deepEqual(
+    byEpoch.levels.map((m) => m.x),
+    [1, 2, 4 / 3],
+  );
+});
+
+test("a log axis leaves out a level at or below 0", () => {
+  const ends = [{ ...ENDS[0], level_at_end: -0.1 }, ENDS[1]];
+  const chart = buildChartData(answer(), ends, [AFTER], "step", 0, true, 0);
+  assert.deepEqual(
+    chart.levels.map((m) => m.step),
+    [6, 4],
+  );
+  assert.equal(column(chart, LABELS.level)[2], undefined);
 });
