@@ -35,18 +35,18 @@ import epochjump  # noqa: E402
 from epochjump.read.logdir import Logdir  # noqa: E402
 
 
-def timed_fit(log_dir):
+def timed_fit(log_dir, samples, batch_size, epochs):
     from support.keras_fits import dense_model
     from support.keras_fits import digits
 
-    x, y = digits(600)
+    x, y = digits(samples)
     model = dense_model()
     start = time.perf_counter()
     model.fit(
         x,
         y,
-        batch_size=16,
-        epochs=5,
+        batch_size=batch_size,
+        epochs=epochs,
         verbose=0,
         callbacks=[epochjump.EpochJumpCallback(log_dir)],
     )
@@ -92,20 +92,33 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=600, help="digits to fit")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--fit-only", action="store_true", help="skip reading")
     args = parser.parse_args()
+    fit_args = (args.samples, args.batch_size, args.epochs)
     runs, batches = (4, 5000) if args.quick else (20, 50000)
 
     with object_stores.running("s3", "s3-benchmark") as store:
         os.environ.update(store.env)
         local = tempfile.mkdtemp()
-        timed_fit(os.path.join(local, "warmup"))  # Compiles; not counted.
+        # Compiles, and starts the S3 client; not counted.
+        timed_fit(os.path.join(local, "warmup"), *fit_args)
+        timed_fit(store.url("fits", "warmup"), *fit_args)
         disk, bucket = [], []
         for i in range(args.rounds):
-            disk.append(timed_fit(os.path.join(local, f"fit{i}")))
-            bucket.append(timed_fit(store.url("fits", f"fit{i}")))
+            disk.append(timed_fit(os.path.join(local, f"fit{i}"), *fit_args))
+            bucket.append(timed_fit(store.url("fits", f"fit{i}"), *fit_args))
         d, b = statistics.median(disk), statistics.median(bucket)
-        print(f"fit (5 epochs, 190 batches), median of {args.rounds}, interleaved:")
+        batches = args.epochs * -(-args.samples // args.batch_size)
+        print(
+            f"fit ({args.epochs} epochs, {batches} batches), median of "
+            f"{args.rounds}, interleaved:"
+        )
         print(f"  disk {d:.2f} s  s3 {b:.2f} s  ratio {b / d:.3f}x")
+        if args.fit_only:
+            return
 
         disk_logdir = os.path.join(local, "logs")
         bucket_logdir = store.url("logs")
