@@ -200,3 +200,46 @@ def test_store_unreachable_mid_fit_warns_once_and_keeps_what_was_flushed(
     # Epochs 1 and 2 were flushed at their ends: all there, exact.
     assert run.epoch_starts.tolist() == [1, 11]
     np.testing.assert_array_equal(run["loss"].running_mean, logged[:20])
+
+
+@pytest.mark.slow
+def test_tensorboard_without_a_file_layer_for_s3_says_so_and_stops(
+    s3_store,  # noqa: F811
+):
+    # TensorFlow installed, tensorflow-io not: TensorFlow's gfile has no s3://.
+    command = tensorboard_process.tensorboard_command(
+        s3_store.url("logs"), load_fast=False
+    )
+    result = subprocess.run(
+        [*command, "--port", str(tensorboard_process.free_port())],
+        env=s3_store.subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    assert "Unsupported filename scheme 's3'" in result.stderr
+
+
+@pytest.mark.slow
+def test_tab_says_the_rust_data_server_ignores_a_gcs_emulator(
+    gcs_store,  # noqa: F811
+):
+    logdir = gcs_store.url("rust")
+    command = tensorboard_process.tensorboard_command(logdir, load_fast=True)
+
+    def answered(base):
+        return get_json(f"{base}/data/plugin/epochjump/runs")
+
+    env = gcs_store.subprocess_env()
+    with tensorboard_process.serve_tensorboard(
+        "bucket-rust", command, answered, env
+    ) as base:
+        answer = get_json(f"{base}/data/plugin/epochjump/runs")
+    assert answer["runs"] == []
+    assert answer["warning"] == (
+        f"TensorBoard's Rust data server reads {logdir} from Google Cloud Storage "
+        f"itself and ignores STORAGE_EMULATOR_HOST={gcs_store.endpoint}, so the "
+        "runs here may be missing. Restart TensorBoard with --load_fast=false to "
+        "read the bucket through fsspec."
+    )

@@ -8,7 +8,9 @@ naming the first. A lease whose writer is gone is taken over, so a run
 resumed later, one writer after the other, stays one run: on the same host
 when its process no longer exists (or, in this process, its writer was
 closed or collected); from another host when it was not refreshed for
-`STALE_SECS`.
+`STALE_SECS`. Run folders at URLs (buckets) get no lease: fsspec offers no
+atomic create-if-absent across stores, so there one fit per folder is the
+user's to keep (docs/format.md).
 """
 
 import json
@@ -20,6 +22,7 @@ import uuid
 import warnings
 import weakref
 
+from epochjump import storage
 from epochjump.record import signals
 
 LEASE_NAME = "epochjump.lease"
@@ -190,7 +193,7 @@ class WriterLease:
         self._log_dir = log_dir
         self._writer = weakref.ref(writer)
         self._lease = None
-        self._local = "://" not in log_dir
+        self._local = storage.is_local(log_dir)
         self._warned = set()
         self.refused = False  # The last claim found another live writer.
 

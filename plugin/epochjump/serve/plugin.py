@@ -20,6 +20,7 @@ from werkzeug import wrappers
 from epochjump import answers
 from epochjump import constants
 from epochjump import metadata
+from epochjump.read import ingesters
 from epochjump.read import logdir
 from epochjump.read import provider as provider_io
 from epochjump.serve import params
@@ -61,7 +62,13 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         self._background = futures.ThreadPoolExecutor(
             max_workers=2, thread_name_prefix="epochjump"
         )
-        self._warning = sampling_warning(context.flags)
+        warnings = (
+            sampling_warning(context.flags),
+            ingesters.logdir_warning(
+                getattr(context, "logdir", None), context.data_provider
+            ),
+        )
+        self._warning = " ".join(w for w in warnings if w) or None
 
     def get_plugin_apps(self):
         routes = {

@@ -1,0 +1,149 @@
+"""What a bucket costs: writing a fit to S3 vs disk, and reading runs back from it.
+
+Starts moto's S3 server (as the tests do) and measures, A/B interleaved in
+one run:
+
+1. the wall time of the same small Keras fit with `EpochJumpCallback`
+   writing to local disk vs to `s3://` (ratio of medians);
+2. the first `runs` and the first `series` answers of a real `tensorboard`
+   (Python ingester, without TensorFlow: boto3) on a logdir of R runs x B
+   batches in the bucket vs the same logdir on disk (Rust data server and
+   Python ingester); and `epochjump explain`'s read (`Logdir`) of both.
+
+    python benchmarks/bucket_benchmark.py            # 20 runs x 50k batches
+    python benchmarks/bucket_benchmark.py --quick    # 4 runs x 5k batches
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from support import isolation  # noqa: E402
+from support import object_stores  # noqa: E402
+from support import tensorboard_process  # noqa: E402
+
+import epochjump  # noqa: E402
+from epochjump.read.logdir import Logdir  # noqa: E402
+
+
+def timed_fit(log_dir, samples, batch_size, epochs):
+    from support.keras_fits import dense_model
+    from support.keras_fits import digits
+
+    x, y = digits(samples)
+    model = dense_model()
+    start = time.perf_counter()
+    model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        verbose=0,
+        callbacks=[epochjump.EpochJumpCallback(log_dir)],
+    )
+    return time.perf_counter() - start
+
+
+def write_logdir(logdir, runs, batches, chunk=1000):
+    for r in range(runs):
+        with epochjump.Writer(f"{logdir}/run{r:02d}", flush_secs=1e9) as writer:
+            for start in range(1, batches + 1, chunk):
+                if (start - 1) % 5000 == 0:
+                    writer.start_epoch(start, epoch=(start - 1) // 5000)
+                for step in range(start, min(start + chunk, batches + 1)):
+                    writer.log_batch(step, {"loss": 1.0 / step})
+                writer.flush()
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=600) as response:
+        return json.load(response)
+
+
+def first_answers(logdir, runs, load_fast, env):
+    command = tensorboard_process.tensorboard_command(logdir, load_fast=load_fast)
+    start = time.perf_counter()
+
+    def all_listed(base):
+        answer = get_json(f"{base}/data/plugin/epochjump/runs")["runs"]
+        return len([r for r in answer if r["metrics"]]) == runs
+
+    with tensorboard_process.serve_tensorboard(
+        "bucket-benchmark", command, all_listed, env
+    ) as base:
+        runs_secs = time.perf_counter() - start
+        query = urllib.parse.urlencode({"run": "run00", "metric": "loss"})
+        t = time.perf_counter()
+        get_json(f"{base}/data/plugin/epochjump/series?{query}")
+        series_secs = time.perf_counter() - t
+    return runs_secs, series_secs
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=600, help="digits to fit")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--fit-only", action="store_true", help="skip reading")
+    args = parser.parse_args()
+    fit_args = (args.samples, args.batch_size, args.epochs)
+    runs, batches = (4, 5000) if args.quick else (20, 50000)
+
+    with object_stores.running("s3", "s3-benchmark") as store:
+        os.environ.update(store.env)
+        local = tempfile.mkdtemp()
+        # Compiles, and starts the S3 client; not counted.
+        timed_fit(os.path.join(local, "warmup"), *fit_args)
+        timed_fit(store.url("fits", "warmup"), *fit_args)
+        disk, bucket = [], []
+        for i in range(args.rounds):
+            disk.append(timed_fit(os.path.join(local, f"fit{i}"), *fit_args))
+            bucket.append(timed_fit(store.url("fits", f"fit{i}"), *fit_args))
+        d, b = statistics.median(disk), statistics.median(bucket)
+        batches = args.epochs * -(-args.samples // args.batch_size)
+        print(
+            f"fit ({args.epochs} epochs, {batches} batches), median of "
+            f"{args.rounds}, interleaved:"
+        )
+        print(f"  disk {d:.2f} s  s3 {b:.2f} s  ratio {b / d:.3f}x")
+        if args.fit_only:
+            return
+
+        disk_logdir = os.path.join(local, "logs")
+        bucket_logdir = store.url("logs")
+        write_logdir(disk_logdir, runs, batches)
+        write_logdir(bucket_logdir, runs, batches)
+        print(f"logdir of {runs} runs x {batches} batches:")
+        for name, logdir in (("disk", disk_logdir), ("s3", bucket_logdir)):
+            t = time.perf_counter()
+            reader = Logdir(logdir)
+            for run in reader.run_names():
+                reader.load(run)
+            print(f"  epochjump read ({name}): {time.perf_counter() - t:.2f} s")
+        no_tf = store.subprocess_env(isolation.env_without(("tensorflow",)))
+        for name, logdir, load_fast in (
+            ("disk, Rust data server", disk_logdir, True),
+            ("disk, Python ingester", disk_logdir, False),
+            ("s3, Python ingester", bucket_logdir, False),
+        ):
+            runs_secs, series_secs = first_answers(logdir, runs, load_fast, no_tf)
+            print(
+                f"  {name}: first runs listing all {runs} runs "
+                f"{runs_secs:.2f} s (TensorBoard start included), first series "
+                f"{series_secs:.2f} s"
+            )
+
+
+if __name__ == "__main__":
+    main()
