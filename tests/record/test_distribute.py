@@ -5,6 +5,8 @@ import os
 
 import pytest
 from support import multihost
+from support.object_stores import s3_store  # noqa: F401 - a pytest fixture
+from support.object_stores import store_env  # noqa: F401 - a pytest fixture
 from support.scripts import require
 from support.scripts import run_exact
 
@@ -60,22 +62,27 @@ def test_only_the_chief_of_a_multi_worker_cluster_writes(
 LOSS_RTOL = 1e-6
 
 
-def _assert_one_global_run(tmp_path, workers, single):
-    """The job's run, written by its chief only, equals the single-process
-    fit's on the same global batches, and both equal a numpy recomputation."""
+def _assert_one_global_run(job_dir, tmp_path, workers, single):
+    """The job's run in `job_dir` (a bucket URL), written by its chief only,
+    equals the single-process fit's on the same global batches (in
+    `tmp_path`), and both equal a numpy recomputation."""
     import numpy as np
     from support.keras_fits import digits
 
     import epochjump
+    from epochjump import storage
 
     chief, other = workers
-    files = sorted(os.listdir(tmp_path / "job"))
-    assert len(files) == 1 and files[0].startswith("events"), files
-    assert f".{chief['pid']}." in files[0]  # Worker 1 wrote nothing.
+    # In a bucket, one event file per flush: all the chief's (its pid in
+    # their names); worker 1 wrote nothing.
+    files = sorted(storage.list_files(job_dir))
+    assert files, job_dir
+    for name in files:
+        assert name.startswith("events") and f".{chief['pid']}." in name, files
     # Both workers saw the same global values, batch by batch.
     assert chief["batch_logs"] == other["batch_logs"]
     assert chief["history"] == other["history"]
-    job = epochjump.read_run(tmp_path / "job")
+    job = epochjump.read_run(job_dir)
     alone = epochjump.read_run(tmp_path / "single")
     batches = multihost.global_batches()
     per_epoch = len(batches) // multihost.EPOCHS
@@ -120,18 +127,24 @@ def _loss_close(got, expected):
 
 
 @pytest.mark.slow
-def test_jax_data_parallel_job_writes_one_global_run(tmp_path):
+def test_jax_data_parallel_job_writes_one_global_run(
+    tmp_path,
+    s3_store,  # noqa: F811
+    store_env,  # noqa: F811
+):
     """Two processes joined by `jax.distributed`, fitting with
-    `keras.distribution.DataParallel`, against one process on the same global
-    batches from the same weights."""
+    `keras.distribution.DataParallel` into an S3 bucket, against one process
+    on the same global batches from the same weights."""
     require("jax")
+    store_env(s3_store)
+    job_dir = s3_store.url(tmp_path.name, "job")
     worker = os.path.join(multihost.SUPPORT, "multihost_jax_worker.py")
     (port,) = multihost.free_ports(1)
     *workers, single = multihost.run_processes(
-        [([worker, tmp_path / "job", 2, index, port], {}) for index in range(2)]
+        [([worker, job_dir, 2, index, port], s3_store.env) for index in range(2)]
         + [([worker, tmp_path / "single", 1, 0, 0, tmp_path / "weights.npz"], {})]
     )
-    _assert_one_global_run(tmp_path, workers, single)
+    _assert_one_global_run(job_dir, tmp_path, workers, single)
 
 
 @pytest.mark.slow
@@ -156,22 +169,29 @@ def test_jax_job_trains_on_when_its_chief_cannot_write(tmp_path):
 
 
 @pytest.mark.slow
-def test_multi_worker_strategy_job_writes_one_global_run(tmp_path):
-    """Two `MultiWorkerMirroredStrategy` workers on loopback against one
-    process on the same global batches from the same weights (Keras 2: Keras
-    3's own fit does not run under this strategy)."""
+def test_multi_worker_strategy_job_writes_one_global_run(
+    tmp_path,
+    s3_store,  # noqa: F811
+    store_env,  # noqa: F811
+):
+    """Two `MultiWorkerMirroredStrategy` workers on loopback, fitting into an
+    S3 bucket, against one process on the same global batches from the same
+    weights (Keras 2: Keras 3's own fit does not run under this strategy)."""
     import json
 
     require("tf_keras")
+    store_env(s3_store)
+    job_dir = s3_store.url(tmp_path.name, "job")
     worker = os.path.join(multihost.SUPPORT, "multihost_tf_worker.py")
     addresses = [f"127.0.0.1:{port}" for port in multihost.free_ports(2)]
     legacy = {"TF_USE_LEGACY_KERAS": "1"}
     *workers, single = multihost.run_processes(
         [
             (
-                [worker, tmp_path / "job"],
+                [worker, job_dir],
                 {
                     **legacy,
+                    **s3_store.env,
                     "TF_CONFIG": json.dumps(
                         {
                             "cluster": {"worker": addresses},
@@ -184,4 +204,4 @@ def test_multi_worker_strategy_job_writes_one_global_run(tmp_path):
         ]
         + [([worker, tmp_path / "single", tmp_path / "weights.npz"], legacy)]
     )
-    _assert_one_global_run(tmp_path, workers, single)
+    _assert_one_global_run(job_dir, tmp_path, workers, single)

@@ -57,6 +57,11 @@ class EpochJumpCallback(keras.callbacks.Callback):
     Steps are the optimizer's iteration count, so repeated `fit()` calls (with
     this callback or a new one on the same `log_dir`) continue one timeline.
 
+    In a job of several processes (a multi-worker `tf.distribute` strategy,
+    or JAX processes under a `keras.distribution`), give every process the
+    callback with the same `log_dir`: the values are the global batch's, and
+    only the chief (`epochjump.record.job.is_chief`) writes.
+
     Args:
       log_dir: str or os.PathLike, the run directory (TensorBoard shows it as
         one run).
