@@ -41,10 +41,11 @@ frontend-test:
 	cd frontend && npm test
 
 # The Keras adapter's test against the oldest supported Keras 3, installed
-# beside the newest (its dependencies are the newest's) and put first on the path.
+# beside the newest (its dependencies are the newest's) and put first on the
+# path, before this checkout's code.
 keras-oldest:
 	$(PYTHON) -m pip install --quiet --no-deps --target $(OLDEST_DIR) "keras==$(KERAS_OLDEST)"
-	PYTHONPATH=$(OLDEST_DIR)$${PYTHONPATH:+:$$PYTHONPATH} $(PYTHON) -m pytest -q \
+	PYTHONPATH=$(OLDEST_DIR):plugin$${PYTHONPATH:+:$$PYTHONPATH} $(PYTHON) -m pytest -q \
 	  -p no:cacheprovider tests/record/test_keras_api.py -k "not tf_keras"
 
 # JAX, PyTorch and tf_keras are for tests/record/test_backends.py; Keras,

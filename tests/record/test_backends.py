@@ -1,14 +1,11 @@
 """EpochJumpCallback is exact on every Keras 3 backend (one process each)."""
 
-import os
-
 import pytest
 from support.scripts import require
 from support.scripts import run_exact
+from support.scripts import script_path
 
-SCRIPT = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "backend_exactness.py"
-)
+SCRIPT = script_path("backend_exactness.py")
 
 
 @pytest.mark.slow
@@ -21,5 +18,5 @@ def test_callback_is_exact_on_backend(tmp_path, backend):
 @pytest.mark.slow
 def test_callback_is_exact_on_tf_keras(tmp_path):
     require("tf_keras")
-    script = os.path.join(os.path.dirname(SCRIPT), "tf_keras_exactness.py")
+    script = script_path("tf_keras_exactness.py")
     run_exact(script, tmp_path / "run", env={"TF_USE_LEGACY_KERAS": "1"}, timeout=600)

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 from support.keras_fits import KerasLogRecorder
+from support.keras_fits import check_steps_per_execution
 from support.keras_fits import dense_model
 from support.keras_fits import digits
 from support.keras_fits import evaluate_with_weights
@@ -236,30 +237,7 @@ def test_nan_losses_are_recorded(tmp_path, data):
 
 
 def test_steps_per_execution_records_every_batch(tmp_path, data):
-    x, y = data[0][:N], data[1][:N]
-    model = dense_model(steps_per_execution=4)
-    recorder = KerasLogRecorder()
-    model.fit(
-        x,
-        y,
-        batch_size=BATCH,
-        epochs=1,
-        shuffle=False,
-        verbose=0,
-        callbacks=[epochjump.EpochJumpCallback(tmp_path / "run"), recorder],
-    )
-    series = epochjump.read_run(tmp_path / "run")["loss"]
-    assert series.step.tolist() == list(range(1, BATCHES_PER_EPOCH + 1))
-    # Keras logs once per execution of 4 batches (the last one holds 3).
-    chunk_ends = [3, 7, 11, 15, 18]
-    logged = np.array([entry["loss"] for entry in recorder.batch_logs], np.float32)
-    np.testing.assert_array_equal(series.running_mean[chunk_ends], logged)
-    sizes = np.array([s.stop - s.start for s in batch_slices()], np.float64)
-    np.testing.assert_allclose(
-        series.running_mean,
-        np.cumsum(series.batch_value * sizes) / np.cumsum(sizes),
-        rtol=1e-5,
-    )
+    check_steps_per_execution(tmp_path / "run", data[0][:N], data[1][:N], BATCH)
 
 
 class _PyDataset(keras.utils.PyDataset):

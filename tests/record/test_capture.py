@@ -1,8 +1,8 @@
 """Batch capture on every Keras 3 backend: every built-in metric exact, an
 unhandled custom metric harmless, no per-batch host copy on PyTorch.
 
-`capture_checks.py` runs once per backend (Keras picks its backend at import)
-and reports each check; each test here asserts one of them.
+`tests/support/capture_checks.py` runs once per backend (Keras picks its
+backend at import) and reports each check; each test here asserts one of them.
 """
 
 import os
@@ -11,8 +11,9 @@ import sys
 
 import pytest
 from support.scripts import require
+from support.scripts import script_path
 
-SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "capture_checks.py")
+SCRIPT = script_path("capture_checks.py")
 BACKENDS = ["tensorflow", "jax", "torch"]
 TASKS = ["binary", "sparse", "one_hot", "regression"]
 _reports = {}

@@ -5,17 +5,14 @@
 name breaks here, in one file, and nowhere else first.
 """
 
-import os
-
 import numpy as np
 import pytest
 from support.scripts import require
 from support.scripts import run_exact
+from support.scripts import script_path
 
 from epochjump.record import keras_api
 from epochjump.record.keras_api import progbar
-
-SUPPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support")
 
 LINES = ["keras3", "tf_keras"]
 
@@ -249,6 +246,4 @@ def test_keras3_global_seed_generator():
 def test_keras3_backend_only_functions(backend):
     """`update_metrics_variables` (JAX) and `variable_storage` (PyTorch)."""
     require(backend)
-    run_exact(
-        os.path.join(SUPPORT, "keras_api_backends.py"), env={"KERAS_BACKEND": backend}
-    )
+    run_exact(script_path("keras_api_backends.py"), env={"KERAS_BACKEND": backend})

@@ -1,17 +1,14 @@
 """The training-mode evaluation is exact and leaves `History` untouched, on
 every Keras 3 backend (one process each: Keras picks its backend at import)."""
 
-import os
-
 import pytest
 from support.scripts import require
 from support.scripts import run_exact
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from support.scripts import script_path
 
 
 def run_script(script, tmp_path, env):
-    run_exact(os.path.join(HERE, script), tmp_path, env=env)
+    run_exact(script_path(script), tmp_path, env=env)
 
 
 @pytest.mark.slow

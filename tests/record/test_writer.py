@@ -15,6 +15,7 @@ import pytest
 from support.keras_fits import KerasLogRecorder
 from support.keras_fits import dense_model
 from support.keras_fits import digits
+from support.plugin_client import as_json
 
 import epochjump
 from epochjump.record import event_file
@@ -341,11 +342,3 @@ def served_series(logdir, run, metric):
     )
     assert response.status_code == 200, response.get_data(as_text=True)
     return json.loads(response.get_data(as_text=True))
-
-
-def as_json(value):
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value

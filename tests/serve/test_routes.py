@@ -18,6 +18,7 @@ import urllib.parse
 import numpy as np
 import pytest
 from support import plugin_client
+from support.plugin_client import as_json
 from tensorboard import context as tb_context
 from tensorboard.backend import application
 from tensorboard.plugins import base_plugin
@@ -220,15 +221,6 @@ def get_json(client, route, **params):
     assert response.headers["Content-Type"] == "application/json"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     return json.loads(response.get_data(as_text=True))
-
-
-def as_json(value):
-    """How TensorBoard's Respond writes a float: non-finite ones as strings."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value
 
 
 def from_json(value):

@@ -23,17 +23,37 @@ def digits(n=600, seed=0):
 
 
 def dense_model(
-    metrics=("accuracy",), weighted_metrics=None, dropout=0.0, seed=0, **compile_kwargs
+    metrics=("accuracy",),
+    weighted_metrics=None,
+    dropout=0.0,
+    seed=0,
+    batch_norm_epsilon=None,
+    keras_module=keras,
+    **compile_kwargs,
 ):
-    """A 64-16-10 MLP; with `dropout`, a Dropout layer between."""
-    keras.utils.set_random_seed(seed)
-    layers = [keras.Input((64,)), keras.layers.Dense(16, activation="relu")]
+    """A 64-16-10 MLP; with `dropout`, a Dropout layer between.
+
+    With `batch_norm_epsilon`, the hidden layer is Dense(16), BatchNormalization
+    (that epsilon), relu. `keras_module`: `keras`, or `tf_keras` for a Keras 2
+    model.
+    """
+    k = keras_module
+    k.utils.set_random_seed(seed)
+    if batch_norm_epsilon is None:
+        hidden = [k.layers.Dense(16, activation="relu")]
+    else:
+        hidden = [
+            k.layers.Dense(16),
+            k.layers.BatchNormalization(epsilon=batch_norm_epsilon),
+            k.layers.Activation("relu"),
+        ]
+    layers = [k.Input((64,)), *hidden]
     if dropout:
-        layers.append(keras.layers.Dropout(dropout))
-    layers.append(keras.layers.Dense(10, activation="softmax"))
-    model = keras.Sequential(layers)
+        layers.append(k.layers.Dropout(dropout))
+    layers.append(k.layers.Dense(10, activation="softmax"))
+    model = k.Sequential(layers)
     model.compile(
-        keras.optimizers.SGD(0.1),
+        k.optimizers.SGD(0.1),
         "sparse_categorical_crossentropy",
         metrics=list(metrics),
         weighted_metrics=weighted_metrics,
@@ -108,3 +128,36 @@ def _metric_configs(model, attribute):
         m if isinstance(m, str) else m.__class__.from_config(m.get_config())
         for m in metrics
     ]
+
+
+def check_steps_per_execution(log_dir, x, y, batch_size=32):
+    """Fits `x, y` for one epoch in chunks of 4 batches and checks that every
+    batch is recorded, that the running means Keras logged (once per chunk)
+    are the recorded ones, and that they are the sample-weighted means of the
+    recorded batch values."""
+    import epochjump
+
+    model = dense_model(steps_per_execution=4)
+    recorder = KerasLogRecorder()
+    model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[epochjump.EpochJumpCallback(log_dir), recorder],
+    )
+    series = epochjump.read_run(log_dir)["loss"]
+    per_epoch = -(-len(x) // batch_size)
+    assert series.step.tolist() == list(range(1, per_epoch + 1)), series.step
+    # The last chunk may hold fewer than 4 batches.
+    chunk_ends = list(range(3, per_epoch - 1, 4)) + [per_epoch - 1]
+    logged = np.array([e["loss"] for e in recorder.batch_logs], np.float32)
+    np.testing.assert_array_equal(series.running_mean[chunk_ends], logged)
+    sizes = np.diff(np.minimum(np.arange(per_epoch + 1) * batch_size, len(x)))
+    np.testing.assert_allclose(
+        series.running_mean,
+        np.cumsum(series.batch_value * sizes) / np.cumsum(sizes),
+        rtol=1e-5,
+    )

@@ -1,6 +1,7 @@
 """The plugin over a local logdir, loaded as TensorBoard loads it, behind a client."""
 
 import argparse
+import math
 
 from tensorboard.backend import application
 from tensorboard.backend.event_processing import data_provider
@@ -56,3 +57,12 @@ def client_for(plugin, provider):
     """A werkzeug client of TensorBoard's WSGI app serving `plugin`."""
     app = application.TensorBoardWSGI([plugin], data_provider=provider)
     return werkzeug_test.Client(app)
+
+
+def as_json(value):
+    """How TensorBoard's `Respond` writes a float: non-finite ones as strings."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value

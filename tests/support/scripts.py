@@ -11,6 +11,14 @@ import sys
 
 import pytest
 
+# The check scripts live here, in tests/support/, beside this module.
+SUPPORT = os.path.dirname(os.path.abspath(__file__))
+
+
+def script_path(name):
+    """The path of the check script `name` (e.g. "capture_checks.py")."""
+    return os.path.join(SUPPORT, name)
+
 
 def require(module):
     """Skips the calling test when `module` is not installed; under CI,

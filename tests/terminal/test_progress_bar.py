@@ -14,14 +14,13 @@ from support.keras_fits import digits
 from support.progress_output import epoch_blocks
 from support.scripts import require
 from support.scripts import run_exact
+from support.scripts import script_path
 
 import epochjump
 from epochjump.record import batch_feed
 from epochjump.terminal import progress_text
 
-SCRIPT = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "progress_bar_fits.py"
-)
+SCRIPT = script_path("progress_bar_fits.py")
 
 
 def _run_script(tmp_path, mode, env):

@@ -40,12 +40,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from metric_models import COUNTS  # noqa: E402
 from metric_models import TASKS  # noqa: E402
-from support.keras_fits import KerasLogRecorder  # noqa: E402
-from support.keras_fits import dense_model  # noqa: E402
-from support.keras_fits import digits  # noqa: E402
 
 import epochjump  # noqa: E402
 from epochjump.record.keras_api import keras3  # noqa: E402
+from support.keras_fits import KerasLogRecorder  # noqa: E402
+from support.keras_fits import dense_model  # noqa: E402
+from support.keras_fits import digits  # noqa: E402
 
 BATCH, EPOCHS = 32, 2
 RTOL, ATOL = 1e-5, 1e-6

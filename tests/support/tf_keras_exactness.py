@@ -10,11 +10,10 @@ import tf_keras
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import epochjump  # noqa: E402
 from support.keras_fits import digits  # noqa: E402
 from support.tf_keras_fits import TfKerasLogRecorder  # noqa: E402
 from support.tf_keras_fits import tf_keras_model  # noqa: E402
-
-import epochjump  # noqa: E402
 
 BATCH, N = 32, 200
 

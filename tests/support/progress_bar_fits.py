@@ -28,16 +28,15 @@ if MODE == "distribute":
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from support.keras_fits import digits  # noqa: E402
-from support.progress_output import epoch_blocks  # noqa: E402
-from support.progress_output import keras_number  # noqa: E402
-from support.progress_output import weighted_levels  # noqa: E402
-
 import epochjump  # noqa: E402
 from epochjump.analysis.jumps import epoch_ends  # noqa: E402
 from epochjump.analysis.jumps import explain  # noqa: E402
 from epochjump.analysis.jumps import explained  # noqa: E402
 from epochjump.words.answer import answer_lines  # noqa: E402
+from support.keras_fits import digits  # noqa: E402
+from support.progress_output import epoch_blocks  # noqa: E402
+from support.progress_output import keras_number  # noqa: E402
+from support.progress_output import weighted_levels  # noqa: E402
 
 if MODE == "tf_keras":
     import tf_keras as K

@@ -10,36 +10,19 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import epochjump  # noqa: E402
 from support.keras_fits import KerasLogRecorder  # noqa: E402
 from support.keras_fits import dense_model  # noqa: E402
 from support.keras_fits import digits  # noqa: E402
 from support.training_mode import BN_EPSILON  # noqa: E402
 from support.training_mode import batch_norm_training_mode  # noqa: E402
 
-import epochjump  # noqa: E402
-
 BATCH, N, SUBSET = 32, 200, 72  # The subset: batches of 32, 32 and 8.
 
 
-def bn_model(dropout=0.0, seed=0):
+def bn_model(dropout=0.0):
     """64-16(BatchNorm, relu)-[Dropout]-10 softmax."""
-    keras.utils.set_random_seed(seed)
-    layers = [
-        keras.Input((64,)),
-        keras.layers.Dense(16),
-        keras.layers.BatchNormalization(epsilon=BN_EPSILON),
-        keras.layers.Activation("relu"),
-    ]
-    if dropout:
-        layers.append(keras.layers.Dropout(dropout))
-    layers.append(keras.layers.Dense(10, activation="softmax"))
-    model = keras.Sequential(layers)
-    model.compile(
-        keras.optimizers.SGD(0.1),
-        "sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+    return dense_model(dropout=dropout, batch_norm_epsilon=BN_EPSILON)
 
 
 def fit(model, x, y, log_dir=None, epochs=3):

@@ -10,11 +10,11 @@ import tf_keras
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import epochjump  # noqa: E402
+from support.keras_fits import dense_model  # noqa: E402
 from support.keras_fits import digits  # noqa: E402
 from support.training_mode import BN_EPSILON  # noqa: E402
 from support.training_mode import batch_norm_training_mode  # noqa: E402
-
-import epochjump  # noqa: E402
 
 BATCH, N, SUBSET = 32, 200, 72
 
@@ -29,23 +29,9 @@ class EpochEndWeights(tf_keras.callbacks.Callback):
 
 
 def bn_model(dropout):
-    tf_keras.utils.set_random_seed(0)
-    layers = [
-        tf_keras.Input((64,)),
-        tf_keras.layers.Dense(16),
-        tf_keras.layers.BatchNormalization(epsilon=BN_EPSILON),
-        tf_keras.layers.Activation("relu"),
-    ]
-    if dropout:
-        layers.append(tf_keras.layers.Dropout(dropout))
-    layers.append(tf_keras.layers.Dense(10, activation="softmax"))
-    model = tf_keras.Sequential(layers)
-    model.compile(
-        tf_keras.optimizers.SGD(0.1),
-        "sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+    return dense_model(
+        dropout=dropout, batch_norm_epsilon=BN_EPSILON, keras_module=tf_keras
     )
-    return model
 
 
 def fit(model, x, y, log_dir=None):

@@ -19,9 +19,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from support.keras_fits import digits  # noqa: E402
-
 import epochjump  # noqa: E402
+from support.keras_fits import digits  # noqa: E402
 
 
 def make_model(strategy):
