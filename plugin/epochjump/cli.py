@@ -14,6 +14,7 @@ from epochjump.read.logdir import read_run
 from epochjump.share import export
 from epochjump.share.visible import visible
 from epochjump.words import answer
+from epochjump.words import runs as run_words
 from epochjump.words import sentences
 from epochjump.words import table
 
@@ -36,7 +37,7 @@ def explain_text(run, metrics=None, detail=False, epoch=None, banner=False):
     Raises:
       ValueError: for an `epoch` with no boundary after it, naming it.
     """
-    about = answer.run_lines(
+    about = run_words.run_lines(
         visible(run.name),
         len(run.epoch_starts),
         run.num_batches,
