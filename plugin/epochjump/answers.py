@@ -17,9 +17,10 @@ from epochjump.analysis import downsample
 from epochjump.analysis import jumps
 from epochjump.analysis import validation_gap
 from epochjump.analysis.epoch_geometry import EpochGeometry
-from epochjump.analysis.epoch_geometry import resolution
+from epochjump.analysis.epoch_geometry import batches_per_record
 from epochjump.words import answer as answer_words
 from epochjump.words import numbers
+from epochjump.words import runs as run_words
 from epochjump.words import sentences
 from epochjump.words import table
 
@@ -53,7 +54,7 @@ def run_summary(run):
         "batches": run.num_batches,
         "has_train_eval": run.has_train_eval,
         "has_val": run.has_val,
-        "resolution": resolution(any_series),
+        "resolution": run_words.resolution(batches_per_record(any_series)),
         "problems": list(run.problems),
     }
 
@@ -116,7 +117,7 @@ def series_answer(run, series, start=None, end=None, max_points=None):
         "range": {"start": range_start, "end": range_end},
         "total_batches": total,
         "downsampled": not isinstance(picks, slice),
-        "resolution": resolution(series),
+        "resolution": run_words.resolution(batches_per_record(series)),
         "batches": {
             "step": batch_steps.tolist(),
             "epoch": batch_epochs.tolist(),

@@ -14,6 +14,7 @@ from epochjump.read.logdir import read_run
 from epochjump.share import export
 from epochjump.share.visible import visible
 from epochjump.words import answer
+from epochjump.words import runs as run_words
 from epochjump.words import sentences
 from epochjump.words import table
 
@@ -36,18 +37,14 @@ def explain_text(run, metrics=None, detail=False, epoch=None, banner=False):
     Raises:
       ValueError: for an `epoch` with no boundary after it, naming it.
     """
-    about = (
-        f"Run {visible(run.name)}: {len(run.epoch_starts)} epochs, "
-        f"{run.num_batches} batches"
+    about = run_words.run_lines(
+        visible(run.name),
+        len(run.epoch_starts),
+        run.num_batches,
+        [visible(problem) for problem in run.problems],
+        run.has_train_eval,
     )
-    notes = [f"  problem: {visible(problem)}" for problem in run.problems]
-    if not run.has_train_eval:
-        notes.insert(
-            0,
-            "  (no train_eval recorded: pass train_eval_data= to "
-            "EpochJumpCallback to measure the train-vs-inference mode gap)",
-        )
-    lines = [about, *notes, ""] if banner else []
+    lines = [*about, ""] if banner else []
     shown = table.columns(more=detail)
     for metric in metrics or run.metrics:
         explanation = analysis.explained(run, metric)
@@ -65,7 +62,7 @@ def explain_text(run, metrics=None, detail=False, epoch=None, banner=False):
             )
         lines.append("")
     if not banner:
-        lines.extend([about + ".", *notes, ""])
+        lines.extend([*about, ""])
     lines.append(_wrap(table.key_text(shown, analysis.ESTIMATOR)))
     return "\n".join(lines)
 

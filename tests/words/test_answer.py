@@ -215,3 +215,23 @@ def test_table_cells_are_the_records_numbers(rising):
         assert row["text"]["val"] == keras(record["val"])
         assert row["text"]["mode_gap"] == "-"  # No training-mode evaluation.
     assert rows[-1]["text"]["jump"] == "-"
+
+
+def test_a_first_batch_beyond_two_noise_sds_is_not_called_noise(rising):
+    odd = edited(
+        rising,
+        all={"boundary_step": 0.0, "first_batch_noise": 0.01, "noise_sd": 0.02},
+        e1={"first_batch_noise": 0.05},
+    )
+    rest = sum(j.progress for j in rising.jumps)
+    assert answer.answer_lines(odd)[2] == (
+        f"The rest ({keras(rest, '+')}) is not a step of the model; the first "
+        "batch after 2→3 was more than 2 batch-noise SDs off the model's level."
+    )
+    named = answer.answer_lines(
+        edited(odd, all={"boundary_step": 0.05, "boundary_step_stderr": 0.01})
+    )[2]
+    assert named == (
+        "The model itself stepped across boundaries 1→2 (+0.0500 ± 0.0100), "
+        "2→3 (+0.0500 ± 0.0100)."
+    )

@@ -49,19 +49,19 @@ class EpochGeometry:
         return epochs + np.where(length > 0, within, 1.0)
 
 
-def resolution(series):
-    """How finely batches were recorded, in words.
+def batches_per_record(series):
+    """How finely batches were recorded: the largest step between
+    consecutive records of an epoch.
 
     Args:
       series: `MetricData` or None.
 
     Returns:
-      "batch" when consecutive records of an epoch are one step apart, else
-      "chunks of up to N batches" with N the largest such gap.
+      int: 1 when every batch was recorded, else the largest number of
+      batches one record covers (`words.runs.resolution` says it in words).
     """
     if series is None or len(series) < 2:
-        return "batch"
+        return 1
     same_epoch = series.epoch[1:] == series.epoch[:-1]
     gaps = np.diff(series.step)[same_epoch]
-    largest = int(gaps.max()) if len(gaps) else 1
-    return "batch" if largest <= 1 else f"chunks of up to {largest} batches"
+    return max(int(gaps.max()), 1) if len(gaps) else 1

@@ -180,23 +180,27 @@ def _other_line(finite, ends):
     items = []
     steps = [j for j in finite if sentences.step_is_real(j)]
     if steps:
-        named = ", ".join(
-            f"{_boundary(j)} "
-            f"({with_error(j.boundary_step, j.boundary_step_stderr, sign=True)})"
-            for j in steps[:NAMED_BOUNDARIES]
-        )
-        more = len(steps) - NAMED_BOUNDARIES
         items.append(
             "the model itself stepped across "
             + ("boundary " if len(steps) == 1 else "boundaries ")
-            + named
-            + (f" and {more} more" if more > 0 else "")
+            + _named(
+                steps,
+                lambda j: with_error(j.boundary_step, j.boundary_step_stderr, True),
+            )
         )
     elif finite and all(_finite(j.boundary_step) for j in finite):
         rest = math.fsum(j.progress for j in finite)
-        items.append(
-            f"the rest ({signed(rest)}) is batch noise, not a step of the model"
-        )
+        odd = [j for j in finite if not sentences.noise_is_small(j)]
+        if odd:
+            items.append(
+                f"the rest ({signed(rest)}) is not a step of the model; the first "
+                f"batch after {_named(odd)} was more than "
+                f"{sentences.NOISE_SDS:g} batch-noise SDs off the model's level"
+            )
+        else:
+            items.append(
+                f"the rest ({signed(rest)}) is batch noise, not a step of the model"
+            )
     changed = [j for j in finite if sentences.lr_change(j)]
     if changed:
         items.append(
@@ -232,6 +236,17 @@ def _mode_gap(ends):
             f"{signed(gap)} after epoch {end.epoch + 1}"
         )
     return ""
+
+
+def _named(jumps, value=None):
+    """`jumps`' boundaries listed ("1→2 (+0.0500 ± 0.0100), 3→4"), the first
+    `NAMED_BOUNDARIES` by name and the others counted."""
+    named = ", ".join(
+        _boundary(j) + (f" ({value(j)})" if value else "")
+        for j in jumps[:NAMED_BOUNDARIES]
+    )
+    more = len(jumps) - NAMED_BOUNDARIES
+    return named + (f" and {more} more" if more > 0 else "")
 
 
 def _boundary(jump):
