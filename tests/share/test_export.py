@@ -25,6 +25,7 @@ from epochjump.analysis.jumps import explained
 from epochjump.read.logdir import Logdir
 from epochjump.share import html_report
 from epochjump.share import panels
+from epochjump.share import plotting
 
 HOSTILE_RUN = "x</script><script>window.__pwned=1</script><!--"
 EPOCHS = 2
@@ -235,7 +236,8 @@ def test_png_has_the_expected_size_and_shows_the_chart(logdir, tmp_path):
     with Image.open(output) as image:
         assert image.format == "PNG"
         # One panel: PANEL_WIDTH x (PANEL_HEIGHT + LEGEND_HEIGHT) inches.
-        assert image.size == (640, 420)
+        height = plotting.PANEL_HEIGHT + plotting.LEGEND_HEIGHT
+        assert image.size == (round(plotting.PANEL_WIDTH * 100), round(height * 100))
         pixels = np.asarray(image.convert("RGB"))
     not_white = (pixels < 245).any(axis=-1).mean()
     assert 0.05 < not_white < 0.6, not_white

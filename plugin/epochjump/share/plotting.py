@@ -19,7 +19,7 @@ from epochjump.share.problems import print_problems
 # Inches: one panel per (run, metric); the legend runs along the bottom.
 PANEL_WIDTH = 6.4
 PANEL_HEIGHT = 3.8
-LEGEND_HEIGHT = 0.4
+LEGEND_HEIGHT = 0.8
 SMOOTHING = 0.6
 X_AXES = ("epoch", "step")
 
@@ -91,7 +91,8 @@ def draw_figure(runs, metrics, x="epoch", smoothing=SMOOTHING):
                 panels.RUN_COLORS[0] if len(runs) == 1 else panels.INK
             ),
             loc="outside lower center",
-            ncols=5,
+            # Three entries a row fit one panel's width; six fit two.
+            ncols=3 * min(len(metrics), 2),
             frameon=False,
             fontsize=8,
             handlelength=1.8,
