@@ -94,6 +94,7 @@ def test_downsample_indices_keeps_budget_and_epoch_ends(max_points, specials):
     assert np.all(np.diff(kept) > 0)
 
 
+@pytest.mark.slow
 def test_downsample_indices_uses_the_reference_rule():
     rng = np.random.default_rng(7)
     steps, epoch, values = random_run(rng, 5000, 4, gaps=True, specials=0.001)

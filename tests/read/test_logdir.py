@@ -336,6 +336,7 @@ def run_cli(*args):
     )
 
 
+@pytest.mark.slow
 def test_a_record_that_is_not_an_event_is_its_runs_problem(tmp_path):
     write_chunked_run(tmp_path / "a_good")
     bad = write_chunked_run(tmp_path / "bad", chunks=2)

@@ -102,6 +102,7 @@ def test_train_eval_is_evaluate_with_end_of_epoch_weights(fitted):
     assert run["loss"].train_eval.epoch.tolist() == [0, 1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "case",
     ["plain", "sample_weight", "class_weight", "counts", "weighted_metrics"],

@@ -46,6 +46,7 @@ def check_run(run, metric, steps, values, sizes, batches_per_epoch):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="no torch")
 def test_pytorch_loop(tmp_path):
     recorded = load_example("torch_loop").train(str(tmp_path / "run"))

@@ -127,81 +127,45 @@ def _loss_close(got, expected):
 
 
 @pytest.mark.slow
-def test_jax_data_parallel_job_writes_one_global_run(
+@pytest.mark.parametrize("framework", ["jax", "tf_keras"])
+def test_job_of_two_processes_writes_one_global_run(
+    framework,
     tmp_path,
     s3_store,  # noqa: F811
     store_env,  # noqa: F811
 ):
-    """Two processes joined by `jax.distributed`, fitting with
-    `keras.distribution.DataParallel` into an S3 bucket, against one process
-    on the same global batches from the same weights."""
-    require("jax")
+    """Two processes fitting together into an S3 bucket, against one process
+    on the same global batches from the same weights. JAX: joined by
+    `jax.distributed`, fitting with `keras.distribution.DataParallel`;
+    tf_keras: `MultiWorkerMirroredStrategy` workers (Keras 2: Keras 3's own
+    fit does not run under this strategy)."""
+    require(framework)
     store_env(s3_store)
     job_dir = s3_store.url(tmp_path.name, "job")
-    worker = os.path.join(multihost.SUPPORT, "multihost_jax_worker.py")
-    (port,) = multihost.free_ports(1)
     *workers, single = multihost.run_processes(
-        [([worker, job_dir, 2, index, port], s3_store.env) for index in range(2)]
-        + [([worker, tmp_path / "single", 1, 0, 0, tmp_path / "weights.npz"], {})]
+        multihost.job(framework, job_dir, s3_store.env)
+        + [
+            multihost.single_process(
+                framework, tmp_path / "single", tmp_path / "weights.npz"
+            )
+        ]
     )
     _assert_one_global_run(job_dir, tmp_path, workers, single)
 
 
 @pytest.mark.slow
-def test_jax_job_trains_on_when_its_chief_cannot_write(tmp_path):
+@pytest.mark.parametrize("framework", ["jax", "tf_keras"])
+def test_job_trains_on_when_its_chief_cannot_write(framework, tmp_path):
     """A chief that cannot open its run folder warns once and trains on with
     the other process: raising would stop the chief alone, and leave the other
     waiting for it at the next collective step."""
-    require("jax")
+    require(framework)
     (tmp_path / "file").write_text("not a folder")
     log_dir = tmp_path / "file" / "run"
-    worker = os.path.join(multihost.SUPPORT, "multihost_jax_worker.py")
-    (port,) = multihost.free_ports(1)
-    chief, other = multihost.run_processes(
-        [([worker, log_dir, 2, index, port], {}) for index in range(2)]
-    )
+    chief, other = multihost.run_processes(multihost.job(framework, log_dir))
     assert chief["history"] == other["history"]
     assert len(chief["history"]["loss"]) == multihost.EPOCHS
     assert chief["stderr"].count("epochjump: cannot record into") == 1
     assert f"cannot record into {str(log_dir)!r}" in chief["stderr"]
     assert "cannot record" not in other["stderr"]
     assert (tmp_path / "file").read_text() == "not a folder"
-
-
-@pytest.mark.slow
-def test_multi_worker_strategy_job_writes_one_global_run(
-    tmp_path,
-    s3_store,  # noqa: F811
-    store_env,  # noqa: F811
-):
-    """Two `MultiWorkerMirroredStrategy` workers on loopback, fitting into an
-    S3 bucket, against one process on the same global batches from the same
-    weights (Keras 2: Keras 3's own fit does not run under this strategy)."""
-    import json
-
-    require("tf_keras")
-    store_env(s3_store)
-    job_dir = s3_store.url(tmp_path.name, "job")
-    worker = os.path.join(multihost.SUPPORT, "multihost_tf_worker.py")
-    addresses = [f"127.0.0.1:{port}" for port in multihost.free_ports(2)]
-    legacy = {"TF_USE_LEGACY_KERAS": "1"}
-    *workers, single = multihost.run_processes(
-        [
-            (
-                [worker, job_dir],
-                {
-                    **legacy,
-                    **s3_store.env,
-                    "TF_CONFIG": json.dumps(
-                        {
-                            "cluster": {"worker": addresses},
-                            "task": {"type": "worker", "index": index},
-                        }
-                    ),
-                },
-            )
-            for index in range(2)
-        ]
-        + [([worker, tmp_path / "single", tmp_path / "weights.npz"], legacy)]
-    )
-    _assert_one_global_run(job_dir, tmp_path, workers, single)

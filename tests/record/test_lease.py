@@ -96,6 +96,7 @@ def start_holder(log_dir):
     return process
 
 
+@pytest.mark.slow
 def test_a_writer_in_another_process_is_named_and_its_dead_lease_taken(tmp_path):
     process = start_holder(tmp_path / "run")
     try:
@@ -171,6 +172,7 @@ class BatchCounter:
         self.callback = Counter()
 
 
+@pytest.mark.slow
 def test_a_second_keras_fit_on_a_run_being_written_stops_before_its_first_batch(
     tmp_path,
 ):

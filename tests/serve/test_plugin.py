@@ -487,6 +487,7 @@ def test_one_bound_ranges_that_hold_steps_answer(bidi_client, params, steps):
     assert json.loads(response.get_data(as_text=True))["batches"]["step"] == steps
 
 
+@pytest.mark.slow
 def test_bidi_names_are_data_in_answers_and_shown_escaped_in_text(
     bidi_client, bidi_logdir, tmp_path
 ):

@@ -46,6 +46,56 @@ def free_ports(count):
             s.close()
 
 
+def job(framework, log_dir, env=None):
+    """The commands of a two-process job fitting into `log_dir`.
+
+    Args:
+      framework: "jax" (`jax.distributed` and `keras.distribution`) or
+        "tf_keras" (`MultiWorkerMirroredStrategy`, Keras 2).
+      log_dir: str or path, the run folder (a bucket URL too).
+      env: dict of environment variables for the workers (a store's).
+
+    Returns:
+      A list of `(args, env)` for `run_processes`, chief first.
+    """
+    worker, env = _WORKERS[framework], {**_ENVS[framework], **(env or {})}
+    if framework == "jax":
+        (port,) = free_ports(1)
+        return [([worker, log_dir, 2, index, port], env) for index in range(2)]
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    return [
+        (
+            [worker, log_dir],
+            {
+                **env,
+                "TF_CONFIG": json.dumps(
+                    {
+                        "cluster": {"worker": addresses},
+                        "task": {"type": "worker", "index": index},
+                    }
+                ),
+            },
+        )
+        for index in range(2)
+    ]
+
+
+def single_process(framework, log_dir, weights_path):
+    """The command of the fit a `job(framework, ...)` must equal, alone in
+    one process; it saves the weights before each batch to `weights_path`."""
+    worker, env = _WORKERS[framework], _ENVS[framework]
+    if framework == "jax":
+        return [worker, log_dir, 1, 0, 0, weights_path], env
+    return [worker, log_dir, weights_path], env
+
+
+_WORKERS = {
+    "jax": os.path.join(SUPPORT, "multihost_jax_worker.py"),
+    "tf_keras": os.path.join(SUPPORT, "multihost_tf_worker.py"),
+}
+_ENVS = {"jax": {}, "tf_keras": {"TF_USE_LEGACY_KERAS": "1"}}
+
+
 def run_processes(commands, timeout=TIMEOUT):
     """Runs worker processes together and returns what each printed last.
 
