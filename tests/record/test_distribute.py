@@ -10,13 +10,13 @@ from support.object_stores import store_env  # noqa: F401 - a pytest fixture
 from support.scripts import require
 from support.scripts import run_exact
 
-TESTS = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.slow
 def test_mirrored_strategy_records_global_batch_values(tmp_path):
     run_exact(
-        os.path.join(TESTS, "distribute_exactness.py"),
+        os.path.join(TESTS, "support", "distribute_exactness.py"),
         tmp_path / "run",
         env={"KERAS_BACKEND": "tensorflow"},
         timeout=600,

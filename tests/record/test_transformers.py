@@ -14,6 +14,8 @@ from support.framework_runs import train_with_failing_writes  # noqa: E402
 
 import epochjump  # noqa: E402
 
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 # `make test` installs transformers: missing there, collecting this file fails.
 import_or_skip = (
     importlib.import_module if os.environ.get("CI") else pytest.importorskip
@@ -21,54 +23,13 @@ import_or_skip = (
 torch = import_or_skip("torch")
 transformers = import_or_skip("transformers")
 
+from support.trainer_fits import ACCUMULATION  # noqa: E402
+from support.trainer_fits import EPOCHS  # noqa: E402
+from support.trainer_fits import STEPS  # noqa: E402
+from support.trainer_fits import train  # noqa: E402
+
 from epochjump.transformers import EpochJumpCallback  # noqa: E402
 from epochjump.words import sentences  # noqa: E402
-
-# Random inputs with random labels: nothing to generalise, only to memorise,
-# so the loss drops when an epoch shows the same samples again.
-SAMPLES, FEATURES, CLASSES = 256, 64, 8
-BATCH, ACCUMULATION, EPOCHS, LOGGING_STEPS = 8, 2, 3, 5
-STEPS = SAMPLES // (BATCH * ACCUMULATION)  # optimizer steps per epoch
-
-
-class Samples(torch.utils.data.Dataset):
-    def __init__(self, samples=SAMPLES):
-        generator = torch.Generator().manual_seed(0)
-        self.x = torch.randn(samples, FEATURES, generator=generator)
-        self.labels = torch.randint(0, CLASSES, (samples,), generator=generator)
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, i):
-        return {"x": self.x[i], "labels": self.labels[i]}
-
-
-class Memoriser(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.net = torch.nn.Sequential(
-            torch.nn.Linear(FEATURES, 256),
-            torch.nn.ReLU(),
-            torch.nn.Linear(256, CLASSES),
-        )
-
-    def forward(self, x, labels):
-        logits = self.net(x)
-        return {
-            "loss": torch.nn.functional.cross_entropy(logits, labels),
-            "logits": logits,
-        }
-
-
-class LossKeepingTrainer(transformers.Trainer):
-    """Keeps every micro-batch's loss as compute_loss returns it."""
-
-    def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
-        loss = super().compute_loss(model, inputs, return_outputs, **kwargs)
-        if model.training:  # Evaluation asks for the outputs too.
-            self.micro_batch_losses.append((self.state.global_step + 1, loss.item()))
-        return loss
 
 
 class Logs(transformers.TrainerCallback):
@@ -79,40 +40,6 @@ class Logs(transformers.TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         self.logged.append((state.global_step, dict(logs)))
-
-
-def train(tmp_path, callbacks, **overrides):
-    torch.manual_seed(0)
-    arguments = dict(
-        output_dir=str(tmp_path / "trainer"),
-        num_train_epochs=EPOCHS,
-        per_device_train_batch_size=BATCH,
-        gradient_accumulation_steps=ACCUMULATION,
-        learning_rate=5e-3,
-        logging_steps=LOGGING_STEPS,
-        eval_strategy="epoch",
-        save_strategy="no",
-        report_to=[],
-        use_cpu=True,
-        seed=0,
-        disable_tqdm=True,
-    )
-    arguments.update(overrides)
-    trainer = LossKeepingTrainer(
-        model=Memoriser(),
-        args=transformers.TrainingArguments(**arguments),
-        train_dataset=Samples(),
-        eval_dataset=Samples(64),
-        callbacks=callbacks,
-    )
-    trainer.micro_batch_losses = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # The same arithmetic whatever the machine.
-    try:
-        trainer.train()
-    finally:
-        torch.set_num_threads(threads)
-    return trainer
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +136,7 @@ def test_training_is_unchanged(recorded, tmp_path):
 @pytest.mark.slow
 def test_steps_before_a_crash_are_written_at_exit(tmp_path):
     crash_at = STEPS + 5  # mid-epoch 2, after epoch 1's flush
-    script = os.path.join(os.path.dirname(__file__), "transformers_crash.py")
+    script = os.path.join(TESTS, "support", "trainer_crash.py")
     result = subprocess.run(
         [sys.executable, script, str(tmp_path / "run"), str(crash_at)],
         capture_output=True,

@@ -95,16 +95,19 @@ def test_keras_fit_in_a_bucket_is_explained_and_served(store):
     command = tensorboard_process.tensorboard_command(logdir, load_fast=False)
     env = store.subprocess_env(isolation.env_without(("tensorflow",)))
 
-    def listed(base):
-        runs = get_json(f"{base}/data/plugin/epochjump/runs")["runs"]
-        return runs and runs[0]["metrics"]
+    query = urllib.parse.urlencode({"run": "run1", "metric": "loss"})
+
+    def loaded(base):
+        # The ingester reads the run's objects (one per flush) in the
+        # background: the run is listed before its last object is read.
+        series = get_json(f"{base}/data/plugin/epochjump/series?{query}")
+        return len(series["batches"]["step"]) == len(logged)
 
     name = f"bucket-{store.scheme}"
-    with tensorboard_process.serve_tensorboard(name, command, listed, env) as base:
+    with tensorboard_process.serve_tensorboard(name, command, loaded, env) as base:
         answer = get_json(f"{base}/data/plugin/epochjump/runs")
         assert [r["run"] for r in answer["runs"]] == ["run1"]
         assert answer["runs"][0]["problems"] == []
-        query = urllib.parse.urlencode({"run": "run1", "metric": "loss"})
         series = get_json(f"{base}/data/plugin/epochjump/series?{query}")
     assert series["batches"]["step"] == list(range(1, 21))
     np.testing.assert_array_equal(

@@ -259,6 +259,19 @@ s3_store = _store_fixture("s3")
 gcs_store = _store_fixture("gs")
 
 
+def _forget_clients():
+    # fsspec caches one file system per constructor arguments, and the
+    # endpoint comes from the environment, not the arguments: a client made
+    # for another test's server would be reused.
+    import fsspec
+
+    fsspec.AbstractFileSystem.clear_instance_cache()
+    for implementation in fsspec.registry.values():
+        clear = getattr(implementation, "clear_instance_cache", None)
+        if clear is not None:
+            clear()
+
+
 @pytest.fixture
 def store_env(monkeypatch):
     """Sets a store's client environment in this process for one test:
@@ -267,5 +280,7 @@ def store_env(monkeypatch):
     def apply(store):
         for key, value in store.env.items():
             monkeypatch.setenv(key, value)
+        _forget_clients()
 
-    return apply
+    yield apply
+    _forget_clients()

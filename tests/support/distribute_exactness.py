@@ -12,36 +12,22 @@ tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2
 )
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import epochjump  # noqa: E402
 from support.keras_fits import KerasLogRecorder  # noqa: E402
+from support.keras_fits import dense_model  # noqa: E402
 from support.keras_fits import digits  # noqa: E402
 from support.keras_fits import evaluate_with_weights  # noqa: E402
-
-import epochjump  # noqa: E402
 
 BATCH, N = 32, 200  # 7 global batches per epoch, the last one of 8 samples.
 
 
 def make_model(strategy):
     with strategy.scope():
-        keras.utils.set_random_seed(0)
-        model = keras.Sequential(
-            [
-                keras.Input((64,)),
-                keras.layers.Dense(16, activation="relu"),
-                keras.layers.Dense(10, activation="softmax"),
-            ]
-        )
-        model.compile(
-            keras.optimizers.SGD(0.1),
-            "sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
-    return model
+        return dense_model()
 
 
 def fit(model, x, y, callbacks):

@@ -1,9 +1,9 @@
-"""Run by test_transformers.py: a Trainer fit that crashes mid-epoch.
+"""Run by tests/record/test_transformers.py: a Trainer fit that crashes mid-epoch.
 
 The Trainer calls no callback hook then; the steps recorded before the crash
 must still reach the event file, when the process exits.
 
-Usage: python transformers_crash.py LOG_DIR CRASH_AT_STEP
+Usage: python trainer_crash.py LOG_DIR CRASH_AT_STEP
 """
 
 import os
@@ -13,10 +13,10 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
-import test_transformers  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 
 from epochjump.transformers import EpochJumpCallback  # noqa: E402
+from support.trainer_fits import train  # noqa: E402
 
 
 class Crash(Exception):
@@ -35,4 +35,4 @@ class CrashAt(TrainerCallback):
 if __name__ == "__main__":
     log_dir = pathlib.Path(sys.argv[1])
     callbacks = [EpochJumpCallback(log_dir), CrashAt(int(sys.argv[2]))]
-    test_transformers.train(log_dir.parent, callbacks)  # Raises Crash.
+    train(log_dir.parent, callbacks)  # Raises Crash.
