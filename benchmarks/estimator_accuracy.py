@@ -14,7 +14,10 @@ Prints, old estimator beside new, per truth and per batch size: the bias of the
 lag (% of the mean true lag, and in standard errors), the RMSE of the level
 (absolute, and as % of the mean true lag), and how often the 95% intervals
 (estimate ± 1.96 stderr) of the level and of the boundary step cover the truth.
-"old" is the estimator before issue 17, kept here only for the comparison.
+"new" is what `explain` computes: the level at an epoch's end from both sides of
+the boundary (`analysis.boundary`), the level after it from the next epoch
+(`analysis.levels`). "old" is the estimator before issue 17 (one-sided at both
+edges), kept here only for the comparison.
 
 Usage: PYTHONPATH=plugin python benchmarks/estimator_accuracy.py [--quick] [--seeds N]
 """
@@ -27,6 +30,7 @@ from unittest import mock
 
 import numpy as np
 
+from epochjump.analysis import boundary
 from epochjump.analysis import levels
 
 SAMPLES = 4096
@@ -85,9 +89,12 @@ def simulate(rng, truth, metric, batch_size, run):
     return level, rng.gamma(batch_size, level / batch_size)
 
 
-def new_estimator(values):
-    """(level at end, its stderr, level at start, its stderr)."""
-    end, start = levels.level_at_end(values), levels.level_at_start(values)
+def new_estimator(before, after):
+    """At the boundary between epochs `before` and `after` (batch values):
+    (level at the end of `before`, its stderr, level at the start of `after`,
+    its stderr), as `epochjump.analysis.jumps` estimates them."""
+    end = boundary.level_at_end(before, after)
+    start = levels.level_at_start(after)
     return end.value, end.stderr, start.value, start.stderr
 
 
@@ -113,13 +120,15 @@ OLD_RULES = {
 }
 
 
-def old_estimator(values):
-    """The estimator before issue 17: the same candidate fits, its old rules
-    for the squared bias, the variance and the stated bias."""
+def old_estimator(before, after):
+    """The estimator before issue 17: the same one-sided candidate fits at
+    each edge, its old rules for the squared bias, the variance and the
+    stated bias."""
     with contextlib.ExitStack() as stack:
         for name, rule in OLD_RULES.items():
             stack.enter_context(mock.patch.object(levels, name, rule))
-        return new_estimator(values)
+        end, start = levels.level_at_end(before), levels.level_at_start(after)
+        return end.value, end.stderr, start.value, start.stderr
 
 
 ESTIMATORS = {"old": old_estimator, "new": new_estimator}
@@ -164,10 +173,8 @@ def _boundaries(level, values, estimators):
         for e in range(EPOCHS - 1)
     ]
     for name, estimate in estimators.items():
-        edges = [estimate(epoch_values) for epoch_values in values]
         for e, row in enumerate(rows):
-            end, end_stderr = edges[e][:2]
-            start, start_stderr = edges[e + 1][2:]
+            end, end_stderr, start, start_stderr = estimate(values[e], values[e + 1])
             row[f"{name}_lag"] = end - reported[e]
             row[f"{name}_lag_stderr"] = end_stderr
             row[f"{name}_step"] = start - end

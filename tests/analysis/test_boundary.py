@@ -1,0 +1,116 @@
+"""epochjump.analysis.boundary: the level at an epoch's end from both sides.
+
+The joint fit is checked against a direct weighted least squares written here
+(numpy's lstsq on the weighted design), the combination against its
+definition, and the fallbacks against `levels.level_at_end`. Its accuracy on
+known truths is tested with the benchmark's simulations in test_levels.py.
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from epochjump.analysis import boundary
+from epochjump.analysis import levels
+
+
+def noisy_epochs(seed=0, batches=(80, 80), level=0.7, slope=0.001, sd=0.05):
+    rng = np.random.default_rng(seed)
+    t = np.arange(sum(batches), dtype=float)
+    values = level + slope * t + rng.normal(0, sd, len(t))
+    return values[: batches[0]], values[batches[0] :]
+
+
+def direct_joint_value(before, after, span):
+    """`a` of y = a - b v before the boundary, c + b v after it, v = u / span,
+    triangular weights 1 - v, over the batches with u < span on each side."""
+    rows, targets, weights = [], [], []
+    for side, values in ((0, before[::-1]), (1, after)):
+        for u, y in enumerate(values):
+            if u >= span or not math.isfinite(y):
+                continue
+            v = u / span
+            rows.append([1 - side, side, -v if side == 0 else v])
+            targets.append(y)
+            weights.append(1 - v)
+    root = np.sqrt(np.array(weights))[:, None]
+    solution, *_ = np.linalg.lstsq(
+        np.array(rows) * root, np.array(targets) * root[:, 0], rcond=None
+    )
+    return solution[0]
+
+
+def test_joint_fits_match_a_direct_weighted_least_squares():
+    before, after = noisy_epochs()
+    before[10] = math.nan  # Skipped in place.
+    sides = [boundary._Side(before[::-1]), boundary._Side(after)]
+    fit = boundary._joint_fits(sides)
+    for i in (0, len(fit["window"]) // 2, len(fit["window"]) - 1):
+        span = int(fit["window"][i])
+        want = direct_joint_value(before, after, span)
+        assert fit["value"][i] == pytest.approx(want, rel=1e-9, abs=1e-12), span
+
+
+def test_the_level_is_the_mean_of_the_one_sided_and_the_joint_estimates():
+    before, after = noisy_epochs(seed=1)
+    one_sided = levels.level_at_end(before)
+    joint_value, joint_stderr = boundary._joint_level(
+        np.asarray(before)[::-1], np.asarray(after)
+    )
+    level = boundary.level_at_end(before, after)
+    assert level.value == pytest.approx((one_sided.value + joint_value) / 2)
+    assert level.stderr == pytest.approx((one_sided.stderr + joint_stderr) / 2)
+    assert (level.window, level.noise_sd) == (one_sided.window, one_sided.noise_sd)
+    assert 0 < joint_stderr < 0.05 and abs(joint_value - 0.7 - 0.079) < 0.05
+
+
+def test_a_straight_line_across_the_boundary_is_found():
+    # On a line the joint fit is unbiased: over many draws, the estimate's
+    # mean error is within its own standard error of zero, and the stated
+    # intervals cover about 95% of the time.
+    errors, covered = [], []
+    for seed in range(300):
+        before, after = noisy_epochs(seed=seed, batches=(60, 60))
+        level = boundary.level_at_end(before, after)
+        error = level.value - (0.7 + 0.001 * 59)
+        errors.append(error)
+        covered.append(abs(error) <= 1.96 * level.stderr)
+    errors = np.array(errors)
+    assert abs(errors.mean()) < 3 * errors.std() / math.sqrt(len(errors))
+    assert 0.92 <= np.mean(covered) <= 0.995
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        [0.8, 0.81, 0.79],  # Too few batches after the boundary.
+        [math.nan] * 20,  # No finite batch after it.
+        [0.8] * 20,  # No noise after it.
+    ],
+)
+def test_one_sided_when_the_next_epoch_cannot_be_fitted(after):
+    before, _ = noisy_epochs(seed=2)
+    assert boundary.level_at_end(before, after) == levels.level_at_end(before)
+
+
+def test_exact_values_keep_the_exact_one_sided_level():
+    before = 0.5 + 0.01 * np.arange(30)
+    after = 0.5 + 0.01 * np.arange(30, 60)
+    level = boundary.level_at_end(before, after)
+    # NaN fields compare equal here, as they should.
+    np.testing.assert_equal(
+        dataclasses.astuple(level), dataclasses.astuple(levels.level_at_end(before))
+    )
+    assert level.value == pytest.approx(0.79) and level.stderr == 0
+
+
+@pytest.mark.parametrize("before", [[], [0.5], [0.5, 0.6], [math.nan] * 5])
+def test_tiny_epochs_do_not_raise(before):
+    _, after = noisy_epochs(seed=3)
+    level = boundary.level_at_end(before, after)
+    # NaN fields compare equal here, as they should.
+    np.testing.assert_equal(
+        dataclasses.astuple(level), dataclasses.astuple(levels.level_at_end(before))
+    )
