@@ -82,8 +82,9 @@ COLUMNS = (
     Column(
         "level_at_end",
         "level at end",
-        "the model's level at the epoch's last batch (a line fitted to the "
-        "batches nearest the edge, its window chosen from the data)",
+        "the model's level at the epoch's last batch (lines fitted to the "
+        "batches nearest the edge, on both sides of it when the next epoch "
+        "was recorded, their window chosen from the data)",
         False,
         lambda end, jump: cell(end.level_at_end, end.lag_stderr),
     ),
