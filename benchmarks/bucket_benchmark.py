@@ -111,9 +111,9 @@ def main():
             disk.append(timed_fit(os.path.join(local, f"fit{i}"), *fit_args))
             bucket.append(timed_fit(store.url("fits", f"fit{i}"), *fit_args))
         d, b = statistics.median(disk), statistics.median(bucket)
-        batches = args.epochs * -(-args.samples // args.batch_size)
+        fit_batches = args.epochs * -(-args.samples // args.batch_size)
         print(
-            f"fit ({args.epochs} epochs, {batches} batches), median of "
+            f"fit ({args.epochs} epochs, {fit_batches} batches), median of "
             f"{args.rounds}, interleaved:"
         )
         print(f"  disk {d:.2f} s  s3 {b:.2f} s  ratio {b / d:.3f}x")
