@@ -76,12 +76,14 @@ def test_rising_run_answer_in_three_lines(rising):
     lines = answer.answer_lines(rising)
     assert lines[:2] == expected_first_two(rising)
     # No boundary of this run steps beyond 2 standard errors (a line through
-    # noisy batches), so the rest is said to be batch noise.
+    # noisy batches), so the rest is said to show no step and no odd batch.
     for j in rising.jumps:
         assert abs(j.boundary_step) <= 2 * j.boundary_step_stderr, j
     rest = sum(j.progress for j in rising.jumps)
     assert lines[2:] == [
-        f"The rest ({keras(rest, '+')}) is batch noise, not a step of the model."
+        f"The rest ({keras(rest, '+')}) shows no step of the model beyond 2 "
+        "standard errors at any boundary, and no first batch beyond 2 "
+        "batch-noise SDs."
     ]
 
 

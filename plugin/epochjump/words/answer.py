@@ -90,7 +90,7 @@ def answer_lines(explanation):
        with its ±;
     3. what else happened: a real step across a boundary (distinguishable
        from zero), a learning-rate change, a mode gap worth naming; or that
-       the rest is batch noise.
+       the rest shows no step beyond 2 standard errors nor an odd first batch.
 
     Args:
       explanation: a `jumps.Explanation`.
@@ -199,7 +199,9 @@ def _other_line(finite, ends):
             )
         else:
             items.append(
-                f"the rest ({signed(rest)}) is batch noise, not a step of the model"
+                f"the rest ({signed(rest)}) shows no step of the model beyond "
+                f"{sentences.STEP_STDERRS:g} standard errors at any boundary, and "
+                f"no first batch beyond {sentences.NOISE_SDS:g} batch-noise SDs"
             )
     changed = [j for j in finite if sentences.lr_change(j)]
     if changed:
