@@ -49,10 +49,12 @@ def level_at_end(before, after):
       batches, noise below float rounding, or no standard error.
     """
     one_sided = levels.level_at_end(before)
+    if not math.isfinite(one_sided.stderr):
+        return one_sided
     joint = _joint_level(
         np.asarray(before, dtype=float)[::-1], np.asarray(after, dtype=float)
     )
-    if joint is None or not math.isfinite(one_sided.stderr):
+    if joint is None:
         return one_sided
     value, stderr = joint
     return levels.Level(
