@@ -92,10 +92,10 @@ def simulate(rng, truth, metric, batch_size, run):
 def new_estimator(before, after):
     """At the boundary between epochs `before` and `after` (batch values):
     (level at the end of `before`, its stderr, level at the start of `after`,
-    its stderr), as `epochjump.analysis.jumps` estimates them."""
-    end = boundary.level_at_end(before, after)
-    start = levels.level_at_start(after)
-    return end.value, end.stderr, start.value, start.stderr
+    its stderr, the stderr of the step between them), as
+    `epochjump.analysis.jumps` estimates them."""
+    end, start, step_stderr = boundary.across(before, after)
+    return end.value, end.stderr, start.value, start.stderr, step_stderr
 
 
 def _old_squared_bias(fits, sigma):
@@ -128,7 +128,8 @@ def old_estimator(before, after):
         for name, rule in OLD_RULES.items():
             stack.enter_context(mock.patch.object(levels, name, rule))
         end, start = levels.level_at_end(before), levels.level_at_start(after)
-        return end.value, end.stderr, start.value, start.stderr
+        step_stderr = math.hypot(start.stderr, end.stderr)
+        return end.value, end.stderr, start.value, start.stderr, step_stderr
 
 
 ESTIMATORS = {"old": old_estimator, "new": new_estimator}
@@ -174,11 +175,11 @@ def _boundaries(level, values, estimators):
     ]
     for name, estimate in estimators.items():
         for e, row in enumerate(rows):
-            end, end_stderr, start, start_stderr = estimate(values[e], values[e + 1])
+            end, end_stderr, start, _, step_stderr = estimate(values[e], values[e + 1])
             row[f"{name}_lag"] = end - reported[e]
             row[f"{name}_lag_stderr"] = end_stderr
             row[f"{name}_step"] = start - end
-            row[f"{name}_step_stderr"] = math.hypot(start_stderr, end_stderr)
+            row[f"{name}_step_stderr"] = step_stderr
     return rows
 
 

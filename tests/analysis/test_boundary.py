@@ -23,23 +23,44 @@ def noisy_epochs(seed=0, batches=(80, 80), level=0.7, slope=0.001, sd=0.05):
     return values[: batches[0]], values[batches[0] :]
 
 
-def direct_joint_value(before, after, span):
+def weighted_hat_row(design, weights):
+    """The row r with r @ y = the first coefficient of the weighted least
+    squares fit of y on `design` (numpy's pseudo-inverse of the weighted
+    design)."""
+    root = np.sqrt(weights)[:, None]
+    return (np.linalg.pinv(design * root) * root[:, 0])[0]
+
+
+def direct_joint(before, after, span):
     """`a` of y = a - b v before the boundary, c + b v after it, v = u / span,
-    triangular weights 1 - v, over the batches with u < span on each side."""
+    triangular weights 1 - v, over the batches with u < span on each side:
+    (each batch's weight in `a`, before's reversed then after's, NaN ones
+    skipped; the finite batch values in the same order)."""
     rows, targets, weights = [], [], []
     for side, values in ((0, before[::-1]), (1, after)):
         for u, y in enumerate(values):
-            if u >= span or not math.isfinite(y):
+            if not math.isfinite(y):
                 continue
             v = u / span
             rows.append([1 - side, side, -v if side == 0 else v])
             targets.append(y)
-            weights.append(1 - v)
-    root = np.sqrt(np.array(weights))[:, None]
-    solution, *_ = np.linalg.lstsq(
-        np.array(rows) * root, np.array(targets) * root[:, 0], rcond=None
-    )
-    return solution[0]
+            weights.append(max(1 - v, 0.0))
+    return weighted_hat_row(np.array(rows), np.array(weights)), np.array(targets)
+
+
+def direct_joint_value(before, after, span):
+    hat, targets = direct_joint(before, after, span)
+    return hat @ targets
+
+
+def direct_line_weights(values, window):
+    """Each batch's weight in the one-sided line's level at the last batch
+    (reversed order), the span one mean spacing past the window."""
+    u = np.arange(len(values), dtype=float)
+    span = u[window - 1] * window / (window - 1)
+    v = u / span
+    design = np.stack([np.ones(len(u)), v], axis=1)
+    return weighted_hat_row(design, np.maximum(1 - v, 0.0))
 
 
 def test_joint_fits_match_a_direct_weighted_least_squares():
@@ -56,14 +77,56 @@ def test_joint_fits_match_a_direct_weighted_least_squares():
 def test_the_level_is_the_mean_of_the_one_sided_and_the_joint_estimates():
     before, after = noisy_epochs(seed=1)
     one_sided = levels.level_at_end(before)
-    joint_value, joint_stderr = boundary._joint_level(
-        np.asarray(before)[::-1], np.asarray(after)
-    )
+    left = boundary._Side(np.asarray(before)[::-1])
+    right = boundary._Side(np.asarray(after))
+    joint = boundary._joint_level([left, right])
     level = boundary.level_at_end(before, after)
-    assert level.value == pytest.approx((one_sided.value + joint_value) / 2)
-    assert level.stderr == pytest.approx((one_sided.stderr + joint_stderr) / 2)
+    assert level.value == pytest.approx((one_sided.value + joint.value) / 2)
     assert (level.window, level.noise_sd) == (one_sided.window, one_sided.noise_sd)
-    assert 0 < joint_stderr < 0.05 and abs(joint_value - 0.7 - 0.079) < 0.05
+    # The standard error, from each batch's weight in the mean of the two
+    # fits (written here as direct weighted least squares) and its noise,
+    # widened by the two fits' mean stated bias.
+    span = int(np.flatnonzero(joint.weights[0])[-1]) + 1
+    joint_hat, _ = direct_joint(before, after, span)
+    line_hat = direct_line_weights(before[::-1], one_sided.window)
+    np.testing.assert_allclose(
+        np.concatenate(joint.weights), joint_hat, rtol=1e-9, atol=1e-12
+    )
+    mean_hat = joint_hat / 2
+    mean_hat[: len(before)] += line_hat / 2
+    noise = np.concatenate([left.noise, right.noise])
+    line_bias = math.sqrt(one_sided.stderr**2 - np.sum(line_hat**2 * left.noise))
+    bias = (line_bias + abs(joint.bias)) / 2
+    want = math.sqrt(np.sum(mean_hat**2 * noise) + bias**2)
+    assert level.stderr == pytest.approx(want, rel=1e-9)
+    assert level.stderr < (one_sided.stderr + math.hypot(
+        math.sqrt(np.sum(joint_hat**2 * noise)), joint.bias
+    )) / 2
+
+
+def test_the_step_stderr_counts_every_batch_weight_and_both_biases():
+    before, after = noisy_epochs(seed=4)
+    one_sided = levels.level_at_end(before)
+    left = boundary._Side(np.asarray(before)[::-1])
+    right = boundary._Side(np.asarray(after))
+    joint = boundary._joint_level([left, right])
+    end, level_after, step_stderr = boundary.across(before, after)
+    assert level_after == levels.level_at_start(after)
+    span = int(np.flatnonzero(joint.weights[0])[-1]) + 1
+    joint_hat, _ = direct_joint(before, after, span)
+    end_hat = joint_hat / 2
+    end_hat[: len(before)] += direct_line_weights(before[::-1], one_sided.window) / 2
+    after_hat = direct_line_weights(after, level_after.window)
+    step_hat = -end_hat
+    step_hat[len(before) :] += after_hat
+    noise = np.concatenate([left.noise, right.noise])
+    end_variance = np.sum(end_hat**2 * noise)
+    end_bias = math.sqrt(end.stderr**2 - end_variance)
+    after_bias = math.sqrt(
+        level_after.stderr**2 - np.sum(after_hat**2 * right.noise)
+    )
+    want = math.sqrt(np.sum(step_hat**2 * noise) + (end_bias + after_bias) ** 2)
+    assert step_stderr == pytest.approx(want, rel=1e-9)
 
 
 def test_a_straight_line_across_the_boundary_is_found():

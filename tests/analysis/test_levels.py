@@ -45,7 +45,7 @@ def bias_percent(table, name, rows=None):
 
 @pytest.fixture(scope="module")
 def curved():
-    return simulate(seeds=8, truths=CURVED, batch_sizes=FEW_BATCH_SIZES)
+    return simulate(seeds=16, truths=CURVED, batch_sizes=FEW_BATCH_SIZES)
 
 
 @pytest.fixture(scope="module")
@@ -58,17 +58,19 @@ def straight():
     )
 
 
+@pytest.mark.slow
 def test_lag_bias_is_within_3_percent_and_below_the_old(curved):
     for truth in CURVED:
         rows = curved["truth"] == truth
         new, old = bias_percent(curved, "new", rows), bias_percent(curved, "old", rows)
-        # Measured with this seed: saturating -2.1% (old +1.4%), step down
-        # +0.4% (old +3.9%), lr drop +0.3% (old +6.8%).
+        # Measured with these seeds: saturating -1.8% (old +3.5%), step
+        # down -0.4% (old +4.1%), lr drop +1.5% (old +7.2%).
         assert abs(new) <= 3.0, (truth, new, old)
     new, old = bias_percent(curved, "new"), bias_percent(curved, "old")
     assert abs(new) <= abs(old) - 2.0, (new, old)
 
 
+@pytest.mark.slow
 def test_rmse_is_no_worse_than_the_old_on_curved_truths(curved):
     for truth in CURVED:
         rows = curved["truth"] == truth
@@ -76,6 +78,7 @@ def test_rmse_is_no_worse_than_the_old_on_curved_truths(curved):
         assert new["rmse"] <= 1.02 * old["rmse"], (truth, new["rmse"], old["rmse"])
 
 
+@pytest.mark.slow
 def test_stated_intervals_cover(curved, straight):
     for table in (curved, straight):
         for truth in set(table["truth"]):
@@ -98,6 +101,7 @@ def test_no_step_is_consistent_with_zero(straight):
     assert abs(np.mean(z)) < 3 / math.sqrt(len(z))
 
 
+@pytest.mark.slow
 def test_step_down_is_found_by_boundary_step(curved):
     # The truth loses 0.06 of accuracy at every epoch start (less the rise
     # over one batch); as a loss, 2.3 times that, upwards.

@@ -322,13 +322,12 @@ def epoch_ends(run, metric, level_fraction=LEVEL_FRACTION):
     ends = []
     for i, (epoch, first, stop) in enumerate(spans):
         values = series.batch_value[first:stop]
-        after = _NO_LEVEL
+        after, step_stderr = _NO_LEVEL, math.nan
         first_next = math.nan
         if i + 1 < len(spans) and spans[i + 1][0] == epoch + 1:
             _, next_first, next_stop = spans[i + 1]
             next_values = series.batch_value[next_first:next_stop]
-            end = boundary.level_at_end(values, next_values)
-            after = levels.level_at_start(next_values)
+            end, after, step_stderr = boundary.across(values, next_values)
             first_next = float(series.running_mean[next_first])
         else:
             end = levels.level_at_end(values)
@@ -350,7 +349,7 @@ def epoch_ends(run, metric, level_fraction=LEVEL_FRACTION):
                 level_after=after.value,
                 level_after_stderr=after.stderr,
                 boundary_step=after.value - end.value,
-                boundary_step_stderr=math.hypot(after.stderr, end.stderr),
+                boundary_step_stderr=step_stderr,
                 first_batch_noise=first_next - after.value,
                 noise_sd=_pooled_sd(end.noise_sd, after.noise_sd),
             )

@@ -289,9 +289,8 @@ def _candidates(x, y, noise):
         if len(windows) == 0:
             continue
         # Rescale to each window's own span so small windows stay
-        # well-conditioned; values at x = 0 do not depend on the scale. The
-        # span reaches one spacing past the window, where the kernel is 0.
-        span = x[windows - 1] * windows / np.maximum(windows - 1, 1)
+        # well-conditioned; values at x = 0 do not depend on the scale.
+        span = window_span(x, windows)
         scale = np.where(span > 0, span, 1.0)[:, None] ** -powers
         s = moments[usable] * scale
         t = cross[usable] * scale[:, :cross_powers]
@@ -334,6 +333,45 @@ def _candidates(x, y, noise):
             for f in dataclasses.fields(_Candidates)
         )
     )
+
+
+def window_span(x, windows):
+    """Where the triangular weights of the `windows` nearest points reach 0.
+
+    One average spacing past the window's last point, so that point still
+    has some weight.
+
+    Args:
+      x: float array, ascending positions, the edge at 0.
+      windows: int or int array, how many points nearest the edge (2+ each).
+
+    Returns:
+      The span per window, in the units of `x`.
+    """
+    windows = np.asarray(windows)
+    return x[windows - 1] * windows / np.maximum(windows - 1, 1)
+
+
+def line_weights(x, window):
+    """The weight of each point in the level a window's line gives at x = 0.
+
+    The level `level_at_end` / `level_at_start` report for a line fit is
+    `sum(weights * y)`; its variance is `sum(weights**2 * noise)`.
+
+    Args:
+      x: float array, ascending positions of the finite points, the edge at 0.
+      window: int, how many points nearest the edge the line fits (3+).
+
+    Returns:
+      A float array like `x`, zero beyond the window.
+    """
+    v = x[:window] / window_span(x, window)
+    kernel = 1 - v
+    gram = [[np.sum(kernel * v**j * v**k) for k in (0, 1)] for j in (0, 1)]
+    g = np.linalg.solve(gram, [1.0, 0.0])
+    weights = np.zeros(len(x))
+    weights[:window] = kernel * (g[0] + g[1] * v)
+    return weights
 
 
 def _squared_kernel(sums):
