@@ -122,18 +122,11 @@ class RunCache:
     def outlines(self, ctx, experiment, listings):
         """What the `runs` answer needs of runs, without their batch values.
 
-        Reads them with `RunOpener.outlines` and keeps each outline until its
-        run is read whole, which then skips reading it again.
-
-        Args:
-          ctx: A `tensorboard.context.RequestContext`.
-          experiment: str, the experiment ID.
-          listings: dict from run name to its tags (dict from tag to
-            `TensorTimeSeries`), listed just before.
+        Reads them with `RunOpener.outlines` (same arguments) and keeps each
+        outline until its run is read whole, which then skips reading it again.
 
         Returns:
-          A dict from run name to a `RunData` with NaN batch values and times,
-          its problems followed by those of its event files.
+          A dict from run name to its `Outline.run`.
         """
         read = self._opener.outlines(ctx, experiment, listings)
         with self._lock:
