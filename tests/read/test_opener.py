@@ -67,7 +67,7 @@ def test_each_way_gives_the_run_with_its_file_problems_last(tmp_path):
 
     from_files = opener.RunOpener().open_dir("bad", str(tmp_path / "bad"))
     through = runs.open(ctx, "", "bad")
-    (outline,) = runs.outlines(ctx, "", runs.list(ctx, "")).values()
+    (outline,) = runs.outlines(ctx, "", runs.list_runs(ctx, "")).values()
 
     for run in (from_files, through, outline.run):
         assert run.name == "bad" and run.metrics == ("loss", "acc")
@@ -111,7 +111,7 @@ def test_a_run_that_cannot_be_read_says_why_then_its_file_problems(
     monkeypatch.setattr(provider_io, "load_run", boom)
     monkeypatch.setattr(provider_io, "decode_outline", boom)
     read = runs.open(ctx, "", "run")
-    (outline,) = runs.outlines(ctx, "", runs.list(ctx, "")).values()
+    (outline,) = runs.outlines(ctx, "", runs.list_runs(ctx, "")).values()
 
     for run in (read, outline.run):
         assert run.name == "run" and run.metrics == () and run.num_batches == 0

@@ -119,7 +119,7 @@ class RunOpener:
             raise ValueError(no_data_message(run_dir, files.problems))
         return _with_file_problems(decode_run(name, files.series, (), files), files)
 
-    def list(self, ctx, experiment, runs=None):
+    def list_runs(self, ctx, experiment, runs=None):
         """The runs TensorBoard holds epochjump data of, with their tags.
 
         Args:

@@ -100,7 +100,7 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
             names = self._background.submit(
                 self._data_provider.list_runs, ctx, experiment_id=experiment
             )
-        listing = self._opener.list(ctx, experiment)
+        listing = self._opener.list_runs(ctx, experiment)
         summaries = self._summaries.summaries(ctx, experiment, listing)
         runs = list(summaries.values())
         runs.extend(self._runs_without_data(listing, names))

@@ -69,7 +69,7 @@ class RunCache:
           A `RunData`, or None if the run has no epochjump data.
         """
         if tags is None:
-            tags = self._opener.list(ctx, experiment, runs=[run]).get(run)
+            tags = self._opener.list_runs(ctx, experiment, runs=[run]).get(run)
         key = run
         if not tags:
             with self._lock:
