@@ -5,7 +5,7 @@ open TensorBoard's "Epoch Jump" tab or run `epochjump explain RUN_DIR`.
 """
 
 from epochjump.analysis.jumps import explain
-from epochjump.read.logdir import read_run
+from epochjump.read.opener import read_run
 from epochjump.read.run_data import RunData
 from epochjump.record.writer import Writer
 

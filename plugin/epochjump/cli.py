@@ -9,8 +9,8 @@ import textwrap
 import epochjump
 from epochjump.analysis import jumps as analysis
 from epochjump.read.logdir import Logdir
-from epochjump.read.logdir import no_data_message
-from epochjump.read.logdir import read_run
+from epochjump.read.opener import no_data_message
+from epochjump.read.opener import read_run
 from epochjump.share import export
 from epochjump.share.visible import visible
 from epochjump.words import answer

@@ -33,7 +33,6 @@ import epochjump
 from epochjump import cli
 from epochjump import metadata
 from epochjump.read import provider as provider_io
-from epochjump.serve import run_cache
 
 PREFIX = "/data/plugin/epochjump"
 HTML_RUN = "<img src=x onerror=alert(1)>"
@@ -347,13 +346,6 @@ def test_file_checks_need_a_local_logdir(logdir):
     runs = runs_by_name(client)
     assert runs["truncated"]["problems"] == [] and runs["truncated"]["batches"] == 8
     assert "opened" not in runs
-
-    cache = run_cache.RunCache(None, logdir=str(logdir))
-    assert cache.run_dir("good") == str((logdir / "good").resolve())
-    assert cache.run_dir("../" + logdir.name + "/good") == cache.run_dir("good")
-    assert cache.run_dir("..") is None
-    assert cache.run_dir("/etc") is None
-    assert cache.run_dir("no such run") is None
 
 
 def test_a_boundary_needs_a_batch_of_the_next_epoch(tmp_path):

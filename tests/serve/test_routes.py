@@ -29,6 +29,7 @@ from epochjump.analysis import boundary as level_estimates
 from epochjump.analysis import jumps
 from epochjump.analysis import levels
 from epochjump.read import provider as provider_io
+from epochjump.read.opener import RunOpener
 from epochjump.serve import plugin as plugin_module
 from epochjump.serve import run_cache
 
@@ -818,7 +819,7 @@ def test_cache_rereads_a_run_only_when_it_changed(tmp_path, monkeypatch):
 def test_cache_keeps_the_most_recently_used_runs(logdir, monkeypatch):
     loads = CountingLoads(monkeypatch)
     _, provider = plugin_client.local_provider(logdir)
-    cache = run_cache.RunCache(provider, max_runs=2)
+    cache = run_cache.RunCache(RunOpener(provider), max_runs=2)
     ctx = tb_context.RequestContext()
     for run in ("known", "big", "known", ODD_RUN, "known", "big"):
         assert cache.get(ctx, "", run).name == run

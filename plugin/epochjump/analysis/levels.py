@@ -72,24 +72,6 @@ class Level:
     degree: int
 
 
-def level_at_end(values):
-    """The level at an epoch's last batch, from that epoch's batch values.
-
-    Args:
-      values: 1-D array-like of float, the epoch's batch values in order;
-        non-finite values are skipped (their positions are kept).
-
-    Returns:
-      A `Level` at the position of the last batch.
-
-    Example:
-      ```python
-      level_at_end([0.5, 0.6, 0.7, 0.8])  # Level(value≈0.8, stderr=0.0, ...)
-      ```
-    """
-    return _edge_level(np.asarray(values, dtype=float)[::-1])
-
-
 def level_at_start(values):
     """The level at an epoch's first batch, from that epoch's batch values.
 
@@ -101,6 +83,24 @@ def level_at_start(values):
       A `Level` at the position of the first batch.
     """
     return _edge_level(np.asarray(values, dtype=float))
+
+
+def level_at_end(values):
+    """The level at an epoch's last batch: `level_at_start` of the epoch's
+    batch values read backwards.
+
+    Args:
+      values: as for `level_at_start`, in order.
+
+    Returns:
+      A `Level` at the position of the last batch.
+
+    Example:
+      ```python
+      level_at_end([0.5, 0.6, 0.7, 0.8])  # Level(value≈0.8, stderr=0.0, ...)
+      ```
+    """
+    return level_at_start(np.asarray(values, dtype=float)[::-1])
 
 
 def noise_sd(values):

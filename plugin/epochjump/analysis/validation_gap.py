@@ -50,6 +50,14 @@ def higher_is_better(metric):
     return _LOWER_IS_BETTER.search(metric) is None
 
 
+def _share_of(term):
+    """A property: the share of `val_gap` that the field `term` is."""
+    return property(
+        lambda gap: _share(getattr(gap, term), gap.val_gap),
+        doc=f"`{term} / val_gap`, or NaN when the gap is zero or not finite.",
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class ValidationGap:
     """The gap between `val` and what Keras printed for one epoch, split.
@@ -94,25 +102,10 @@ class ValidationGap:
             return False
         return self.val_gap > 0 if self.higher_is_better else self.val_gap < 0
 
-    @property
-    def lag_share(self):
-        """`lag / val_gap`, or NaN when the gap is zero or not finite."""
-        return _share(self.lag, self.val_gap)
-
-    @property
-    def subset_share(self):
-        """`subset_gap / val_gap`, or NaN."""
-        return _share(self.subset_gap, self.val_gap)
-
-    @property
-    def mode_share(self):
-        """`mode_gap / val_gap`, or NaN."""
-        return _share(self.mode_gap, self.val_gap)
-
-    @property
-    def generalisation_share(self):
-        """`generalisation_gap / val_gap`, or NaN."""
-        return _share(self.generalisation_gap, self.val_gap)
+    lag_share = _share_of("lag")
+    subset_share = _share_of("subset_gap")
+    mode_share = _share_of("mode_gap")
+    generalisation_share = _share_of("generalisation_gap")
 
     def as_dict(self):
         """A JSON-ready dict of the fields, the shares and `val_better`

@@ -132,8 +132,7 @@ def decode_outline(run, listing, outline, files=None):
       files: the run's `file_contents.FileReport`, or None; see `decode_run`.
 
     Returns:
-      A `RunData`; one that cannot be decoded has no metrics and a problem
-      saying why.
+      A `RunData`.
     """
     data, problems = outline
     series = {tag: (listing[tag].plugin_content, data.get(tag, [])) for tag in listing}
@@ -143,12 +142,7 @@ def decode_outline(run, listing, outline, files=None):
         for tag in listing:
             if tag not in data and tag not in files.contents:
                 del series[tag]
-    try:
-        return decode_run(run, series, problems, files)
-    except Exception as e:  # noqa: BLE001 - one bad run must not hide others.
-        return decode_run(
-            run, {}, [f"Could not read this run: {type(e).__name__}: {e}"]
-        )
+    return decode_run(run, series, problems, files)
 
 
 _OUTLINE_KINDS = (

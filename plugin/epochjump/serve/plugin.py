@@ -21,8 +21,7 @@ from epochjump import answers
 from epochjump import constants
 from epochjump import metadata
 from epochjump.read import ingesters
-from epochjump.read import logdir
-from epochjump.read import provider as provider_io
+from epochjump.read.opener import RunOpener
 from epochjump.serve import params
 from epochjump.serve.run_cache import RunCache
 from epochjump.serve.run_summaries import RunSummaries
@@ -32,13 +31,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_POINTS = constants.DEFAULT_MAX_POINTS
 MIN_MAX_POINTS, MAX_MAX_POINTS = constants.MAX_POINTS_RANGE
 MAX_STEP = np.iinfo(np.int64).max
-# A run whose files hold epochjump data TensorBoard lists none of.
-NOT_LOADED = (
-    "TensorBoard has not loaded this run's epochjump data, which its files "
-    "hold: it may still be loading, or its Python ingester stopped at a record "
-    "that is not an event (named in another run's problems), which stops it for "
-    "every run; TensorBoard started with --load_fast=true reads past it"
-)
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INDEX_JS = os.path.join(PACKAGE_DIR, "static", "index.js")
 
@@ -55,9 +47,10 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
           context: A `base_plugin.TBContext`.
         """
         self._data_provider = context.data_provider
-        self._runs = RunCache(
+        self._opener = RunOpener(
             context.data_provider, logdir=getattr(context, "logdir", None)
         )
+        self._runs = RunCache(self._opener)
         self._summaries = RunSummaries(self._runs)
         self._background = futures.ThreadPoolExecutor(
             max_workers=2, thread_name_prefix="epochjump"
@@ -101,13 +94,13 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
           and `warning` (str or None).
         """
         names = None
-        if self._runs.run_dir(".") is not None:
+        if self._opener.run_dir(".") is not None:
             # Asked meanwhile: each answer of the Rust data server takes at
             # least ~40 ms, whatever its size.
             names = self._background.submit(
                 self._data_provider.list_runs, ctx, experiment_id=experiment
             )
-        listing = provider_io.list_runs(self._data_provider, ctx, experiment)
+        listing = self._opener.list_runs(ctx, experiment)
         summaries = self._summaries.summaries(ctx, experiment, listing)
         runs = list(summaries.values())
         runs.extend(self._runs_without_data(listing, names))
@@ -230,12 +223,8 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
             return []
         summaries = []
         for run in names:
-            run_dir = None if run in listing else self._runs.run_dir(run)
-            problem = run_dir and logdir.no_data_problem(run_dir)
-            if problem and self._runs.file_report(run).has_data:
-                problem = NOT_LOADED
-            if problem:
-                problems = (problem,) + self._runs.file_problems(run)
+            problems = () if run in listing else self._opener.problems_without_data(run)
+            if problems:
                 summaries.append(answers.empty_summary(run, "; ".join(problems)))
         return summaries
 

@@ -5,6 +5,7 @@ import threading
 import typing
 
 from epochjump import answers
+from epochjump.read import opener
 from epochjump.serve.run_cache import RunCache
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class RunSummaries:
             outlines = self._runs.outlines(ctx, experiment, listing)
         except Exception as e:  # noqa: BLE001 - listed, with the reason.
             logger.exception("Could not read epochjump runs")
-            problem = f"Could not read this run: {type(e).__name__}: {e}"
+            problem = opener.cannot_read(e)
             return {run: answers.empty_summary(run, problem) for run in listing}
         found = {}
         for run, outline in outlines.items():
