@@ -7,7 +7,6 @@ report write them as "NaN"/"Infinity" strings).
 """
 
 import csv
-import dataclasses
 import io
 
 import numpy as np
@@ -240,7 +239,7 @@ def jumps_answer(run, metric, explanation=None):
         boundaries.append(record)
     ends = []
     for end in explanation.epoch_ends:
-        record = dataclasses.asdict(end)
+        record = end.as_dict()
         del record["metric"]
         record["text"] = rows[end.epoch]
         ends.append(record)
