@@ -11,6 +11,7 @@ import io
 
 import numpy as np
 
+from epochjump import constants
 from epochjump.analysis import comparison
 from epochjump.analysis import downsample
 from epochjump.analysis import jumps
@@ -125,11 +126,12 @@ def series_answer(run, series, start=None, end=None, max_points=None):
             "batch_value": series.batch_value[picks].tolist(),
             "running_mean": series.running_mean[picks].tolist(),
         },
-        "train_eval": _evals(series.train_eval, geometry, start, end),
-        "train_eval_training_mode": _evals(
-            series.train_eval_training_mode, geometry, start, end
-        ),
-        "val": _evals(series.val, geometry, start, end),
+        # The evaluations in the range; a report's zoom cuts the same ones.
+        **{
+            name: _evals(getattr(series, name), geometry, start, end)
+            for name in constants.RANGE_FILTERED_SERIES
+            if name != "batches"
+        },
         **chart_marks(run, series, geometry),
     }
 
