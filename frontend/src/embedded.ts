@@ -1,6 +1,7 @@
 // Answers the routes from the data a report embeds (`epochjump export -o
 // report.html`): the answers the server gave at export time, looked up
-// instead of fetched. A zoom takes the embedded batches in the step range.
+// instead of fetched. A zoom cuts the embedded series to the step range, as
+// the server's range does (constants.json: `range_filtered_series`).
 
 import { DATA_ELEMENT_ID, RANGE_FILTERED_SERIES, REPORT_FORMAT } from "./constants";
 import { ApiError, type DataSource, type Params, type Route } from "./source";
