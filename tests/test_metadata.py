@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 
@@ -46,6 +47,16 @@ def test_each_kind_is_written_as_its_string_and_read_back_as_its_member(
 def test_the_enum_has_exactly_the_kinds_on_disk():
     assert [kind.value for kind in metadata.Kind] == [name for name, _, _ in ON_DISK]
     assert metadata.ALL_KINDS == tuple(metadata.Kind)
+
+
+def test_messages_show_kinds_as_their_strings(tmp_path):
+    message = (
+        "`kind` must be one of ('train_eval', 'train_eval_training_mode', 'val'). "
+        "Received: kind='gradient'"
+    )
+    with epochjump.Writer(tmp_path / "run") as writer:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            writer.log_eval("gradient", 1, {"loss": 0.5})
 
 
 def test_version_1_data_still_reads():

@@ -26,8 +26,9 @@ EVENT_FILE_SUFFIX = ".epochjump"
 class Kind(str, enum.Enum):
     """The kinds of series: the metadata's `kind`, as written on disk.
 
-    A member is its string (`Kind.VAL == "val"`, formatted as `val`), so the
-    strings on disk never change and runs of every version still read.
+    A member is its string (`Kind.VAL == "val"`, formatted as `val`, shown
+    as `'val'` in messages), so the strings on disk never change and runs of
+    every version still read.
     Batch kinds are written in chunks: one event per flush, whose tensor
     holds one entry per batch; all chunks of one flush share the event step
     (the last batch step in the chunk).
@@ -51,6 +52,9 @@ class Kind(str, enum.Enum):
 
     def __str__(self):
         return self.value
+
+    def __repr__(self):
+        return repr(self.value)
 
     def __format__(self, spec):
         return format(self.value, spec)
