@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import setuptools
 from setuptools.command.build_py import build_py
@@ -39,7 +40,9 @@ class BuildPyWithFrontend(build_py):
                 subprocess.check_call(
                     [npm, "ci", "--no-audit", "--no-fund"], cwd=FRONTEND
                 )
-            subprocess.check_call([npm, "run", "build"], cwd=FRONTEND)
+            # The build generates the tab's record types with Python: this one.
+            env = dict(os.environ, PYTHON=sys.executable)
+            subprocess.check_call([npm, "run", "build"], cwd=FRONTEND, env=env)
         if not os.path.isfile(BUNDLE):
             raise RuntimeError(f"Frontend bundle missing after build: {BUNDLE}")
         super().run()

@@ -4,8 +4,10 @@ import * as esbuild from "esbuild";
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { generateContract } from "./dev/contract.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
+generateContract();
 const outfile = resolve(here, "../plugin/epochjump/static/index.js");
 mkdirSync(dirname(outfile), { recursive: true });
 

@@ -4,6 +4,12 @@
 
 import { COMPARE_MAX_RUNS } from "./constants";
 import { embeddedSource } from "./embedded";
+import {
+  EPOCH_END_BOOLEAN_FIELDS,
+  EPOCH_END_NUMBER_FIELDS,
+  JUMP_BOOLEAN_FIELDS,
+  JUMP_NUMBER_FIELDS,
+} from "./generated/contract";
 import { ApiError, type DataSource, type Params, query, type Route, httpSource } from "./source";
 import type {
   BatchPoints,
@@ -69,6 +75,11 @@ function asObject(value: unknown): Json {
 /** `o`'s fields `keys`, each decoded by `toNumber`. */
 function numberFields<K extends string>(o: Json, keys: readonly K[]): Record<K, number> {
   return Object.fromEntries(keys.map((key) => [key, toNumber(o[key])])) as Record<K, number>;
+}
+
+/** `o`'s fields `keys`, each true only when it is `true`. */
+function booleanFields<K extends string>(o: Json, keys: readonly K[]): Record<K, boolean> {
+  return Object.fromEntries(keys.map((key) => [key, o[key] === true])) as Record<K, boolean>;
 }
 
 /** `o`'s fields `keys`, each an array decoded by `toNumber`. */
@@ -139,30 +150,8 @@ function parseSeries(raw: unknown): SeriesResponse {
 function parseBoundary(raw: unknown): Boundary {
   const o = asObject(raw);
   return {
-    ...numberFields(o, [
-      "epoch",
-      "last_step",
-      "first_next_step",
-      "reported",
-      "level_at_end",
-      "first_next",
-      "jump",
-      "lag",
-      "progress",
-      "train_eval",
-      "mode_gap",
-      "val",
-      "lag_share",
-      "lag_stderr",
-      "level_after",
-      "level_after_stderr",
-      "boundary_step",
-      "boundary_step_stderr",
-      "first_batch_noise",
-      "noise_sd",
-      "learning_rate_before",
-      "learning_rate_after",
-    ]),
+    ...numberFields(o, JUMP_NUMBER_FIELDS),
+    ...booleanFields(o, JUMP_BOOLEAN_FIELDS),
     text: texts(o.text),
     level_after_text: String(o.level_after_text ?? ""),
     detail: String(o.detail ?? ""),
@@ -177,7 +166,8 @@ function parseColumn(raw: unknown): TableColumn {
 function parseEpochEnd(raw: unknown): EpochEndRecord {
   const o = asObject(raw);
   return {
-    ...numberFields(o, ["epoch", "last_step", "reported", "level_at_end", "lag_stderr", "train_eval", "val"]),
+    ...numberFields(o, EPOCH_END_NUMBER_FIELDS),
+    ...booleanFields(o, EPOCH_END_BOOLEAN_FIELDS),
     text: texts(o.text),
   };
 }

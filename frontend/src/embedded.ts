@@ -1,13 +1,10 @@
 // Answers the routes from the data a report embeds (`epochjump export -o
 // report.html`): the answers the server gave at export time, looked up
-// instead of fetched. A zoom takes the embedded batches in the step range.
+// instead of fetched. A zoom cuts the embedded series to the step range, as
+// the server's range does (constants.json: `range_filtered_series`).
 
+import { DATA_ELEMENT_ID, RANGE_FILTERED_SERIES, REPORT_FORMAT } from "./constants";
 import { ApiError, type DataSource, type Params, type Route } from "./source";
-
-/** The id of the `<script type="application/json">` holding a report's data. */
-export const DATA_ELEMENT_ID = "epochjump-data";
-/** The newest layout of the embedded data this bundle reads (html_report.REPORT_FORMAT). */
-const REPORT_FORMAT = 1;
 
 type Json = Record<string, unknown>;
 
@@ -113,8 +110,10 @@ class EmbeddedSource implements DataSource {
   }
 }
 
-/** The embedded `series` answer restricted to the steps `start`..`end`, if asked. */
-function sliceSeries(answer: Json, params: Params): Json {
+/** The embedded `series` answer restricted to the steps `start`..`end`, if
+ * asked: each part of `RANGE_FILTERED_SERIES` keeps its points with
+ * start <= step <= end, as the server's answer for that range does. */
+export function sliceSeries(answer: Json, params: Params): Json {
   if (params.start === undefined || params.end === undefined) return answer;
   const start = Number(params.start);
   const end = Number(params.end);
@@ -124,14 +123,11 @@ function sliceSeries(answer: Json, params: Params): Json {
     const keep = list(columns.step).map((step, i) => (inRange(step) ? i : -1)).filter((i) => i >= 0);
     return Object.fromEntries(Object.entries(columns).map(([name, values]) => [name, keep.map((i) => list(values)[i])]));
   };
-  const batches = pick(answer.batches);
+  const cut = Object.fromEntries(RANGE_FILTERED_SERIES.map((name) => [name, pick(answer[name])]));
   return {
     ...answer,
+    ...cut,
     range: { start, end },
-    total_batches: answer.downsampled ? answer.total_batches : list(batches.step).length,
-    batches,
-    train_eval: pick(answer.train_eval),
-    train_eval_training_mode: pick(answer.train_eval_training_mode),
-    val: pick(answer.val),
+    total_batches: answer.downsampled ? answer.total_batches : list(cut.batches.step).length,
   };
 }

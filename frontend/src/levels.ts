@@ -7,6 +7,7 @@
 
 import uPlot from "uplot";
 import { withAlpha } from "./colors";
+import { LEVEL_BOX_PX } from "./constants";
 import type { Boundary, EpochEndRecord } from "./types";
 
 /** Which edge of a boundary a level belongs to. */
@@ -34,9 +35,6 @@ export interface DrawnLevel {
   top: number;
   bottom: number;
 }
-
-/** The boxes' width, CSS px: wide enough to read, narrow enough to stay at its edge. */
-export const LEVEL_BOX_WIDTH = 22;
 
 /** Every level mark with a place on the x axis (`xOfStep` NaN: not in view). */
 export function levelMarks(
@@ -75,7 +73,7 @@ export function levelFill(color: string): string {
 /** The box's x extent in CSS px of the plot area: back from an end, forward from an after. */
 export function boxSpan(u: uPlot, mark: LevelMark): [number, number] {
   const x = u.valToPos(mark.x, "x");
-  return mark.side === "end" ? [x - LEVEL_BOX_WIDTH, x] : [x, x + LEVEL_BOX_WIDTH];
+  return mark.side === "end" ? [x - LEVEL_BOX_PX, x] : [x, x + LEVEL_BOX_PX];
 }
 
 /** Draws each mark's box (`fill`, its edges in `edge`, the level in `color`);

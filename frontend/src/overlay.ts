@@ -3,6 +3,7 @@
 
 import uPlot from "uplot";
 import { type ChartData, LABELS, SERIES_LABELS, type StepMark } from "./chart_data";
+import { BAND_MIN_MARKS, MARK_GAP_PX } from "./constants";
 import { formatRate } from "./format";
 import { type DrawnLevel, drawLevels } from "./levels";
 import type { ChartColors } from "./theme";
@@ -44,10 +45,6 @@ export interface Drawn {
 /** The model level's series, whose legend toggle shows or hides its boxes. */
 const LEVEL_SERIES = SERIES_LABELS.indexOf(LABELS.level) + 1;
 
-// Marks closer than this (CSS px, about a label's width) merge into a band;
-// a band needs this many.
-const MIN_MARK_GAP = 24;
-const MIN_BAND_MARKS = 3;
 
 /** Draws everything; returns the x values (scale units) of the lines and marks drawn. */
 export function drawOverlay(u: uPlot, state: OverlayState): Drawn {
@@ -72,7 +69,7 @@ export function drawOverlay(u: uPlot, state: OverlayState): Drawn {
 }
 
 /** Splits the learning-rate changes in view into ones drawn as ticks and
- * runs of at least `MIN_BAND_MARKS` changes, each less than `MIN_MARK_GAP`
+ * runs of at least `BAND_MIN_MARKS` changes, each less than `MARK_GAP_PX`
  * px from the next, drawn as bands: a per-step schedule would otherwise
  * paint a solid block of ticks over the data. */
 function groupRateMarks(u: uPlot, marks: StepMark[]): { ticks: StepMark[]; bands: RateBand[] } {
@@ -81,7 +78,7 @@ function groupRateMarks(u: uPlot, marks: StepMark[]): { ticks: StepMark[]; bands
   const bands: RateBand[] = [];
   let run: StepMark[] = [];
   const close = () => {
-    if (run.length >= MIN_BAND_MARKS) {
+    if (run.length >= BAND_MIN_MARKS) {
       const first = run[0];
       const last = run[run.length - 1];
       bands.push({ from: first.x, to: last.x, first: first.value, last: last.value, changes: run.length });
@@ -92,7 +89,7 @@ function groupRateMarks(u: uPlot, marks: StepMark[]): { ticks: StepMark[]; bands
   };
   for (const mark of visible) {
     const previous = run[run.length - 1];
-    if (previous && u.valToPos(mark.x, "x") - u.valToPos(previous.x, "x") >= MIN_MARK_GAP) close();
+    if (previous && u.valToPos(mark.x, "x") - u.valToPos(previous.x, "x") >= MARK_GAP_PX) close();
     run.push(mark);
   }
   close();

@@ -1,6 +1,8 @@
 // The shapes of the epochjump HTTP API (docs/http_api.md), after non-finite
 // strings have been turned back into numbers.
 
+import type { EpochEndFields, JumpFields } from "./generated/contract";
+
 export interface RunInfo {
   run: string;
   metrics: string[];
@@ -69,31 +71,9 @@ export interface SeriesResponse {
   fit_starts: StepMarks;
 }
 
-/** One epoch boundary from the `jumps` route; every number is the server's. */
-export interface Boundary {
-  epoch: number;
-  last_step: number;
-  first_next_step: number;
-  reported: number;
-  level_at_end: number;
-  first_next: number;
-  jump: number;
-  lag: number;
-  progress: number;
-  train_eval: number;
-  mode_gap: number;
-  val: number;
-  lag_share: number;
-  lag_stderr: number;
-  level_after: number;
-  level_after_stderr: number;
-  boundary_step: number;
-  boundary_step_stderr: number;
-  first_batch_noise: number;
-  noise_sd: number;
-  /** NaN for a run without recorded learning rates. */
-  learning_rate_before: number;
-  learning_rate_after: number;
+/** One epoch boundary from the `jumps` route: a `Jump` (its fields generated from
+ * plugin/epochjump/analysis/records.py) without its `metric`, and its words. */
+export interface Boundary extends Omit<JumpFields, "metric"> {
   /** This epoch's table row, one cell per column key, as the server writes it. */
   text: Record<string, string>;
   /** `level_after ± level_after_stderr` as the server writes it. */
@@ -102,15 +82,9 @@ export interface Boundary {
   detail: string;
 }
 
-/** Where one epoch ended (the last one included), from the `jumps` route. */
-export interface EpochEndRecord {
-  epoch: number;
-  last_step: number;
-  reported: number;
-  level_at_end: number;
-  lag_stderr: number;
-  train_eval: number;
-  val: number;
+/** Where one epoch ended (the last one included), from the `jumps` route: an
+ * `EpochEnd` without its `metric`, and its table row. */
+export interface EpochEndRecord extends Omit<EpochEndFields, "metric"> {
   /** This epoch's table row, one cell per column key, as the server writes it. */
   text: Record<string, string>;
 }

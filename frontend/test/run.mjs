@@ -8,7 +8,9 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { generateContract } from "../dev/contract.mjs";
 
+generateContract();
 const here = dirname(fileURLToPath(import.meta.url));
 const tests = readdirSync(here).filter((name) => name.endsWith(".test.ts"));
 const outdir = mkdtempSync(join(tmpdir(), "epochjump-frontend-tests-"));

@@ -7,11 +7,11 @@ report write them as "NaN"/"Infinity" strings).
 """
 
 import csv
-import dataclasses
 import io
 
 import numpy as np
 
+from epochjump import constants
 from epochjump.analysis import comparison
 from epochjump.analysis import downsample
 from epochjump.analysis import jumps
@@ -126,11 +126,12 @@ def series_answer(run, series, start=None, end=None, max_points=None):
             "batch_value": series.batch_value[picks].tolist(),
             "running_mean": series.running_mean[picks].tolist(),
         },
-        "train_eval": _evals(series.train_eval, geometry, start, end),
-        "train_eval_training_mode": _evals(
-            series.train_eval_training_mode, geometry, start, end
-        ),
-        "val": _evals(series.val, geometry, start, end),
+        # The evaluations in the range; a report's zoom cuts the same ones.
+        **{
+            name: _evals(getattr(series, name), geometry, start, end)
+            for name in constants.RANGE_FILTERED_SERIES
+            if name != "batches"
+        },
         **chart_marks(run, series, geometry),
     }
 
@@ -240,7 +241,7 @@ def jumps_answer(run, metric, explanation=None):
         boundaries.append(record)
     ends = []
     for end in explanation.epoch_ends:
-        record = dataclasses.asdict(end)
+        record = end.as_dict()
         del record["metric"]
         record["text"] = rows[end.epoch]
         ends.append(record)

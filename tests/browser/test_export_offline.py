@@ -281,6 +281,19 @@ def test_report_zooms_on_embedded_data(offline_page, runs):
         arg=[DEMO_RUN, metric, full["xMax"], n],
         timeout=WAIT_MS,
     )
+    # Every evaluation is cut to the zoom's steps, as the server's range cuts
+    # it (the training-mode one too), counted here from the run itself.
+    chip = card(page, DEMO_RUN, metric).locator(".ej-chip-accent")
+    start, end = map(int, re.findall(r"\d+", chip.inner_text()))
+    series = runs[DEMO_RUN][metric]
+    for label, evals in (
+        ("train_eval", series.train_eval),
+        ("train_eval (training mode)", series.train_eval_training_mode),
+        ("val", series.val),
+    ):
+        inside = int(((evals.step >= start) & (evals.step <= end)).sum())
+        assert 0 < inside < len(evals), (label, start, end)
+        assert probe(page, DEMO_RUN, metric)["nonNull"][label] == inside, label
     card(page, DEMO_RUN, metric).locator("[data-testid=reset-zoom]").click()
     page.wait_for_function(
         """([run, metric, min, max, n]) => {

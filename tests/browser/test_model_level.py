@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 RUN = DEMO_RUN
 LABEL = "model level ± stderr"
-# frontend/src/theme.ts (light theme's `level`) and levels.ts (LEVEL_BOX_WIDTH).
+# Written out (constants.json: `chart_colors.light.level`, `chart_px.level_box`).
 LEVEL_RGB = (0x2E, 0x7D, 0x32)
 BOX_WIDTH = 22
 SCREEN = {"width": 1400, "height": 900}

@@ -34,6 +34,9 @@ For the boundary after epoch `e` of a metric:
   recorded. `learning_rate_scheduled`: the rate also changes inside one of
   the two epochs (a per-step schedule), so a change at the boundary is one
   step of many, not the boundary's own.
+
+The records, `EpochEnd` and `Jump`, are defined in `records.py` (the tab's
+types are generated from them).
 """
 
 import dataclasses
@@ -43,6 +46,8 @@ import numpy as np
 
 from epochjump.analysis import boundary
 from epochjump.analysis import levels
+from epochjump.analysis.records import EpochEnd
+from epochjump.analysis.records import Jump
 
 # Accepted (and checked) for callers of the earlier fixed-window estimator;
 # the window is now chosen per epoch edge from the data.
@@ -55,74 +60,6 @@ ESTIMATOR = (
     "a line fitted across the boundary (one slope, a step allowed); ± stderr "
     "from the fit, the batch noise and the window's bias"
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class Jump:
-    """The decomposition of one epoch-boundary jump; see the module docstring.
-
-    Attributes:
-      metric: str, the metric name.
-      epoch: int, 0-based ordinal of the epoch that ends (Keras prints it as
-        `epoch + 1`).
-      last_step: int, global step of that epoch's last batch.
-      first_next_step: int, global step of the next epoch's first batch.
-      level_batches: int, how many batches the fit for `level_at_end` used
-        (its data-driven window).
-      reported, level_at_end, first_next, jump, lag, progress, train_eval,
-        mode_gap, val, train_eval_training_mode, learning_rate_before,
-        learning_rate_after: float; NaN where not recorded.
-      learning_rate_scheduled: bool, whether the learning rate also changes
-        after the first batch of the epoch or of the next one.
-      lag_stderr: float, the standard error of `lag` (that of `level_at_end`).
-      level_after, level_after_stderr: float, the level at the first batch of
-        the next epoch and its standard error.
-      boundary_step, boundary_step_stderr: float, `level_after -
-        level_at_end` and its standard error.
-      first_batch_noise: float, `first_next - level_after`.
-      noise_sd: float, the batch-to-batch noise standard deviation near the
-        boundary (both sides pooled).
-    """
-
-    metric: str
-    epoch: int
-    last_step: int
-    first_next_step: int
-    level_batches: int
-    reported: float
-    level_at_end: float
-    first_next: float
-    jump: float
-    lag: float
-    progress: float
-    train_eval: float
-    mode_gap: float
-    val: float
-    lag_stderr: float
-    level_after: float
-    level_after_stderr: float
-    boundary_step: float
-    boundary_step_stderr: float
-    first_batch_noise: float
-    noise_sd: float
-    train_eval_training_mode: float = math.nan
-    learning_rate_before: float = math.nan
-    learning_rate_after: float = math.nan
-    learning_rate_scheduled: bool = False
-
-    @property
-    def lag_share(self):
-        """`lag / jump`, or NaN when the jump is zero or not finite."""
-        if self.jump == 0 or not math.isfinite(self.jump):
-            return math.nan
-        return self.lag / self.jump
-
-    def as_dict(self):
-        """A JSON-ready dict of the fields and `lag_share` (numbers only: the
-        words about a jump are `epochjump.words`')."""
-        record = dataclasses.asdict(self)
-        record["lag_share"] = self.lag_share
-        return record
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,31 +139,16 @@ def _jumps(run, metric, ends):
         )
         jumps.append(
             Jump(
-                metric=metric,
-                epoch=end.epoch,
-                last_step=end.last_step,
+                **vars(end),
                 first_next_step=int(series.step[nxt]),
-                level_batches=end.level_batches,
-                reported=end.reported,
-                level_at_end=end.level_at_end,
                 first_next=first_next,
                 jump=first_next - end.reported,
                 lag=end.level_at_end - end.reported,
                 progress=first_next - end.level_at_end,
-                train_eval=end.train_eval,
                 mode_gap=end.train_eval - end.train_eval_training_mode,
-                val=end.val,
-                train_eval_training_mode=end.train_eval_training_mode,
                 learning_rate_before=rate_before,
                 learning_rate_after=rate_after,
                 learning_rate_scheduled=scheduled,
-                lag_stderr=end.lag_stderr,
-                level_after=end.level_after,
-                level_after_stderr=end.level_after_stderr,
-                boundary_step=end.boundary_step,
-                boundary_step_stderr=end.boundary_step_stderr,
-                first_batch_noise=end.first_batch_noise,
-                noise_sd=end.noise_sd,
             )
         )
     return jumps
@@ -244,49 +166,6 @@ def _learning_rates(run, *steps):
     if len(rates) == 0:
         return tuple(math.nan for _ in steps)
     return tuple(float(v) for v in rates.at(np.array(steps, np.int64)))
-
-
-@dataclasses.dataclass(frozen=True)
-class EpochEnd:
-    """Where one epoch ended, with the same estimator as `Jump`.
-
-    Attributes:
-      metric: str, the metric name.
-      epoch: int, 0-based ordinal of the epoch.
-      last_step: int, global step of the epoch's last batch.
-      level_batches: int, how many batches the fit for `level_at_end` used.
-      reported: float, the running mean at the epoch's last batch (what Keras
-        printed for the epoch).
-      level_at_end: float, the estimated level at the epoch's last batch.
-      train_eval, val: float, the evaluations after the epoch; NaN where not
-        recorded.
-      train_eval_training_mode: float, the training subset evaluated after
-        the epoch in training mode; NaN where not recorded.
-      lag_stderr: float, the standard error of `level_at_end` (and so of
-        `level_at_end - reported`).
-      level_after, level_after_stderr, boundary_step, boundary_step_stderr,
-        first_batch_noise: float, as in `Jump`; NaN for an epoch not followed
-        by the next one.
-      noise_sd: float, the batch noise near the epoch's end, pooled with that
-        at the next epoch's start when there is one.
-    """
-
-    metric: str
-    epoch: int
-    last_step: int
-    level_batches: int
-    reported: float
-    level_at_end: float
-    train_eval: float
-    val: float
-    lag_stderr: float
-    level_after: float
-    level_after_stderr: float
-    boundary_step: float
-    boundary_step_stderr: float
-    first_batch_noise: float
-    noise_sd: float
-    train_eval_training_mode: float = math.nan
 
 
 def epoch_ends(run, metric, level_fraction=LEVEL_FRACTION):

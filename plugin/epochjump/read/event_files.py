@@ -19,6 +19,7 @@ except ImportError:  # Pure Python: about 100x slower on large files.
     google_crc32c = None
 from tensorboard.compat.tensorflow_stub import pywrap_tensorflow
 
+from epochjump import metadata
 from epochjump import storage
 from epochjump.read import file_contents
 
@@ -31,7 +32,7 @@ def masked_crc32c(data):
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-SUFFIX = ".epochjump"
+SUFFIX = metadata.EVENT_FILE_SUFFIX
 EVENT_FILE_PREFIX = storage.EVENT_FILE_PREFIX
 is_local = storage.is_local
 _HEADER = 12  # uint64 length + uint32 masked CRC of the length

@@ -50,7 +50,8 @@ class EventFile:
         storage.makedirs(log_dir)
         name = (
             f"events.out.tfevents.{int(time.time()):010d}."
-            f"{socket.gethostname()}.{os.getpid()}.{_next_uid()}.epochjump"
+            f"{socket.gethostname()}.{os.getpid()}.{_next_uid()}"
+            f"{metadata.EVENT_FILE_SUFFIX}"
         )
         self.path = os.path.join(log_dir, name)
         self._file = open(self.path, "wb")
@@ -146,7 +147,7 @@ class ObjectEventFiles:
             records.write(event.SerializeToString())
         name = (
             f"events.out.tfevents.{int(time.time()):010d}.{self._prefix}."
-            f"{_next_uid():012d}.epochjump"
+            f"{_next_uid():012d}{metadata.EVENT_FILE_SUFFIX}"
         )
         path = storage.join(self._log_dir, name)
         storage.put(path, buffer.getvalue(), for_writer=True)

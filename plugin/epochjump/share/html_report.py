@@ -20,9 +20,10 @@ from epochjump import constants
 from epochjump.analysis import jumps as analysis_jumps
 from epochjump.share.visible import visible
 
-DATA_ELEMENT_ID = "epochjump-data"
-# Version of the embedded data's layout; frontend/src/embedded.ts reads it.
-REPORT_FORMAT = 1
+# The data element's id and the data's layout version (constants.json; the
+# bundle's frontend/src/embedded.ts reads the same file).
+DATA_ELEMENT_ID = constants.DATA_ELEMENT_ID
+REPORT_FORMAT = constants.REPORT_FORMAT
 # Batch points embedded per series: full resolution up to this many batches.
 DEFAULT_MAX_POINTS = constants.REPORT_MAX_POINTS
 BUNDLE = os.path.join(

@@ -1,6 +1,7 @@
 """One picture panel per run and metric, in the tab's visual language (matplotlib)."""
 
 import math
+import re
 import textwrap
 
 import numpy as np
@@ -13,29 +14,45 @@ from epochjump.share.visible import visible
 from epochjump.words import answer
 from epochjump.words import numbers
 
-# The tab's colours (constants.json, and frontend/src/theme.ts's light theme).
+# The tab's light theme and sizes (constants.json, which the tab reads too).
 RUN_COLORS = constants.RUN_COLORS
-BRACKET = "#d81b60"
-TRAIN_EVAL = "#1b1b1b"
-VAL = "#7b1fa2"
-NON_FINITE = "#d93025"
-INK = "#202124"
-MUTED = "#5f6368"
-EPOCH_LINE = (60 / 255, 64 / 255, 67 / 255, 0.45)
-# Learning-rate changes and fit starts (frontend/src/theme.ts: lrMark, fitMark).
-LR_MARK = "#00695c"
-# Changes closer than this share of the x range (the tab's 24 px on a chart
-# about 960 px wide) merge into one bar, when there are BAND_MARKS or more
-# (frontend/src/overlay.ts: MIN_MARK_GAP, MIN_BAND_MARKS).
-MARK_GAP = 1 / 40
-BAND_MARKS = 3
-FIT_MARK = "#3949ab"
-# The model's level ± stderr at the epoch edges: a box as wide as the tab's
-# 22 px on a chart about 960 px wide (frontend/src/theme.ts: level; levels.ts).
-LEVEL = "#2e7d32"
-LEVEL_BOX = 22 / 960
+_LIGHT = constants.CHART_COLORS["light"]
+
+
+def css_color(css):
+    """A matplotlib colour from the tab's CSS one: `#rrggbb` as it is,
+    `rgba(r, g, b, a)` as a tuple of floats in [0, 1].
+
+    Args:
+      css: str, a colour of `constants.CHART_COLORS`.
+    """
+    match = re.fullmatch(r"rgba\((\d+), (\d+), (\d+), ([\d.]+)\)", css)
+    if match is None:
+        return css
+    r, g, b, a = match.groups()
+    return (int(r) / 255, int(g) / 255, int(b) / 255, float(a))
+
+
+BRACKET = css_color(_LIGHT["bracket"])
+TRAIN_EVAL = css_color(_LIGHT["trainEval"])
+VAL = css_color(_LIGHT["val"])
+NON_FINITE = css_color(_LIGHT["nonFinite"])
+INK = css_color(_LIGHT["ink"])
+MUTED = css_color(_LIGHT["muted"])
+EPOCH_LINE = css_color(_LIGHT["epochLine"])
+# Learning-rate changes and fit starts.
+LR_MARK = css_color(_LIGHT["lrMark"])
+FIT_MARK = css_color(_LIGHT["fitMark"])
+# Changes closer than this share of the x range (the tab's gap in px on a
+# chart of its typical width) merge into one bar, when there are BAND_MARKS
+# or more.
+MARK_GAP = constants.MARK_GAP_PX / constants.CHART_WIDTH_PX
+BAND_MARKS = constants.BAND_MIN_MARKS
+# The model's level ± stderr at the epoch edges: a box as wide as the tab's.
+LEVEL = css_color(_LIGHT["level"])
+LEVEL_BOX = constants.LEVEL_BOX_PX / constants.CHART_WIDTH_PX
 LEVEL_LABEL = "model level ± stderr"
-GRID = (0, 0, 0, 0.07)
+GRID = css_color(_LIGHT["grid"])
 # Evaluation markers, in the panels and the legend; the training subset in
 # training mode is train_eval's diamond, hollow.
 TRAIN_EVAL_STYLE = dict(marker="D", ms=5, color=TRAIN_EVAL)

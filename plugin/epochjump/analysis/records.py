@@ -1,0 +1,117 @@
+"""The analysis records the `jumps` route sends: `EpochEnd` and `Jump`.
+
+Their fields are the one definition of those records: the TypeScript tab's
+types and decoders are generated from these dataclasses at build time
+(`frontend/dev/contract_ts.py` writes `frontend/src/generated/contract.ts`),
+so this module imports nothing but the standard library (the generator loads
+it by path, without numpy). Field types are `str`, `int`, `float` or `bool`;
+NaN marks a float not recorded.
+"""
+
+import dataclasses
+import math
+
+
+@dataclasses.dataclass(frozen=True)
+class EpochEnd:
+    """Where one epoch ended, with the same estimator as `Jump`.
+
+    Attributes:
+      metric: str, the metric name.
+      epoch: int, 0-based ordinal of the epoch (Keras prints it as
+        `epoch + 1`).
+      last_step: int, global step of the epoch's last batch.
+      level_batches: int, how many batches the fit for `level_at_end` used
+        (its data-driven window).
+      reported: float, the running mean at the epoch's last batch (what Keras
+        printed for the epoch).
+      level_at_end: float, the estimated level at the epoch's last batch.
+      train_eval, val: float, the evaluations after the epoch; NaN where not
+        recorded.
+      lag_stderr: float, the standard error of `level_at_end` (and so of
+        `level_at_end - reported`).
+      level_after, level_after_stderr: float, the level at the first batch of
+        the next epoch and its standard error; NaN for an epoch not followed
+        by the next one (as the three below).
+      boundary_step, boundary_step_stderr: float, `level_after -
+        level_at_end` and its standard error.
+      first_batch_noise: float, the next epoch's first value - `level_after`.
+      noise_sd: float, the batch noise near the epoch's end, pooled with that
+        at the next epoch's start when there is one.
+      train_eval_training_mode: float, the training subset evaluated after
+        the epoch in training mode; NaN where not recorded (runs of format
+        version 1).
+    """
+
+    metric: str
+    epoch: int
+    last_step: int
+    level_batches: int
+    reported: float
+    level_at_end: float
+    train_eval: float
+    val: float
+    lag_stderr: float
+    level_after: float
+    level_after_stderr: float
+    boundary_step: float
+    boundary_step_stderr: float
+    first_batch_noise: float
+    noise_sd: float
+    train_eval_training_mode: float
+
+    def as_dict(self):
+        """A JSON-ready dict of the fields and the properties (numbers only:
+        the words about a record are `epochjump.words`')."""
+        record = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name in computed(type(self)):
+            record[name] = getattr(self, name)
+        return record
+
+
+@dataclasses.dataclass(frozen=True)
+class Jump(EpochEnd):
+    """The boundary after epoch `epoch`: its `EpochEnd`, the next epoch's
+    first batch, and the jump between them decomposed (see
+    `epochjump.analysis.jumps`).
+
+    Attributes:
+      (those of `EpochEnd`, for the epoch that ends), and:
+      first_next_step: int, global step of the next epoch's first batch.
+      first_next: float, the first value Keras prints in the next epoch.
+      jump, lag, progress: float, `first_next - reported`, `level_at_end -
+        reported` and `first_next - level_at_end`.
+      mode_gap: float, `train_eval - train_eval_training_mode`.
+      learning_rate_before, learning_rate_after: float, the learning rate at
+        `last_step` and at `first_next_step`; NaN where not recorded.
+      learning_rate_scheduled: bool, whether the learning rate also changes
+        after the first batch of the epoch or of the next one.
+    """
+
+    first_next_step: int
+    first_next: float
+    jump: float
+    lag: float
+    progress: float
+    mode_gap: float
+    learning_rate_before: float
+    learning_rate_after: float
+    learning_rate_scheduled: bool
+
+    @property
+    def lag_share(self) -> float:
+        """`lag / jump`, or NaN when the jump is zero or not finite."""
+        if self.jump == 0 or not math.isfinite(self.jump):
+            return math.nan
+        return self.lag / self.jump
+
+
+def computed(record_class):
+    """The names of `record_class`'s properties, which `as_dict` adds to its
+    fields (each annotated with its return type, for the TypeScript types)."""
+    return [
+        name
+        for klass in reversed(record_class.__mro__)
+        for name, value in vars(klass).items()
+        if isinstance(value, property)
+    ]
