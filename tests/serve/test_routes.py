@@ -449,10 +449,10 @@ def test_jumps(client):
         # The levels at the edges come from `boundary` and `levels` (tested
         # against a known truth in tests/analysis).
         after_values = [LOSS[s] for s in range(first_next, first_next + 10)]
-        end = level_estimates.level_at_end(
+        end, after, step_stderr = level_estimates.across(
             [LOSS[s] for s in range(last - 9, last + 1)], after_values
         )
-        after = levels.level_at_start(after_values)
+        assert after == levels.level_at_start(after_values)
         level = end.value
         jump = LOSS_MEAN[first_next] - reported
         lag = level - reported
@@ -484,7 +484,7 @@ def test_jumps(client):
             "level_after": after.value,
             "level_after_stderr": after.stderr,
             "boundary_step": after.value - level,
-            "boundary_step_stderr": math.hypot(after.stderr, end.stderr),
+            "boundary_step_stderr": step_stderr,
             "first_batch_noise": LOSS_MEAN[first_next] - after.value,
             "noise_sd": math.sqrt((end.noise_sd**2 + after.noise_sd**2) / 2),
         }
@@ -499,7 +499,7 @@ def test_jumps(client):
             "lag": f"{keras(lag, '+')} ± {keras(end.stderr)}",
             "rest": keras(LOSS_MEAN[first_next] - level, "+"),
             "step": f"{keras(step, '+')} ± "
-            f"{keras(math.hypot(after.stderr, end.stderr))}",
+            f"{keras(step_stderr)}",
             "noise": keras(LOSS_MEAN[first_next] - after.value, "+"),
             "noise_sd": keras(math.sqrt((end.noise_sd**2 + after.noise_sd**2) / 2)),
             "train_eval": keras(TRAIN_EVAL_LOSS[epoch]),
