@@ -14,12 +14,12 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
 import urllib.request
 import zipfile
 
 import pytest
 from browser_env import REPO
+from browser_env import open_in_tensorboard
 from browser_env import serve_tensorboard
 from support.written_runs import write_epochs
 
@@ -211,13 +211,7 @@ def test_installed_wheel_draws_the_tab(venv, dists, page, tmp_path):
         _, _, listing = _get(base + "/data/plugins_listing")
         assert "epochjump" in json.loads(listing)
 
-        page.goto(base + "/#epochjump")
-        deadline = time.monotonic() + WAIT_MS / 1000
-        frame = None
-        while frame is None:
-            frame = next((f for f in page.frames if "plugin_entry.html" in f.url), None)
-            assert frame is not None or time.monotonic() < deadline, "no plugin iframe"
-            page.wait_for_timeout(200)
+        frame = open_in_tensorboard(page, base, WAIT_MS)
         frame.locator(".uplot canvas").first.wait_for(timeout=WAIT_MS)
         frame.locator(f"[data-testid=run-item][data-run={RUN}]").wait_for(
             timeout=WAIT_MS
