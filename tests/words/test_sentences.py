@@ -84,14 +84,15 @@ def test_detail_gives_each_number_with_its_error(first_jump):
 
 
 def test_lag_larger_than_the_jump_is_said_in_words(first_jump):
+    reported, level_at_end, first_next = 0.70, 0.91, 0.82
     j = with_fields(
         first_jump,
-        reported=0.70,
-        level_at_end=0.91,
-        first_next=0.82,
-        jump=0.12,
-        lag=0.21,
-        progress=-0.09,
+        reported=reported,
+        level_at_end=level_at_end,
+        first_next=first_next,
+        jump=first_next - reported,
+        lag=level_at_end - reported,
+        progress=first_next - level_at_end,
         lag_stderr=0.004,
     )
     text = sentences.boundary_detail(j)
