@@ -14,21 +14,22 @@ import epochjump  # noqa: E402
 from support.keras_fits import batch_slices  # noqa: E402
 from support.keras_fits import check_batch_values  # noqa: E402
 from support.keras_fits import check_what_keras_reported  # noqa: E402
+from support.keras_fits import dense_model  # noqa: E402
 from support.keras_fits import digits  # noqa: E402
 from support.keras_fits import quiet_fit  # noqa: E402
 from support.tf_keras_fits import TfKerasLogRecorder  # noqa: E402
-from support.tf_keras_fits import tf_keras_model  # noqa: E402
 
 BATCH, N = 32, 200
 
 
 def make_model():
-    return tf_keras_model(
+    return dense_model(
         metrics=[
             "accuracy",
             tf_keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3"),
         ],
         weighted_metrics=[],
+        keras_module=tf_keras,
     )
 
 
