@@ -15,6 +15,7 @@ import pytest
 from support.keras_fits import KerasLogRecorder
 from support.keras_fits import dense_model
 from support.keras_fits import digits
+from support.keras_fits import quiet_fit
 from support.plugin_client import as_json
 
 import epochjump
@@ -67,17 +68,11 @@ def fit(log_dir, data, *extra_callbacks, epochs=EPOCHS):
     callback = epochjump.EpochJumpCallback(log_dir, flush_secs=1000)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = model.fit(
-            x,
-            y,
-            batch_size=BATCH,
-            epochs=epochs,
-            shuffle=False,
-            verbose=0,
-            validation_data=validation,
-            callbacks=[callback, *extra_callbacks, recorder],
+        callbacks = [callback, *extra_callbacks, recorder]
+        history = quiet_fit(
+            model, x, y, callbacks, BATCH, epochs, validation_data=validation
         )
-    return history.history, recorder, epochjump_warnings(caught)
+    return history, recorder, epochjump_warnings(caught)
 
 
 def unwritable_log_dirs(tmp_path):
