@@ -4,7 +4,9 @@ Starts moto's S3 server (as the tests do) and measures, A/B interleaved in
 one run:
 
 1. the wall time of the same small Keras fit with `EpochJumpCallback`
-   writing to local disk vs to `s3://` (ratio of medians);
+   writing to local disk vs to `s3://`, in rounds of one fit each,
+   alternating which goes first (the median and spread of the per-round
+   ratios; a shared machine's load changes during the run);
 2. the first `runs` and the first `series` answers of a real `tensorboard`
    (Python ingester, without TensorFlow: boto3) on a logdir of R runs x B
    batches in the bucket vs the same logdir on disk (Rust data server and
@@ -12,6 +14,7 @@ one run:
 
     python benchmarks/bucket_benchmark.py            # 20 runs x 50k batches
     python benchmarks/bucket_benchmark.py --quick    # 4 runs x 5k batches
+    python benchmarks/bucket_benchmark.py --fit-only --rounds 20
 """
 
 import argparse
@@ -53,6 +56,25 @@ def timed_fit(log_dir, samples, batch_size, epochs):
     return time.perf_counter() - start
 
 
+def overhead_words(disk, bucket):
+    """The bucket's fit times against the disk's, round by round.
+
+    Args:
+      disk, bucket: lists of seconds, one per round (the same fit).
+
+    Returns:
+      str, the medians, and the median and spread of the per-round ratios.
+    """
+    ratios = sorted(b / d for d, b in zip(disk, bucket))
+    low, mid, high = statistics.quantiles(ratios, n=4, method="inclusive")
+    return (
+        f"  disk median {statistics.median(disk):.2f} s, s3 median "
+        f"{statistics.median(bucket):.2f} s\n"
+        f"  s3 / disk per round: median {mid:.3f}x, quartiles {low:.3f}x to "
+        f"{high:.3f}x, range {ratios[0]:.3f}x to {ratios[-1]:.3f}x"
+    )
+
+
 def write_logdir(logdir, runs, batches, chunk=1000):
     for r in range(runs):
         with epochjump.Writer(f"{logdir}/run{r:02d}", flush_secs=1e9) as writer:
@@ -91,7 +113,7 @@ def first_answers(logdir, runs, load_fast, env):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=20, help="fits on each side")
     parser.add_argument("--samples", type=int, default=600, help="digits to fit")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=5)
@@ -106,17 +128,24 @@ def main():
         # Compiles, and starts the S3 client; not counted.
         timed_fit(os.path.join(local, "warmup"), *fit_args)
         timed_fit(store.url("fits", "warmup"), *fit_args)
-        disk, bucket = [], []
+        times = {"disk": [], "s3": []}
         for i in range(args.rounds):
-            disk.append(timed_fit(os.path.join(local, f"fit{i}"), *fit_args))
-            bucket.append(timed_fit(store.url("fits", f"fit{i}"), *fit_args))
-        d, b = statistics.median(disk), statistics.median(bucket)
+            # A/B, then B/A: a machine getting busier or quieter during the
+            # run weighs on both sides alike.
+            order = ("disk", "s3") if i % 2 == 0 else ("s3", "disk")
+            for name in order:
+                log_dir = (
+                    os.path.join(local, f"fit{i}")
+                    if name == "disk"
+                    else store.url("fits", f"fit{i}")
+                )
+                times[name].append(timed_fit(log_dir, *fit_args))
         fit_batches = args.epochs * -(-args.samples // args.batch_size)
         print(
-            f"fit ({args.epochs} epochs, {fit_batches} batches), median of "
-            f"{args.rounds}, interleaved:"
+            f"fit ({args.epochs} epochs, {fit_batches} batches), {args.rounds} "
+            "rounds, disk and s3 alternating:"
         )
-        print(f"  disk {d:.2f} s  s3 {b:.2f} s  ratio {b / d:.3f}x")
+        print(overhead_words(times["disk"], times["s3"]))
         if args.fit_only:
             return
 

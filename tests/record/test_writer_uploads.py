@@ -8,6 +8,7 @@ GCS servers).
 
 import re
 import threading
+import time
 import warnings
 
 import keras
@@ -171,3 +172,26 @@ def test_close_waits_for_the_put_in_flight(slow_store):
     assert writer.buffered_batches == 0
     assert len(storage.list_files(url)) == 2  # The header-only object, then 7.
     assert epochjump.read_run(url)["loss"].step.tolist() == list(range(1, 8))
+
+
+def test_a_restart_hides_a_flush_put_after_it(slow_store):
+    # A flush is dated when handed over, not when put: an epoch start for an
+    # earlier step, made while the flush waits its turn, still hides it.
+    url = "slowstore://restart/run"
+    writer = epochjump.Writer(url, flush_secs=1000)
+    writer.open()
+    slow_store.released.clear()
+    writer.start_epoch(1, epoch=0)
+    for first in (1, 11):  # The first flush's put waits; the second queues.
+        steps = np.arange(first, first + 10)
+        writer.log_batches(steps, {"loss": np.ones(10)}, {"loss": np.ones(10)})
+        writer.flush(on_error="warn")
+        assert slow_store.waiting.wait(30)
+    time.sleep(0.01)  # The wall clock moves on before the restart.
+    writer.start_epoch(6, epoch=1)
+    writer.log_batches(np.arange(6, 9), {"loss": np.zeros(3)}, {"loss": np.zeros(3)})
+    slow_store.released.set()
+    writer.close()
+    series = epochjump.read_run(url)["loss"]
+    assert series.step.tolist() == list(range(1, 9))
+    assert series.batch_value.tolist() == [1.0] * 5 + [0.0] * 3

@@ -9,7 +9,6 @@ import time
 from epochjump.record import event_file
 from epochjump.record import faults
 from epochjump.record import retries
-from epochjump.record.batch_buffer import BatchBuffer
 
 
 class Uploader:
@@ -17,13 +16,15 @@ class Uploader:
     there by one background thread of its own.
 
     `submit` hands a flush over and returns at once. The thread puts
-    everything handed over and not yet stored as one object (a complete event
-    file, `event_file.ObjectEventFiles`), in the order handed over. A failed
-    put keeps its data, ahead of what came meanwhile, up to `max_buffered`
-    batches (oldest dropped first; while a put is in flight, what it carries
-    is counted apart), and is retried after `flush_secs`, then less and less
-    often (`retries.Retries`). Each outage is reported once through
-    `outage`, for the writer to warn on its own thread.
+    everything handed over and not yet stored as one object (a complete
+    event file, `event_file.ObjectEventFiles`): each flush's events in the
+    order handed over, its batch chunk dated when it was handed over (as
+    on disk, where it is written then). A failed put keeps
+    its data, ahead of what came meanwhile, up to `max_buffered` batches
+    (oldest dropped first; while a put is in flight, what it carries is
+    counted apart), and is retried after `flush_secs`, then less and less
+    often (`retries.Retries`). Each outage is warned about once, by `warn`
+    on the writer's own thread.
 
     Args:
       log_dir: str, the run directory URL.
@@ -40,7 +41,8 @@ class Uploader:
         self._file = None  # The ObjectEventFiles, from `open` or the first put.
         self._retries = retries.Retries(flush_secs, remote=True)
         self._changed = threading.Condition()
-        self._scalars, self._batches, self._keys = [], BatchBuffer(), set()
+        # Handed over, not stored yet: (scalars, BatchBuffer, keys, Unix time).
+        self._flushes = []
         self._in_flight = 0  # Batches the put in progress carries.
         self._handed = self._stored = 0  # Numbers of the last submit, and stored one.
         self._started = self._ended = 0  # Put attempts.
@@ -66,7 +68,7 @@ class Uploader:
     def unwritten_batches(self):
         """Batches handed over and not stored yet."""
         with self._changed:
-            return len(self._batches) + self._in_flight
+            return _batch_count(self._flushes) + self._in_flight
 
     def submit(self, scalars, batches, keys):
         """Hands over one flush; returns without waiting for the store.
@@ -74,7 +76,8 @@ class Uploader:
         Args:
           scalars: list of `(kind, metric, step, wall_time, value)`.
           batches: a `BatchBuffer` the caller no longer uses.
-          keys: set of the `(kind, metric)` series seen so far.
+          keys: set of the `(kind, metric)` series seen so far; the caller
+            no longer changes it.
         """
         if self._thread is None:
             self._thread = threading.Thread(
@@ -83,12 +86,9 @@ class Uploader:
             self._thread.start()
             # A writer that is never closed still gets its flushes put at exit.
             atexit.register(self.close)
-        steps, wall_times, columns = batches.arrays()
+        batches.compact()  # 8 bytes per value while it waits.
         with self._changed:
-            self._scalars.extend(scalars)
-            if len(steps):
-                self._batches.append_arrays(steps, wall_times, columns)
-            self._keys |= keys
+            self._flushes.append((scalars, batches, keys, time.time()))
             self._handed += 1
             self._drop_excess()
             self._changed.notify_all()
@@ -175,14 +175,13 @@ class Uploader:
                 last = self._last_attempt
                 if last is not None and self._started >= last:
                     return
-                scalars, self._scalars = self._scalars, []
-                batches, self._batches = self._batches, BatchBuffer()
-                keys, covered = set(self._keys), self._handed
-                self._in_flight = len(batches)
+                flushes, self._flushes = self._flushes, []
+                covered = self._handed
+                self._in_flight = _batch_count(flushes)
                 self._now = False
                 self._started += 1
             try:
-                self._put(scalars, batches, keys)
+                self._put(flushes)
                 error = None
             except Exception as e:  # noqa: BLE001 - reported by the writer.
                 error = e
@@ -195,7 +194,7 @@ class Uploader:
                     self._retries.failures = 0
                     self.error = None
                 else:
-                    self._keep(scalars, batches, error)
+                    self._keep(flushes, error)
                 self._changed.notify_all()
 
     def _pending(self):
@@ -216,33 +215,42 @@ class Uploader:
             return None
         return max(0.0, self._last_end + self._retry_delay() - time.monotonic())
 
-    def _put(self, scalars, batches, keys):
+    def _put(self, flushes):
         if self._file is None:
             self._file = event_file.ObjectEventFiles(self.log_dir)
-        steps, wall_times, columns = batches.arrays()
-        self._file.write(
-            event_file.events(self._file, scalars, steps, wall_times, columns, keys)
-        )
+        events = []
+        for scalars, batches, keys, flushed in flushes:
+            steps, wall_times, columns = batches.arrays()
+            events += event_file.events(
+                self._file, scalars, steps, wall_times, columns, keys, flushed
+            )
+        self._file.write(events)
 
-    def _keep(self, scalars, batches, error):
+    def _keep(self, flushes, error):
         """After a failed put: its data goes back ahead of what came meanwhile."""
-        self._scalars[:0] = scalars
-        if len(self._batches):
-            batches.append_arrays(*self._batches.arrays())
-        batches.compact()
-        self._batches = batches
+        self._flushes[:0] = flushes
         if self.error is None:
             self.outages += 1
         self._retries.failures += 1
         self.error = OSError(
             f"writing to log_dir={self.log_dir!r} failed ({faults.cause(error)}); "
-            f"{len(self._batches)} batches and {len(self._scalars)} epoch values "
-            f"are not written yet; {self._retries.words(self._max_buffered)}"
+            f"{_batch_count(self._flushes)} batches and "
+            f"{sum(len(f[0]) for f in self._flushes)} epoch values are not "
+            f"written yet; {self._retries.words(self._max_buffered)}"
         )
         self._drop_excess()
 
     def _drop_excess(self):
-        excess = len(self._batches) - self._max_buffered
+        excess = _batch_count(self._flushes) - self._max_buffered
         if excess > 0:
             self.dropped_batches += excess
-            self._batches.drop_oldest(excess)
+        for _, batches, _, _ in self._flushes:
+            if excess <= 0:
+                break
+            dropped = min(excess, len(batches))
+            batches.drop_oldest(dropped)
+            excess -= dropped
+
+
+def _batch_count(flushes):
+    return sum(len(batches) for _, batches, _, _ in flushes)
