@@ -20,6 +20,7 @@ from support.plugin_client import as_json
 
 import epochjump
 from epochjump.record import event_file
+from epochjump.record import marks
 from epochjump.record import writer as writer_module
 
 BATCH = 32
@@ -181,6 +182,13 @@ class FakeClock:
     def __init__(self):
         self.now = 0.0
 
+    @classmethod
+    def install(cls, monkeypatch):
+        clock = cls()
+        for module in (writer_module, marks, event_file):
+            monkeypatch.setattr(module, "time", clock)
+        return clock
+
     def monotonic(self):
         return self.now
 
@@ -206,9 +214,7 @@ class FailingStore:
 
 
 def test_failed_writes_keep_a_bounded_buffer_and_retry(tmp_path, monkeypatch):
-    clock = FakeClock()
-    monkeypatch.setattr(writer_module, "time", clock)
-    monkeypatch.setattr(event_file, "time", clock)
+    clock = FakeClock.install(monkeypatch)
     store = FailingStore(monkeypatch)
     log_dir = str(tmp_path / "run")
     writer = epochjump.Writer(log_dir, flush_secs=10, max_buffered_batches=50)
@@ -270,9 +276,7 @@ def test_buffered_arrays_are_copies(tmp_path):
 
 
 def test_buffer_kept_through_an_outage_takes_8_bytes_per_value(tmp_path, monkeypatch):
-    clock = FakeClock()
-    monkeypatch.setattr(writer_module, "time", clock)
-    monkeypatch.setattr(event_file, "time", clock)
+    clock = FakeClock.install(monkeypatch)
     FailingStore(monkeypatch)
     writer = epochjump.Writer(tmp_path / "run", flush_secs=10)
     n = 20_000
