@@ -34,7 +34,11 @@ def fitted(tmp_path_factory, data):
     train_eval = (x[:256], y[:256])
     callback = epochjump.EpochJumpCallback(log_dir, train_eval_data=train_eval)
     history = quiet_fit(
-        model, x[:N], y[:N], [callback, keras_logs], BATCH,
+        model,
+        x[:N],
+        y[:N],
+        [callback, keras_logs],
+        BATCH,
         validation_data=(x[N:], y[N:]),
     )
     return dict(

@@ -497,8 +497,7 @@ def test_jumps(client):
             "jump": keras(jump, "+"),
             "lag": f"{keras(lag, '+')} ± {keras(end.stderr)}",
             "rest": keras(LOSS_MEAN[first_next] - level, "+"),
-            "step": f"{keras(step, '+')} ± "
-            f"{keras(step_stderr)}",
+            "step": f"{keras(step, '+')} ± {keras(step_stderr)}",
             "noise": keras(LOSS_MEAN[first_next] - after.value, "+"),
             "noise_sd": keras(math.sqrt((end.noise_sd**2 + after.noise_sd**2) / 2)),
             "train_eval": keras(TRAIN_EVAL_LOSS[epoch]),

@@ -35,7 +35,12 @@ def main(log_root):
     )
     callbacks = [callback, recorder]
     history = quiet_fit(
-        model, x[:N], y[:N], callbacks, BATCH, sample_weight=weights,
+        model,
+        x[:N],
+        y[:N],
+        callbacks,
+        BATCH,
+        sample_weight=weights,
         validation_data=(x[N:], y[N:]),
     )
     # A second fit continues the same timeline.

@@ -48,7 +48,12 @@ def main(log_dir):
     def fit(callbacks):
         model = make_model(strategy)
         history = quiet_fit(
-            model, x[:200], y[:200], callbacks, 32, shuffle=True,
+            model,
+            x[:200],
+            y[:200],
+            callbacks,
+            32,
+            shuffle=True,
             validation_data=(x[200:], y[200:]),
         )
         return history, model.get_weights()

@@ -40,7 +40,12 @@ def main(log_dir):
     recorder = TfKerasLogRecorder()
     callbacks = [epochjump.EpochJumpCallback(log_dir), recorder]
     history = quiet_fit(
-        model, x[:N], y[:N], callbacks, BATCH, sample_weight=weights,
+        model,
+        x[:N],
+        y[:N],
+        callbacks,
+        BATCH,
+        sample_weight=weights,
         validation_data=(x[N:], y[N:]),
     )
     run = epochjump.read_run(log_dir)

@@ -40,7 +40,13 @@ def fit(model, x, y, log_dir=None, keras_module=keras):
         subset = (x[:SUBSET], y[:SUBSET])
         callbacks.append(epochjump.EpochJumpCallback(log_dir, train_eval_data=subset))
     history = quiet_fit(
-        model, x[:N], y[:N], callbacks, BATCH, epochs=3, shuffle=True,
+        model,
+        x[:N],
+        y[:N],
+        callbacks,
+        BATCH,
+        epochs=3,
+        shuffle=True,
         validation_data=(x[N:], y[N:]),
     )
     return history, epoch_weights, model.get_weights()
@@ -113,7 +119,13 @@ def check_learning_rate_and_fit_starts(log_root, x, y):
             keras.callbacks.LearningRateScheduler(decay),
         ]
         quiet_fit(
-            model, x[:N], y[:N], callbacks, BATCH, epochs, shuffle=True,
+            model,
+            x[:N],
+            y[:N],
+            callbacks,
+            BATCH,
+            epochs,
+            shuffle=True,
             initial_epoch=initial_epoch,
         )
     run = epochjump.read_run(log_dir)
