@@ -33,14 +33,7 @@ def fitted(tmp_path_factory, data):
     keras_logs = KerasLogRecorder()
     train_eval = (x[:256], y[:256])
     callback = epochjump.EpochJumpCallback(log_dir, train_eval_data=train_eval)
-    history = quiet_fit(
-        model,
-        x[:N],
-        y[:N],
-        [callback, keras_logs],
-        BATCH,
-        validation_data=(x[N:], y[N:]),
-    )
+    history = quiet_fit(model, x, y, [callback, keras_logs], BATCH, train_size=N)
     return dict(
         run=epochjump.read_run(log_dir),
         model=model,

@@ -35,13 +35,7 @@ def main(log_root):
     )
     callbacks = [callback, recorder]
     history = quiet_fit(
-        model,
-        x[:N],
-        y[:N],
-        callbacks,
-        BATCH,
-        sample_weight=weights,
-        validation_data=(x[N:], y[N:]),
+        model, x, y, callbacks, BATCH, sample_weight=weights, train_size=N
     )
     # A second fit continues the same timeline.
     quiet_fit(model, x[:N], y[:N], callbacks, BATCH, 1, sample_weight=weights)

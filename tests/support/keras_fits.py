@@ -29,21 +29,23 @@ def dense_model(
     seed=0,
     batch_norm_epsilon=None,
     keras_module=keras,
+    hidden_units=16,
+    optimizer=None,
     **compile_kwargs,
 ):
-    """A 64-16-10 MLP; with `dropout`, a Dropout layer between.
+    """A 64-`hidden_units`-10 MLP; with `dropout`, a Dropout layer between.
 
-    With `batch_norm_epsilon`, the hidden layer is Dense(16), BatchNormalization
+    With `batch_norm_epsilon`, the hidden layer is Dense, BatchNormalization
     (that epsilon), relu. `keras_module`: `keras`, or `tf_keras` for a Keras 2
-    model.
+    model. `optimizer`: default SGD(0.1).
     """
     k = keras_module
     k.utils.set_random_seed(seed)
     if batch_norm_epsilon is None:
-        hidden = [k.layers.Dense(16, activation="relu")]
+        hidden = [k.layers.Dense(hidden_units, activation="relu")]
     else:
         hidden = [
-            k.layers.Dense(16),
+            k.layers.Dense(hidden_units),
             k.layers.BatchNormalization(epsilon=batch_norm_epsilon),
             k.layers.Activation("relu"),
         ]
@@ -53,7 +55,7 @@ def dense_model(
     layers.append(k.layers.Dense(10, activation="softmax"))
     model = k.Sequential(layers)
     model.compile(
-        k.optimizers.SGD(0.1),
+        optimizer or k.optimizers.SGD(0.1),
         "sparse_categorical_crossentropy",
         metrics=list(metrics),
         weighted_metrics=weighted_metrics,
@@ -67,7 +69,9 @@ def batch_slices(n, batch_size):
     return [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
 
 
-def quiet_fit(model, x, y, callbacks, batch_size, epochs=2, **fit_kwargs):
+def quiet_fit(
+    model, x, y, callbacks, batch_size, epochs=2, train_size=None, **fit_kwargs
+):
     """`model.fit` without output and, unless `fit_kwargs` says otherwise,
     unshuffled (its batches are `batch_slices(len(x), batch_size)`); returns
     Keras's `History.history`.
@@ -78,9 +82,14 @@ def quiet_fit(model, x, y, callbacks, batch_size, epochs=2, **fit_kwargs):
       callbacks: list of callbacks for `fit`.
       batch_size: int.
       epochs: int, default 2.
+      train_size: int or None; when set, fits the first `train_size` samples
+        and validates on the rest.
       **fit_kwargs: more `fit` arguments (e.g. `validation_data`).
     """
     fit_kwargs.setdefault("shuffle", False)
+    if train_size is not None:
+        fit_kwargs["validation_data"] = (x[train_size:], y[train_size:])
+        x, y = x[:train_size], y[:train_size]
     return model.fit(
         x,
         y,

@@ -40,13 +40,7 @@ def main(log_dir):
     recorder = TfKerasLogRecorder()
     callbacks = [epochjump.EpochJumpCallback(log_dir), recorder]
     history = quiet_fit(
-        model,
-        x[:N],
-        y[:N],
-        callbacks,
-        BATCH,
-        sample_weight=weights,
-        validation_data=(x[N:], y[N:]),
+        model, x, y, callbacks, BATCH, sample_weight=weights, train_size=N
     )
     run = epochjump.read_run(log_dir)
     per_epoch = -(-N // BATCH)

@@ -40,14 +40,7 @@ def fit(model, x, y, log_dir=None, keras_module=keras):
         subset = (x[:SUBSET], y[:SUBSET])
         callbacks.append(epochjump.EpochJumpCallback(log_dir, train_eval_data=subset))
     history = quiet_fit(
-        model,
-        x[:N],
-        y[:N],
-        callbacks,
-        BATCH,
-        epochs=3,
-        shuffle=True,
-        validation_data=(x[N:], y[N:]),
+        model, x, y, callbacks, BATCH, epochs=3, shuffle=True, train_size=N
     )
     return history, epoch_weights, model.get_weights()
 
