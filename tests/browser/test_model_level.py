@@ -11,12 +11,12 @@ canvas's own pixels.
 
 import pytest
 from browser_env import DEMO_RUN
+from browser_env import open_in_tensorboard
 from playwright.sync_api import expect
 from test_tab import WAIT_MS
 from test_tab import assert_no_console_errors
 from test_tab import card
 from test_tab import open_entry
-from test_tab import open_in_tensorboard
 from test_tab import probe
 from test_tab import wait_for_charts
 from test_tab import wait_for_stable_layout
@@ -212,7 +212,7 @@ def first_screen_boxes(frame, metric_card):
 def test_first_screen_shows_the_answer_and_the_chart(page, tensorboard_url, run_data):
     page.set_viewport_size(SCREEN)
     # Inside TensorBoard, under its own bar, as a user opens the tab.
-    frame = open_in_tensorboard(page, tensorboard_url)
+    frame = open_in_tensorboard(page, tensorboard_url, WAIT_MS)
     wait_for_charts(frame, RUN, run_data.metrics)
     # Every run selected (the comparison, closed, sits above the cards).
     frame.locator("[data-testid=compare]").wait_for(state="visible", timeout=WAIT_MS)
