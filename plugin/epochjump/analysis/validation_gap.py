@@ -18,7 +18,9 @@ After epoch `e` of a metric, Keras prints the epoch's running mean
 so `val_gap = val - reported = lag + subset_gap + mode_gap +
 generalisation_gap`. Without a training-mode evaluation (format version 1,
 or a model with its own `test_step`) `subset_gap` and `mode_gap` are NaN and
-only their sum, `train_eval - level_at_end`, is known. Pure numpy, no I/O.
+only their sum, `train_eval - level_at_end`, is known. The record,
+`ValidationGap`, is in `records.py` with the others the answers carry.
+Pure numpy, no I/O.
 """
 
 import math
