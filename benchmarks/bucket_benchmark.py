@@ -3,8 +3,12 @@
 Starts moto's S3 server (as the tests do) and measures, A/B interleaved in
 one run:
 
-1. the wall time of the same small Keras fit with `EpochJumpCallback`
-   writing to local disk vs to `s3://` (ratio of medians);
+1. the same small Keras fit with `EpochJumpCallback` writing to local disk
+   vs to `s3://`, in rounds of one fit each, alternating which goes first
+   (a shared machine's load changes during the run): the median and spread
+   of the per-round ratios of wall time and of the process's CPU time, and
+   the time the training thread spends inside `Writer` calls (what writing
+   costs the fit directly, least disturbed by other processes);
 2. the first `runs` and the first `series` answers of a real `tensorboard`
    (Python ingester, without TensorFlow: boto3) on a logdir of R runs x B
    batches in the bucket vs the same logdir on disk (Rust data server and
@@ -12,11 +16,13 @@ one run:
 
     python benchmarks/bucket_benchmark.py            # 20 runs x 50k batches
     python benchmarks/bucket_benchmark.py --quick    # 4 runs x 5k batches
+    python benchmarks/bucket_benchmark.py --fit-only --rounds 20
 """
 
 import argparse
 import json
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -35,13 +41,41 @@ import epochjump  # noqa: E402
 from epochjump.read.logdir import Logdir  # noqa: E402
 
 
-def timed_fit(log_dir, samples, batch_size, epochs):
+class WriterClock:
+    """Seconds the training thread spends inside the `Writer` calls the
+    callback makes: what writing costs the fit directly, whatever else
+    the machine is doing."""
+
+    CALLS = ("open", "start_fit", "log_batches", "log_eval", "flush", "close")
+
+    def __init__(self):
+        self.secs = {}  # Call name -> seconds.
+        for name in self.CALLS:
+            method = getattr(epochjump.Writer, name)
+            setattr(epochjump.Writer, name, self._timed(method))
+
+    def _timed(self, method):
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                secs = time.perf_counter() - start
+                self.secs[method.__name__] = self.secs.get(method.__name__, 0) + secs
+
+        return timed
+
+
+def timed_fit(log_dir, samples, batch_size, epochs, clock):
+    """Wall seconds, process CPU seconds, and seconds in `Writer` calls
+    (a dict from call name)."""
     from support.keras_fits import dense_model
     from support.keras_fits import digits
 
     x, y = digits(samples)
     model = dense_model()
-    start = time.perf_counter()
+    clock.secs = {}
+    start, cpu = time.perf_counter(), time.process_time()
     model.fit(
         x,
         y,
@@ -50,7 +84,61 @@ def timed_fit(log_dir, samples, batch_size, epochs):
         verbose=0,
         callbacks=[epochjump.EpochJumpCallback(log_dir)],
     )
-    return time.perf_counter() - start
+    return (
+        time.perf_counter() - start,
+        time.process_time() - cpu,
+        clock.secs,
+    )
+
+
+def ratio_words(what, disk, bucket):
+    """One line: the medians, and the median per-round ratio with its
+    bootstrap 95% interval, quartiles and range.
+
+    Args:
+      what: str, what was measured.
+      disk, bucket: lists of seconds, one per round (the same fit).
+    """
+    ratios = sorted(b / d for d, b in zip(disk, bucket))
+    low, mid, high = statistics.quantiles(ratios, n=4, method="inclusive")
+    draw = random.Random(0)
+    medians = sorted(
+        statistics.median(draw.choices(ratios, k=len(ratios))) for _ in range(2000)
+    )
+    return (
+        f"  {what}: disk median {statistics.median(disk):.2f} s, s3 median "
+        f"{statistics.median(bucket):.2f} s; s3 / disk per round: median "
+        f"{mid:.3f}x (95% bootstrap interval {medians[50]:.3f}x to "
+        f"{medians[1949]:.3f}x), quartiles {low:.3f}x to {high:.3f}x, range "
+        f"{ratios[0]:.3f}x to {ratios[-1]:.3f}x"
+    )
+
+
+def overhead_words(disk, bucket):
+    """What writing to the bucket adds to the fit, three ways.
+
+    Args:
+      disk, bucket: lists of `timed_fit` results, one per round.
+    """
+    lines = [
+        ratio_words(what, [d[i] for d in disk], [b[i] for b in bucket])
+        for i, what in enumerate(("wall time", "CPU time of the process"))
+    ]
+    fit_secs = statistics.median(d[0] for d in disk)
+    lines.append(
+        f"  training thread inside Writer calls, median per fit (disk fit "
+        f"{fit_secs:.2f} s):"
+    )
+    for calls in (("open",), ("close",), WriterClock.CALLS[1:-1]):
+        ms = [
+            1000 * statistics.median(sum(x[2].get(c, 0) for c in calls) for x in side)
+            for side in (disk, bucket)
+        ]
+        lines.append(
+            f"    {' + '.join(calls)}: disk {ms[0]:.1f} ms, s3 {ms[1]:.1f} ms "
+            f"(s3 adds {(ms[1] - ms[0]) / 1000 / fit_secs:+.2%} of the fit)"
+        )
+    return "\n".join(lines)
 
 
 def write_logdir(logdir, runs, batches, chunk=1000):
@@ -91,7 +179,7 @@ def first_answers(logdir, runs, load_fast, env):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=20, help="fits on each side")
     parser.add_argument("--samples", type=int, default=600, help="digits to fit")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=5)
@@ -103,20 +191,28 @@ def main():
     with object_stores.running("s3", "s3-benchmark") as store:
         os.environ.update(store.env)
         local = tempfile.mkdtemp()
+        clock = WriterClock()
         # Compiles, and starts the S3 client; not counted.
-        timed_fit(os.path.join(local, "warmup"), *fit_args)
-        timed_fit(store.url("fits", "warmup"), *fit_args)
-        disk, bucket = [], []
+        timed_fit(os.path.join(local, "warmup"), *fit_args, clock)
+        timed_fit(store.url("fits", "warmup"), *fit_args, clock)
+        times = {"disk": [], "s3": []}
         for i in range(args.rounds):
-            disk.append(timed_fit(os.path.join(local, f"fit{i}"), *fit_args))
-            bucket.append(timed_fit(store.url("fits", f"fit{i}"), *fit_args))
-        d, b = statistics.median(disk), statistics.median(bucket)
+            # A/B, then B/A: a machine getting busier or quieter during the
+            # run weighs on both sides alike.
+            order = ("disk", "s3") if i % 2 == 0 else ("s3", "disk")
+            for name in order:
+                log_dir = (
+                    os.path.join(local, f"fit{i}")
+                    if name == "disk"
+                    else store.url("fits", f"fit{i}")
+                )
+                times[name].append(timed_fit(log_dir, *fit_args, clock))
         fit_batches = args.epochs * -(-args.samples // args.batch_size)
         print(
-            f"fit ({args.epochs} epochs, {fit_batches} batches), median of "
-            f"{args.rounds}, interleaved:"
+            f"fit ({args.epochs} epochs, {fit_batches} batches), {args.rounds} "
+            "rounds, disk and s3 alternating:"
         )
-        print(f"  disk {d:.2f} s  s3 {b:.2f} s  ratio {b / d:.3f}x")
+        print(overhead_words(times["disk"], times["s3"]))
         if args.fit_only:
             return
 

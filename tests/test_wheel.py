@@ -14,13 +14,14 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import time
 import urllib.request
 import zipfile
 
 import pytest
 from browser_env import REPO
+from browser_env import open_in_tensorboard
 from browser_env import serve_tensorboard
+from support.written_runs import write_epochs
 
 import epochjump
 
@@ -171,16 +172,14 @@ def test_installed_wheel_finds_no_node_and_prints_its_version(venv):
 
 
 def _write_run(run_dir):
-    with epochjump.Writer(run_dir) as writer:
-        step = 0
-        for epoch in range(3):
-            writer.start_epoch(step + 1)
-            for i in range(20):
-                step += 1
-                loss = 1.0 / (1 + epoch + i / 20)
-                writer.log_batch(step, {"loss": loss, "accuracy": 1 - loss}, weight=32)
-            writer.log_eval("val", step, {"loss": loss, "accuracy": 1 - loss})
-            writer.log_eval("train_eval", step, {"loss": loss, "accuracy": 1 - loss})
+    def batch_metrics(epoch, batch):
+        loss = 1.0 / (1 + epoch + batch / 20)
+        return {"loss": loss, "accuracy": 1 - loss}
+
+    def evals(epoch, last):
+        return {"val": last, "train_eval": last}
+
+    write_epochs(run_dir, 3, 20, batch_metrics, evals, weight=32)
 
 
 def _get(url):
@@ -212,13 +211,7 @@ def test_installed_wheel_draws_the_tab(venv, dists, page, tmp_path):
         _, _, listing = _get(base + "/data/plugins_listing")
         assert "epochjump" in json.loads(listing)
 
-        page.goto(base + "/#epochjump")
-        deadline = time.monotonic() + WAIT_MS / 1000
-        frame = None
-        while frame is None:
-            frame = next((f for f in page.frames if "plugin_entry.html" in f.url), None)
-            assert frame is not None or time.monotonic() < deadline, "no plugin iframe"
-            page.wait_for_timeout(200)
+        frame = open_in_tensorboard(page, base, WAIT_MS)
         frame.locator(".uplot canvas").first.wait_for(timeout=WAIT_MS)
         frame.locator(f"[data-testid=run-item][data-run={RUN}]").wait_for(
             timeout=WAIT_MS

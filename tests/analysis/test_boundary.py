@@ -74,12 +74,17 @@ def test_joint_fits_match_a_direct_weighted_least_squares():
         assert fit["value"][i] == pytest.approx(want, rel=1e-9, abs=1e-12), span
 
 
-def test_the_level_is_the_mean_of_the_one_sided_and_the_joint_estimates():
-    before, after = noisy_epochs(seed=1)
-    one_sided = levels.level_at_end(before)
+def both_fits(seed):
+    """Two noisy epochs, the one-sided level, both sides and the joint fit."""
+    before, after = noisy_epochs(seed=seed)
     left = boundary._Side(np.asarray(before)[::-1])
     right = boundary._Side(np.asarray(after))
     joint = boundary._joint_level([left, right])
+    return before, after, levels.level_at_end(before), left, right, joint
+
+
+def test_the_level_is_the_mean_of_the_one_sided_and_the_joint_estimates():
+    before, after, one_sided, left, right, joint = both_fits(seed=1)
     level = boundary.level_at_end(before, after)
     assert level.value == pytest.approx((one_sided.value + joint.value) / 2)
     assert (level.window, level.noise_sd) == (one_sided.window, one_sided.noise_sd)
@@ -105,11 +110,7 @@ def test_the_level_is_the_mean_of_the_one_sided_and_the_joint_estimates():
 
 
 def test_the_step_stderr_counts_every_batch_weight_and_both_biases():
-    before, after = noisy_epochs(seed=4)
-    one_sided = levels.level_at_end(before)
-    left = boundary._Side(np.asarray(before)[::-1])
-    right = boundary._Side(np.asarray(after))
-    joint = boundary._joint_level([left, right])
+    before, after, one_sided, left, right, joint = both_fits(seed=4)
     end, level_after, step_stderr = boundary.across(before, after)
     assert level_after == levels.level_at_start(after)
     span = int(np.flatnonzero(joint.weights[0])[-1]) + 1

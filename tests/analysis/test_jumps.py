@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from support.written_runs import write_epochs
 
 import epochjump
 from epochjump import cli
@@ -16,20 +17,20 @@ from epochjump.analysis import jumps as jumps_lib
 def known_run(tmp_path):
     """Two epochs of 20 batches whose numbers are easy to check by hand."""
     path = tmp_path / "known"
-    with epochjump.Writer(path) as writer:
-        step = 0
-        for epoch in range(3):
-            writer.start_epoch(step + 1)
-            for b in range(20):
-                step += 1
-                value = epoch + b / 20  # Rises through each epoch.
-                writer.log_batch(step, {"accuracy": value})
-            writer.log_eval("train_eval", step, {"accuracy": epoch + 1.5})
-            writer.log_eval(
-                "train_eval_training_mode", step, {"accuracy": epoch + 1.25}
-            )
-            if epoch != 1:
-                writer.log_eval("val", step, {"accuracy": epoch + 0.75})
+
+    def batch_metrics(epoch, batch):
+        return {"accuracy": epoch + batch / 20}  # Rises through each epoch.
+
+    def evals(epoch, last):
+        evaluated = {
+            "train_eval": {"accuracy": epoch + 1.5},
+            "train_eval_training_mode": {"accuracy": epoch + 1.25},
+        }
+        if epoch != 1:
+            evaluated["val"] = {"accuracy": epoch + 0.75}
+        return evaluated
+
+    write_epochs(path, 3, 20, batch_metrics, evals)
     return epochjump.read_run(path)
 
 

@@ -15,6 +15,7 @@ import pathlib
 
 import numpy as np
 import pytest
+from support.hand_runs import keras_batches
 
 import epochjump
 from epochjump.analysis import boundary
@@ -245,23 +246,15 @@ def test_non_finite_values_are_skipped_in_place():
 
 def metric_data(name, epochs_values):
     """A `MetricData` with Keras-style running means, steps from 1."""
-    steps, epochs, values, means = [], [], [], []
-    for epoch, batch_values in enumerate(epochs_values):
-        total = 0.0
-        for i, value in enumerate(batch_values):
-            steps.append(len(steps) + 1)
-            epochs.append(epoch)
-            values.append(value)
-            total += value
-            means.append(total / (i + 1))
+    steps, epochs, values, means = keras_batches(epochs_values)
     empty = reader.EvalSeries(*(np.zeros(0) for _ in range(4)))
     return reader.MetricData(
         name=name,
-        step=np.array(steps, dtype=np.int64),
-        epoch=np.array(epochs, dtype=np.int64),
+        step=steps,
+        epoch=epochs,
         wall_time=np.arange(len(steps), dtype=float),
-        batch_value=np.array(values),
-        running_mean=np.array(means),
+        batch_value=values,
+        running_mean=means,
         train_eval=empty,
         val=empty,
     )

@@ -3,6 +3,7 @@ tests/test_wheel.py."""
 
 import os
 import pathlib
+import time
 
 from support.tensorboard_process import free_port  # noqa: F401 - shared here too
 from support.tensorboard_process import serve_tensorboard  # noqa: F401
@@ -39,3 +40,16 @@ class ConsoleErrors(list):
             ),
         )
         page.on("pageerror", lambda e: self.append(f"pageerror: {e}"))
+
+
+def open_in_tensorboard(page, base, wait_ms):
+    """Opens TensorBoard at the Epoch Jump tab, as a user does; returns the
+    tab's iframe, failing if none appears within `wait_ms` milliseconds."""
+    page.goto(base + "/#epochjump")
+    deadline = time.monotonic() + wait_ms / 1000
+    frame = None
+    while frame is None:
+        frame = next((f for f in page.frames if "plugin_entry.html" in f.url), None)
+        assert frame is not None or time.monotonic() < deadline, "no plugin iframe"
+        page.wait_for_timeout(200)
+    return frame

@@ -14,23 +14,19 @@ from browser_env import DEMO_RUN
 from browser_env import XSS_METRIC
 from browser_env import XSS_RUN
 from browser_env import serve_tensorboard
+from support.written_runs import write_epochs
 
 HTTP_TIMEOUT = 10
 
 
 def _write_html_named_run(run_dir):
     """A run whose directory and metric names are HTML, written with `Writer`."""
-    import epochjump
 
-    with epochjump.Writer(run_dir) as writer:
-        step = 0
-        for epoch in range(2):
-            writer.start_epoch(step + 1)
-            for i in range(8):
-                step += 1
-                value = 1.0 / (1 + epoch + i / 8)
-                writer.log_batch(step, {"loss": value, XSS_METRIC: 1 - value})
-            writer.log_eval("val", step, {"loss": value, XSS_METRIC: 1 - value})
+    def batch_metrics(epoch, batch):
+        value = 1.0 / (1 + epoch + batch / 8)
+        return {"loss": value, XSS_METRIC: 1 - value}
+
+    write_epochs(run_dir, 2, 8, batch_metrics, lambda epoch, last: {"val": last})
 
 
 @pytest.fixture(scope="session")

@@ -38,24 +38,13 @@ def fit_batch64(run_dir):
     import keras
     import numpy as np
     from sklearn.datasets import load_digits
+    from support.keras_fits import dense_model
 
     x, y = load_digits(return_X_y=True)
     x = (x / 16.0).astype("float32")
     order = np.random.default_rng(0).permutation(len(x))
     x, y = x[order], y[order]
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((64,)),
-            keras.layers.Dense(128, activation="relu"),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-    model.compile(
-        keras.optimizers.Adam(1e-3),
-        "sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    model = dense_model(hidden_units=128, optimizer=keras.optimizers.Adam(1e-3))
     model.fit(
         x[:1400],
         y[:1400],

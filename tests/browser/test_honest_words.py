@@ -12,10 +12,9 @@ from browser_env import DEMO_RUN
 from test_tab import WAIT_MS
 from test_tab import assert_no_console_errors
 from test_tab import card
+from test_tab import open_charts
 from test_tab import open_comparison
-from test_tab import open_entry
 from test_tab import probe
-from test_tab import wait_for_charts
 from test_tab import wait_for_stable_layout
 from test_tab import wait_probe
 
@@ -47,8 +46,7 @@ def assert_shares_in_range(text):
 
 
 def test_no_share_outside_0_to_100_and_errors_shown(page, tensorboard_url, run_data):
-    frame = open_entry(page, tensorboard_url)
-    wait_for_charts(frame, RUN, run_data.metrics)
+    frame = open_charts(page, tensorboard_url, run_data)
     # The comparison (the HTML-named run shares "loss") and the val notes.
     open_comparison(frame)
     frame.locator("[data-testid=compare-row]").first.wait_for(timeout=WAIT_MS)
@@ -66,8 +64,7 @@ def test_no_share_outside_0_to_100_and_errors_shown(page, tensorboard_url, run_d
 
 
 def test_headline_comes_first(page, tensorboard_url, run_data):
-    frame = open_entry(page, tensorboard_url)
-    wait_for_charts(frame, RUN, run_data.metrics)
+    frame = open_charts(page, tensorboard_url, run_data)
     for metric in run_data.metrics:
         box = card(frame, RUN, metric)
         headline = box.locator("[data-testid=headline]")
@@ -89,8 +86,7 @@ def test_headline_comes_first(page, tensorboard_url, run_data):
 
 
 def test_learning_rate_change_is_marked(page, tensorboard_url, run_data):
-    frame = open_entry(page, tensorboard_url)
-    wait_for_charts(frame, RUN, run_data.metrics)
+    frame = open_charts(page, tensorboard_url, run_data)
     change = int(run_data.epoch_starts[1])  # decay from epoch 3 // 2 = 1 on
     assert list(run_data.learning_rate.step) == [1, change]
     for metric in run_data.metrics:
@@ -123,8 +119,7 @@ def test_learning_rate_change_is_marked(page, tensorboard_url, run_data):
 
 def test_900_px_window_cuts_no_table(page, tensorboard_url, run_data):
     page.set_viewport_size({"width": 900, "height": 1000})
-    frame = open_entry(page, tensorboard_url)
-    wait_for_charts(frame, RUN, run_data.metrics)
+    frame = open_charts(page, tensorboard_url, run_data)
     open_comparison(frame)
     frame.locator("[data-testid=compare-row]").first.wait_for(timeout=WAIT_MS)
     frame.locator("[data-testid=val-row]").first.wait_for(timeout=WAIT_MS)

@@ -16,6 +16,7 @@ from browser_env import DEMO_RUN
 from browser_env import REPO
 from browser_env import XSS_METRIC
 from browser_env import XSS_RUN
+from browser_env import open_in_tensorboard
 from playwright.sync_api import expect
 
 import epochjump
@@ -130,20 +131,15 @@ def run_data(logdir):
     return epochjump.read_run(logdir / RUN)
 
 
-def open_in_tensorboard(page, base):
-    """Opens TensorBoard at the tab, as a user does; returns the tab's iframe."""
-    page.goto(base + "/#epochjump")
-    deadline = time.monotonic() + WAIT_MS / 1000
-    frame = None
-    while frame is None:
-        frame = next((f for f in page.frames if "plugin_entry.html" in f.url), None)
-        assert frame is not None or time.monotonic() < deadline, "no plugin iframe"
-        page.wait_for_timeout(200)
+def open_charts(page, base, run_data):
+    """Opens the tab (`open_entry`) and waits for the charts of `run_data`."""
+    frame = open_entry(page, base)
+    wait_for_charts(frame, RUN, run_data.metrics)
     return frame
 
 
 def test_tab_inside_tensorboard(page, tensorboard_url, run_data):
-    frame = open_in_tensorboard(page, tensorboard_url)
+    frame = open_in_tensorboard(page, tensorboard_url, WAIT_MS)
     wait_for_charts(frame, RUN, run_data.metrics)
     for metric in run_data.metrics:
         assert card(frame, RUN, metric).count() == 1
@@ -164,8 +160,7 @@ def test_tab_inside_tensorboard(page, tensorboard_url, run_data):
 
 
 def test_chart_draws_every_series(page, tensorboard_url, run_data):
-    frame = open_entry(page, tensorboard_url)
-    wait_for_charts(frame, RUN, run_data.metrics)
+    frame = open_charts(page, tensorboard_url, run_data)
     for metric in run_data.metrics:
         chart = probe(frame, RUN, metric)
         for label in ("running mean", "batch value", "train_eval", "val"):
@@ -182,8 +177,7 @@ def test_chart_draws_every_series(page, tensorboard_url, run_data):
 
 
 def test_epoch_lines_at_epoch_starts(page, tensorboard_url, run_data):
-    frame = open_entry(page, tensorboard_url)
-    wait_for_charts(frame, RUN, run_data.metrics)
+    frame = open_charts(page, tensorboard_url, run_data)
     expected = [int(s) for s in run_data.epoch_starts]
     assert len(expected) == 3
     for metric in run_data.metrics:
@@ -206,8 +200,7 @@ def cell_texts(row):
 
 
 def test_table_shows_the_served_cells(page, tensorboard_url, run_data):
-    frame = open_entry(page, tensorboard_url)
-    wait_for_charts(frame, RUN, run_data.metrics)
+    frame = open_charts(page, tensorboard_url, run_data)
     for metric in run_data.metrics:
         explanation = jumps.explained(run_data, metric)
         found, ends = explanation.jumps, explanation.epoch_ends
@@ -251,8 +244,7 @@ def assert_shows_only(sentence, words, i):
 
 
 def test_boundary_words_only_for_the_selected_row(page, tensorboard_url, run_data):
-    frame = open_entry(page, tensorboard_url)
-    wait_for_charts(frame, RUN, run_data.metrics)
+    frame = open_charts(page, tensorboard_url, run_data)
     for metric in run_data.metrics:
         found = epochjump.explain(run_data, metric)
         box = card(frame, RUN, metric)
@@ -279,8 +271,7 @@ def test_boundary_words_only_for_the_selected_row(page, tensorboard_url, run_dat
 
 
 def test_zoom_requests_range_and_reset(page, tensorboard_url, run_data):
-    frame = open_entry(page, tensorboard_url)
-    wait_for_charts(frame, RUN, run_data.metrics)
+    frame = open_charts(page, tensorboard_url, run_data)
     metric = run_data.metrics[-1]
     full = probe(frame, RUN, metric)
     over = card(frame, RUN, metric).locator(".u-over")
@@ -321,8 +312,7 @@ def test_zoom_requests_range_and_reset(page, tensorboard_url, run_data):
 
 
 def test_tooltip_shows_values_on_hover(page, tensorboard_url, run_data):
-    frame = open_entry(page, tensorboard_url)
-    wait_for_charts(frame, RUN, run_data.metrics)
+    frame = open_charts(page, tensorboard_url, run_data)
     metric = run_data.metrics[0]
     over = card(frame, RUN, metric).locator(".u-over")
     over.scroll_into_view_if_needed()
@@ -338,8 +328,7 @@ def test_tooltip_shows_values_on_hover(page, tensorboard_url, run_data):
 
 
 def test_x_axis_epoch_and_log_scale(page, tensorboard_url, run_data):
-    frame = open_entry(page, tensorboard_url)
-    wait_for_charts(frame, RUN, run_data.metrics)
+    frame = open_charts(page, tensorboard_url, run_data)
     metric = "loss"
     frame.select_option("[data-testid=x-axis-select]", "epoch")
     chart = wait_probe(frame, RUN, metric, "c.xAxis === 'epoch' && c.epochLines.length")
@@ -391,8 +380,7 @@ def test_empty_state_shows_the_callback(page, empty_tensorboard_url):
 
 
 def test_download_links(page, tensorboard_url, run_data):
-    frame = open_entry(page, tensorboard_url)
-    wait_for_charts(frame, RUN, run_data.metrics)
+    frame = open_charts(page, tensorboard_url, run_data)
     metric = run_data.metrics[-1]
     links = card(frame, RUN, metric)
     csv_url = frame.evaluate(
@@ -417,8 +405,7 @@ def test_download_links(page, tensorboard_url, run_data):
 
 
 def test_chart_follows_the_width(page, tensorboard_url, run_data):
-    frame = open_entry(page, tensorboard_url)
-    wait_for_charts(frame, RUN, run_data.metrics)
+    frame = open_charts(page, tensorboard_url, run_data)
     canvas = card(frame, RUN, "loss").locator("canvas")
     wide = canvas.bounding_box()["width"]
     page.set_viewport_size({"width": 700, "height": 900})
@@ -443,8 +430,7 @@ def test_chart_follows_the_width(page, tensorboard_url, run_data):
 
 def test_live_refresh_keeps_zoom(page, tensorboard_url, run_data):
     page.clock.install()
-    frame = open_entry(page, tensorboard_url)
-    wait_for_charts(frame, RUN, run_data.metrics)
+    frame = open_charts(page, tensorboard_url, run_data)
     metric = run_data.metrics[0]
     full = probe(frame, RUN, metric)
     drag_zoom(page, card(frame, RUN, metric).locator(".u-over"), 0.4, 0.7)

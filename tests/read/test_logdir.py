@@ -41,40 +41,57 @@ def assert_steps(run, last_step):
     assert series.batch_value.tolist() == [loss(s) for s in series.step.tolist()]
 
 
-def test_truncated_last_record_reads_what_came_before(tmp_path):
+def damage_record(tmp_path, index, damage):
+    """Writes a chunked run, damages its record `index` with `damage(data,
+    offset, size)` (returning the file's new bytes) and reads the run back.
+
+    Returns:
+      (the event file, the record's offset and size, the file's new length,
+      the run read back).
+    """
     event_file = write_chunked_run(tmp_path / "run")
-    offset, size = records(event_file)[-1]  # chunk 9-12
-    cut = offset + size // 2
-    event_file.write_bytes(event_file.read_bytes()[:cut])
+    offset, size = records(event_file)[index]
+    damaged = damage(bytearray(event_file.read_bytes()), offset, size)
+    event_file.write_bytes(bytes(damaged))
+    return event_file, offset, size, len(damaged), epochjump.read_run(tmp_path / "run")
 
-    run = epochjump.read_run(tmp_path / "run")
 
-    assert_steps(run, 8)
+def assert_read_before(run, steps, problem):
+    """The run holds its first `steps` batches (both epoch starts among
+    them) and names one problem, `problem`."""
+    assert_steps(run, steps)
     assert run.epoch_starts.tolist() == [1, 5]
-    assert run.problems == (
+    assert run.problems == (problem,)
+
+
+def test_truncated_last_record_reads_what_came_before(tmp_path):
+    # The last record is chunk 9-12; cut it in half.
+    event_file, offset, size, cut, run = damage_record(
+        tmp_path, -1, lambda data, offset, size: data[: offset + size // 2]
+    )
+    problem = (
         f"{event_file.name}: incomplete last record ({cut - offset} bytes from "
         f"byte {offset}): the file is still being written, or its writer "
-        "stopped mid-write; the data before it is shown",
+        "stopped mid-write; the data before it is shown"
     )
+    assert_read_before(run, 8, problem)
+
+
+def flip_middle_byte(data, offset, size):
+    data[offset + size // 2] ^= 0xFF
+    return data
 
 
 def test_corrupt_record_is_named_with_its_offset(tmp_path):
-    event_file = write_chunked_run(tmp_path / "run")
-    data = bytearray(event_file.read_bytes())
-    offset, size = records(event_file)[4]  # chunk 5-8
-    data[offset + size // 2] ^= 0xFF
-    event_file.write_bytes(bytes(data))
-
-    run = epochjump.read_run(tmp_path / "run")
-
-    # TensorBoard's Python ingester stops at the corrupt record for good.
-    assert_steps(run, 4)
-    assert run.epoch_starts.tolist() == [1, 5]
-    assert run.problems == (
+    # Record 4 is chunk 5-8.
+    event_file, offset, _, length, run = damage_record(tmp_path, 4, flip_middle_byte)
+    problem = (
         f"{event_file.name}: corrupt record at byte {offset} (its data checksum "
-        f"does not match); data in the {len(data) - offset} bytes from there on "
-        "may be missing",
+        f"does not match); data in the {length - offset} bytes from there on "
+        "may be missing"
     )
+    # TensorBoard's Python ingester stops at the corrupt record for good.
+    assert_read_before(run, 4, problem)
 
 
 def test_newer_format_is_one_message_per_run(tmp_path, monkeypatch):

@@ -4,20 +4,19 @@ import keras
 import numpy as np
 import pytest
 from support.keras_fits import KerasLogRecorder
+from support.keras_fits import batch_slices
 from support.keras_fits import check_steps_per_execution
 from support.keras_fits import dense_model
 from support.keras_fits import digits
 from support.keras_fits import evaluate_with_weights
+from support.keras_fits import quiet_fit
+from support.keras_fits import record_epoch
 
 import epochjump
 
 BATCH = 32
 N = 600  # 19 batches per epoch; the last one holds 24 samples.
 BATCHES_PER_EPOCH = -(-N // BATCH)
-
-
-def batch_slices(n=N, batch=BATCH):
-    return [slice(i, min(i + batch, n)) for i in range(0, n, batch)]
 
 
 @pytest.fixture(scope="module")
@@ -33,23 +32,12 @@ def fitted(tmp_path_factory, data):
     model = dense_model(metrics=["accuracy"])
     keras_logs = KerasLogRecorder()
     train_eval = (x[:256], y[:256])
-    history = model.fit(
-        x[:N],
-        y[:N],
-        batch_size=BATCH,
-        epochs=2,
-        shuffle=False,
-        verbose=0,
-        validation_data=(x[N:], y[N:]),
-        callbacks=[
-            epochjump.EpochJumpCallback(log_dir, train_eval_data=train_eval),
-            keras_logs,
-        ],
-    )
+    callback = epochjump.EpochJumpCallback(log_dir, train_eval_data=train_eval)
+    history = quiet_fit(model, x, y, [callback, keras_logs], BATCH, train_size=N)
     return dict(
         run=epochjump.read_run(log_dir),
         model=model,
-        history=history.history,
+        history=history,
         keras_logs=keras_logs,
         train_eval=train_eval,
     )
@@ -140,19 +128,9 @@ def test_batch_value_is_the_metric_of_that_batch_alone(tmp_path, data, case):
         model = dense_model(metrics=metrics, weighted_metrics=weighted)
         metrics_checked = None
     recorder = KerasLogRecorder(snapshot_weights=True)
-    model.fit(
-        x,
-        y,
-        batch_size=BATCH,
-        epochs=1,
-        shuffle=False,
-        verbose=0,
-        callbacks=[epochjump.EpochJumpCallback(tmp_path / "run"), recorder],
-        **fit_kwargs,
-    )
-    run = epochjump.read_run(tmp_path / "run")
+    run = record_epoch(model, x, y, tmp_path / "run", recorder, BATCH, **fit_kwargs)
     checked = metrics_checked or list(run.metrics)
-    for b, rows in enumerate(batch_slices()):
+    for b, rows in enumerate(batch_slices(N, BATCH)):
         expected = evaluate_with_weights(
             model,
             recorder.weights_before_batch[b],
@@ -181,7 +159,8 @@ def binary_model(metrics):
 
 def test_running_mean_is_the_weighted_mean_of_batch_values(fitted):
     series = fitted["run"]["loss"]
-    sizes = np.array([s.stop - s.start for s in batch_slices()] * 2, np.float64)
+    slices = batch_slices(N, BATCH) * 2
+    sizes = np.array([s.stop - s.start for s in slices], np.float64)
     for epoch in range(2):
         mask = series.epoch == epoch
         expected = np.cumsum(series.batch_value[mask] * sizes[mask]) / np.cumsum(
@@ -220,16 +199,7 @@ def test_nan_losses_are_recorded(tmp_path, data):
     model.compile(keras.optimizers.SGD(1e6), "mse", metrics=["mae"])
     y = y.astype("float32")
     recorder = KerasLogRecorder()
-    model.fit(
-        x,
-        y,
-        batch_size=BATCH,
-        epochs=1,
-        shuffle=False,
-        verbose=0,
-        callbacks=[epochjump.EpochJumpCallback(tmp_path / "run"), recorder],
-    )
-    series = epochjump.read_run(tmp_path / "run")["loss"]
+    series = record_epoch(model, x, y, tmp_path / "run", recorder, BATCH)["loss"]
     assert len(series) == BATCHES_PER_EPOCH
     assert not np.isfinite(series.batch_value).all()
     assert not np.isfinite(series.running_mean[-1])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from support.keras_fits import dense_model
 from support.keras_fits import digits
+from support.keras_fits import quiet_fit
 
 import epochjump
 from epochjump import cli
@@ -45,15 +46,10 @@ def test_epochs_keep_keras_numbers_after_the_run_directory_is_removed(tmp_path):
     callback = epochjump.EpochJumpCallback(log_dir, flush_secs=1000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        history = model.fit(
-            *train,
-            batch_size=BATCH,
-            epochs=EPOCHS,
-            shuffle=False,
-            verbose=0,
-            validation_data=val,
-            callbacks=[callback, AtEpochEnd({1: lambda: shutil.rmtree(log_dir)})],
-        ).history
+        remove = AtEpochEnd({1: lambda: shutil.rmtree(log_dir)})
+        history = quiet_fit(
+            model, *train, [callback, remove], BATCH, EPOCHS, validation_data=val
+        )
 
     run = epochjump.read_run(log_dir)
     series = run["loss"]

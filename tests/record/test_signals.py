@@ -90,19 +90,28 @@ def train_and_signal(log_dir, signum, user_handler=False, seed=0):
     return steps[-1], recorded, process
 
 
-@pytest.mark.slow
-def test_sigterm_flushes_every_batch_and_ends_the_process_as_sigterm(tmp_path):
-    lost = []
+def signal_tries(tmp_path, signum):
+    """Trains and sends `signum` `TRIES` times (seeds 0, 1, ...); checks
+    that each process ended by the signal's default action, as without
+    epochjump, and recorded steps 1, 2, ...; returns `(batches printed,
+    batches recorded)` of each try."""
+    counts = []
     for attempt in range(TRIES):
         trained, recorded, process = train_and_signal(
-            tmp_path / f"run{attempt}", signal.SIGTERM, seed=attempt
+            tmp_path / f"run{attempt}", signum, seed=attempt
         )
-        # Ended by SIGTERM's default action, as without epochjump.
-        assert process.returncode == -signal.SIGTERM
-        assert recorded == list(range(1, len(recorded) + 1))
-        # The batch in flight may be recorded before it was printed.
-        assert len(recorded) in (trained, trained + 1)
-        lost.append(max(0, trained - len(recorded)))
+        assert process.returncode == -signum, (attempt, process.returncode)
+        assert recorded == list(range(1, len(recorded) + 1)), (attempt, recorded)
+        counts.append((trained, len(recorded)))
+    return counts
+
+
+@pytest.mark.slow
+def test_sigterm_flushes_every_batch_and_ends_the_process_as_sigterm(tmp_path):
+    counts = signal_tries(tmp_path, signal.SIGTERM)
+    # The batch in flight may be recorded before it was printed.
+    assert all(n in (trained, trained + 1) for trained, n in counts), counts
+    lost = [max(0, trained - n) for trained, n in counts]
     print(f"SIGTERM: batches lost over {TRIES} tries: {lost}")
     assert lost == [0] * TRIES
 
@@ -120,14 +129,7 @@ def test_sigterm_runs_the_handler_installed_before(tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_loses_at_most_flush_secs_of_batches(tmp_path):
-    lost = []
-    for attempt in range(TRIES):
-        trained, recorded, process = train_and_signal(
-            tmp_path / f"run{attempt}", signal.SIGKILL, seed=attempt
-        )
-        assert process.returncode == -signal.SIGKILL
-        assert recorded == list(range(1, len(recorded) + 1))
-        lost.append(trained - len(recorded))
+    lost = [trained - n for trained, n in signal_tries(tmp_path, signal.SIGKILL)]
     print(f"SIGKILL: batches lost over {TRIES} tries: {lost}")
     # Batches take >= 20 ms: flush_secs holds at most 500 of them.
     assert all(0 <= n <= FLUSH_SECS / 0.02 for n in lost)

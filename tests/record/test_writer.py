@@ -15,10 +15,12 @@ import pytest
 from support.keras_fits import KerasLogRecorder
 from support.keras_fits import dense_model
 from support.keras_fits import digits
+from support.keras_fits import quiet_fit
 from support.plugin_client import as_json
 
 import epochjump
 from epochjump.record import event_file
+from epochjump.record import marks
 from epochjump.record import writer as writer_module
 
 BATCH = 32
@@ -67,17 +69,11 @@ def fit(log_dir, data, *extra_callbacks, epochs=EPOCHS):
     callback = epochjump.EpochJumpCallback(log_dir, flush_secs=1000)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = model.fit(
-            x,
-            y,
-            batch_size=BATCH,
-            epochs=epochs,
-            shuffle=False,
-            verbose=0,
-            validation_data=validation,
-            callbacks=[callback, *extra_callbacks, recorder],
+        callbacks = [callback, *extra_callbacks, recorder]
+        history = quiet_fit(
+            model, x, y, callbacks, BATCH, epochs, validation_data=validation
         )
-    return history.history, recorder, epochjump_warnings(caught)
+    return history, recorder, epochjump_warnings(caught)
 
 
 def unwritable_log_dirs(tmp_path):
@@ -186,6 +182,13 @@ class FakeClock:
     def __init__(self):
         self.now = 0.0
 
+    @classmethod
+    def install(cls, monkeypatch):
+        clock = cls()
+        for module in (writer_module, marks, event_file):
+            monkeypatch.setattr(module, "time", clock)
+        return clock
+
     def monotonic(self):
         return self.now
 
@@ -211,9 +214,7 @@ class FailingStore:
 
 
 def test_failed_writes_keep_a_bounded_buffer_and_retry(tmp_path, monkeypatch):
-    clock = FakeClock()
-    monkeypatch.setattr(writer_module, "time", clock)
-    monkeypatch.setattr(event_file, "time", clock)
+    clock = FakeClock.install(monkeypatch)
     store = FailingStore(monkeypatch)
     log_dir = str(tmp_path / "run")
     writer = epochjump.Writer(log_dir, flush_secs=10, max_buffered_batches=50)
@@ -275,9 +276,7 @@ def test_buffered_arrays_are_copies(tmp_path):
 
 
 def test_buffer_kept_through_an_outage_takes_8_bytes_per_value(tmp_path, monkeypatch):
-    clock = FakeClock()
-    monkeypatch.setattr(writer_module, "time", clock)
-    monkeypatch.setattr(event_file, "time", clock)
+    clock = FakeClock.install(monkeypatch)
     FailingStore(monkeypatch)
     writer = epochjump.Writer(tmp_path / "run", flush_secs=10)
     n = 20_000

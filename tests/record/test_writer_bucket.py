@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.parse
 import urllib.request
 import warnings
@@ -168,15 +169,22 @@ def test_what_was_flushed_survives_sigkill(store):
 
 
 class CutOffAfterEpoch(keras.callbacks.Callback):
-    """Makes the store unreachable at the end of `epoch` (0-based)."""
+    """Makes the store unreachable at the end of `epoch` (0-based), once the
+    writer's upload thread has put the batches flushed until then."""
 
-    def __init__(self, store, epoch):
+    def __init__(self, store, url, epoch):
         super().__init__()
-        self.store, self.epoch = store, epoch
+        self.store, self.url, self.epoch = store, url, epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
-            self.store.relay.close()
+        if epoch != self.epoch:
+            return
+        flushed = (epoch + 1) * 10
+        deadline = time.monotonic() + 60
+        while len(epochjump.read_run(self.url)["loss"]) < flushed:
+            assert time.monotonic() < deadline, "the flushed batches never arrived"
+            time.sleep(0.1)
+        self.store.relay.close()
 
 
 @pytest.mark.slow
@@ -190,7 +198,7 @@ def test_store_unreachable_mid_fit_warns_once_and_keeps_what_was_flushed(
         url = store.url("cut", "run")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            history, logged = fit(url, 4, [CutOffAfterEpoch(store, epoch=1)])
+            history, logged = fit(url, 4, [CutOffAfterEpoch(store, url, epoch=1)])
         store.relay.open()
         ours = [str(w.message) for w in caught if "epochjump" in str(w.message)]
         run = epochjump.read_run(url)

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from browser_env import serve_tensorboard
 from support import plugin_client
+from support.plugin_client import CountingLoads
 from support.written_runs import records
 from support.written_runs import write_chunked_run
 from support.written_runs import write_malformed_run
@@ -32,7 +33,6 @@ from tensorboard.plugins import base_plugin
 import epochjump
 from epochjump import cli
 from epochjump import metadata
-from epochjump.read import provider as provider_io
 
 PREFIX = "/data/plugin/epochjump"
 HTML_RUN = "<img src=x onerror=alert(1)>"
@@ -289,20 +289,6 @@ def test_malformed_query_strings_are_not_5xx(client):
         assert response.status_code in (200, 400, 404), query
     repeated = client.get(f"{PREFIX}/series?run=good&run=evil&metric=loss")
     assert repeated.status_code == 200
-
-
-class CountingLoads:
-    def __init__(self, monkeypatch, fail_for=()):
-        self.calls = []
-        self._load = provider_io.load_run
-        self._fail_for = fail_for
-        monkeypatch.setattr(provider_io, "load_run", self)
-
-    def __call__(self, provider, ctx, experiment_id, run, **kwargs):
-        self.calls.append(run)
-        if run in self._fail_for:
-            raise RuntimeError(f"boom in {run}")
-        return self._load(provider, ctx, experiment_id, run, **kwargs)
 
 
 def test_a_million_points_is_refused_before_reading(client, monkeypatch):

@@ -12,12 +12,12 @@ import io
 import json
 import math
 import threading
-import time
 import urllib.parse
 
 import numpy as np
 import pytest
 from support import plugin_client
+from support.plugin_client import CountingLoads
 from support.plugin_client import as_json
 from tensorboard import context as tb_context
 from tensorboard.backend import application
@@ -28,7 +28,6 @@ import epochjump
 from epochjump.analysis import boundary as level_estimates
 from epochjump.analysis import jumps
 from epochjump.analysis import levels
-from epochjump.read import provider as provider_io
 from epochjump.read.opener import RunOpener
 from epochjump.serve import plugin as plugin_module
 from epochjump.serve import run_cache
@@ -498,8 +497,7 @@ def test_jumps(client):
             "jump": keras(jump, "+"),
             "lag": f"{keras(lag, '+')} ± {keras(end.stderr)}",
             "rest": keras(LOSS_MEAN[first_next] - level, "+"),
-            "step": f"{keras(step, '+')} ± "
-            f"{keras(step_stderr)}",
+            "step": f"{keras(step, '+')} ± {keras(step_stderr)}",
             "noise": keras(LOSS_MEAN[first_next] - after.value, "+"),
             "noise_sd": keras(math.sqrt((end.noise_sd**2 + after.noise_sd**2) / 2)),
             "train_eval": keras(TRAIN_EVAL_LOSS[epoch]),
@@ -772,21 +770,6 @@ def test_runs_warning_without_the_loader(logdir):
     )
     answer = get_json(werkzeug_test.Client(app), "/runs")
     assert "--samples_per_plugin=epochjump=0" in answer["warning"]
-
-
-class CountingLoads:
-    """Wraps `provider_io.load_run` to count (and optionally slow) real reads."""
-
-    def __init__(self, monkeypatch, delay=0.0):
-        self.calls = []
-        self._load = provider_io.load_run
-        self._delay = delay
-        monkeypatch.setattr(provider_io, "load_run", self)
-
-    def __call__(self, provider, ctx, experiment_id, run, **kwargs):
-        self.calls.append(run)
-        time.sleep(self._delay)
-        return self._load(provider, ctx, experiment_id, run, **kwargs)
 
 
 def test_cache_rereads_a_run_only_when_it_changed(tmp_path, monkeypatch):

@@ -35,19 +35,12 @@ def fit_digits(run_dir, batch_size, dropout):
     """A real `model.fit` with `EpochJumpCallback`: 2 epochs on digits."""
     import keras
     from sklearn.datasets import load_digits
+    from support.keras_fits import dense_model
 
     x, y = load_digits(return_X_y=True)
     x = (x / 16.0).astype("float32")
-    keras.utils.set_random_seed(0)
-    layers = [keras.Input((64,)), keras.layers.Dense(64, activation="relu")]
-    if dropout:
-        layers.append(keras.layers.Dropout(dropout))
-    layers.append(keras.layers.Dense(10, activation="softmax"))
-    model = keras.Sequential(layers)
-    model.compile(
-        keras.optimizers.Adam(1e-3),
-        "sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+    model = dense_model(
+        dropout=dropout, hidden_units=64, optimizer=keras.optimizers.Adam(1e-3)
     )
     model.fit(
         x[:1024],

@@ -8,6 +8,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from support.hand_runs import hand_run
 
 from epochjump import answers
 from epochjump.read import run_data as model
@@ -16,35 +17,14 @@ BATCHES = 40
 EPOCHS = 3
 
 
-def hand_run(learning_rate, fit_starts):
-    steps = np.arange(1, EPOCHS * BATCHES + 1, dtype=np.int64)
-    epochs = (steps - 1) // BATCHES
+def marks_run(learning_rate, fit_starts):
+    """A rising run of 3 epochs of 40 batches, its validation at 0.9, with
+    the learning rate `(step, value)` changes and the fit starts given."""
+    steps = np.arange(1, EPOCHS * BATCHES + 1)
     values = 0.5 + 0.4 * steps / steps[-1] + 0.02 * np.where(steps % 2, 1.0, -1.0)
-    means = np.concatenate(
-        [
-            np.cumsum(values[epochs == e]) / np.arange(1, BATCHES + 1)
-            for e in range(EPOCHS)
-        ]
-    )
-    ends = np.array([BATCHES * (e + 1) for e in range(EPOCHS)], np.int64)
-    val = model.EvalSeries(ends, np.arange(EPOCHS), ends.astype(float), 0.9 + 0 * ends)
-    empty = model.EvalSeries(*(np.zeros(0) for _ in range(4)))
-    series = model.MetricData(
-        name="accuracy",
-        step=steps,
-        epoch=epochs,
-        wall_time=steps.astype(float),
-        batch_value=values,
-        running_mean=means,
-        train_eval=empty,
-        val=val,
-    )
-    return model.RunData(
-        name="marks",
-        metrics=("accuracy",),
-        epoch_starts=np.array([1, 41, 81], np.int64),
-        problems=(),
-        _series={"accuracy": series},
+    run = hand_run(values.reshape(EPOCHS, BATCHES), [0.9] * EPOCHS, name="marks")
+    return dataclasses.replace(
+        run,
         learning_rate=model.LearningRate(
             step=np.array([s for s, _ in learning_rate], np.int64),
             value=np.array([v for _, v in learning_rate], float),
@@ -57,7 +37,7 @@ def hand_run(learning_rate, fit_starts):
 def run():
     # Halved at the start of epoch 2 (step 41), again halfway through epoch 2
     # (step 61); a second fit() from epoch 3 on (step 81).
-    return hand_run([(1, 1e-3), (41, 5e-4), (61, 2.5e-4)], [1, 81])
+    return marks_run([(1, 1e-3), (41, 5e-4), (61, 2.5e-4)], [1, 81])
 
 
 def test_series_answer_carries_the_marks(run):

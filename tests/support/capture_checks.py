@@ -46,6 +46,7 @@ from epochjump.record.keras_api import keras3  # noqa: E402
 from support.keras_fits import KerasLogRecorder  # noqa: E402
 from support.keras_fits import dense_model  # noqa: E402
 from support.keras_fits import digits  # noqa: E402
+from support.keras_fits import quiet_fit  # noqa: E402
 
 BATCH, EPOCHS = 32, 2
 RTOL, ATOL = 1e-5, 1e-6
@@ -60,16 +61,10 @@ def check_metrics(task, log_dir):
     recorder = KerasLogRecorder(snapshot_weights=True, metrics_results=torch)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        history = model.fit(
-            x,
-            y,
-            sample_weight=weights,
-            batch_size=BATCH,
-            epochs=EPOCHS,
-            shuffle=False,
-            verbose=0,
-            callbacks=[epochjump.EpochJumpCallback(log_dir), recorder],
-        ).history
+        callbacks = [epochjump.EpochJumpCallback(log_dir), recorder]
+        history = quiet_fit(
+            model, x, y, callbacks, BATCH, EPOCHS, sample_weight=weights
+        )
     ours = [str(w.message) for w in caught if "epochjump" in str(w.message)]
     assert not ours, ours
     run = epochjump.read_run(log_dir)

@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import epochjump  # noqa: E402
 from support.keras_fits import digits  # noqa: E402
+from support.keras_fits import quiet_fit  # noqa: E402
 
 
 def make_model(strategy):
@@ -46,17 +47,16 @@ def main(log_dir):
 
     def fit(callbacks):
         model = make_model(strategy)
-        history = model.fit(
+        history = quiet_fit(
+            model,
             x[:200],
             y[:200],
-            batch_size=32,
-            epochs=2,
+            callbacks,
+            32,
             shuffle=True,
-            verbose=0,
             validation_data=(x[200:], y[200:]),
-            callbacks=callbacks,
         )
-        return history.history, model.get_weights()
+        return history, model.get_weights()
 
     plain_history, plain_weights = fit([])
     callback = epochjump.EpochJumpCallback(log_dir, train_eval_data=(x[:64], y[:64]))

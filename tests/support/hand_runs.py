@@ -32,10 +32,10 @@ def evals(steps, values):
     )
 
 
-def hand_run(epochs, val, train_eval=None, name="hand", training_mode=None):
-    """A run of one metric ("accuracy") from per-epoch batch values, with
-    Keras-style running means, one `val` per epoch (the last included) and,
-    when given, the training subset in inference and in training mode."""
+def keras_batches(epochs):
+    """`(steps, epochs, values, running means)` arrays of the batches whose
+    values are `epochs[e]` in epoch `e`: steps from 1, and running means
+    restarting at each epoch, as Keras prints them."""
     steps, epoch_ids, values, means = [], [], [], []
     for e, batch_values in enumerate(epochs):
         total = 0.0
@@ -45,8 +45,19 @@ def hand_run(epochs, val, train_eval=None, name="hand", training_mode=None):
             values.append(float(value))
             total += float(value)
             means.append(total / (i + 1))
-    steps = np.array(steps, np.int64)
-    epoch_ids = np.array(epoch_ids, np.int64)
+    return (
+        np.array(steps, np.int64),
+        np.array(epoch_ids, np.int64),
+        np.array(values),
+        np.array(means),
+    )
+
+
+def hand_run(epochs, val, train_eval=None, name="hand", training_mode=None):
+    """A run of one metric ("accuracy") from per-epoch batch values, with
+    Keras-style running means, one `val` per epoch (the last included) and,
+    when given, the training subset in inference and in training mode."""
+    steps, epoch_ids, values, means = keras_batches(epochs)
     ends = [int(steps[epoch_ids == e][-1]) for e in range(len(epochs))]
     empty = evals([], [])
     series = model.MetricData(
@@ -54,8 +65,8 @@ def hand_run(epochs, val, train_eval=None, name="hand", training_mode=None):
         step=steps,
         epoch=epoch_ids,
         wall_time=steps.astype(float),
-        batch_value=np.array(values),
-        running_mean=np.array(means),
+        batch_value=values,
+        running_mean=means,
         train_eval=evals(ends, train_eval) if train_eval else empty,
         val=evals(ends, val),
         train_eval_training_mode=(

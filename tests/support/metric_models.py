@@ -112,81 +112,96 @@ class SumAndMeanModel(keras.Model):
         return super().compute_metrics(x, y, y_pred, sample_weight)
 
 
-def _model(outputs, activation, loss, metrics, unweighted, model_class=keras.Model):
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((FEATURES,))
-    hidden = keras.layers.Dense(16, activation="relu")(inputs)
-    model = model_class(inputs, keras.layers.Dense(outputs, activation)(hidden))
-    model.compile(
-        keras.optimizers.SGD(0.05),
-        loss,
-        # Unweighted, so Keras's unweighted path is covered too.
-        metrics=[unweighted],
-        weighted_metrics=metrics,
-    )
-    return model
+def _task(seed, labels, outputs, activation, loss, metrics, unweighted, model_class):
+    """The builder of one task's `(model, x, y)`.
+
+    Args:
+        seed: int, seed of the features.
+        labels: function from the features to the labels.
+        outputs: int, units of the output layer.
+        activation: str, its activation.
+        loss: Keras loss class.
+        metrics: function returning the (weighted) metrics to compile.
+        unweighted: `(metric class, name)` of the one unweighted metric.
+        model_class: class of the functional model.
+    """
+
+    def build():
+        x = np.random.default_rng(seed).normal(size=(N, FEATURES)).astype("float32")
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((FEATURES,))
+        hidden = keras.layers.Dense(16, activation="relu")(inputs)
+        model = model_class(inputs, keras.layers.Dense(outputs, activation)(hidden))
+        model.compile(
+            keras.optimizers.SGD(0.05),
+            loss(),
+            # Unweighted, so Keras's unweighted path is covered too.
+            metrics=[unweighted[0](name=unweighted[1])],
+            weighted_metrics=metrics(),
+        )
+        return model, x, labels(x)
+
+    return build
 
 
-def _features(seed):
-    return np.random.default_rng(seed).normal(size=(N, FEATURES)).astype("float32")
+def _binary_labels(x):
+    return (x[:, :1] + 0.5 * x[:, 1:2] > 0).astype("float32")
 
 
-def binary():
-    x = _features(1)
-    y = (x[:, :1] + 0.5 * x[:, 1:2] > 0).astype("float32")
-    model = _model(
+def _sparse_labels(x):
+    return np.argmax(x[:, :CLASSES], axis=1).astype("int64")
+
+
+def _one_hot_labels(x):
+    return np.eye(CLASSES, dtype="float32")[np.argmax(x[:, 1 : CLASSES + 1], axis=1)]
+
+
+def _regression_labels(x):
+    return (np.abs(x[:, :OUTPUTS]) + 0.1).astype("float32")
+
+
+_L, _M, _ACCURACY = keras.losses, keras.metrics, "unweighted_accuracy"
+# One row a task: seed, labels, output units and activation, loss, weighted
+# metrics, the unweighted metric, model class.
+TASKS = {
+    "binary": _task(
+        1,
+        _binary_labels,
         1,
         "sigmoid",
-        keras.losses.BinaryCrossentropy(),
-        binary_metrics(),
-        keras.metrics.BinaryAccuracy(name="unweighted_accuracy"),
-    )
-    return model, x, y
-
-
-def sparse():
-    x = _features(2)
-    y = np.argmax(x[:, :CLASSES], axis=1).astype("int64")
-    model = _model(
+        _L.BinaryCrossentropy,
+        binary_metrics,
+        (_M.BinaryAccuracy, _ACCURACY),
+        keras.Model,
+    ),
+    "sparse": _task(
+        2,
+        _sparse_labels,
         CLASSES,
         "softmax",
-        keras.losses.SparseCategoricalCrossentropy(),
-        sparse_metrics(),
-        keras.metrics.SparseCategoricalAccuracy(name="unweighted_accuracy"),
-    )
-    return model, x, y
-
-
-def one_hot():
-    x = _features(3)
-    y = np.eye(CLASSES, dtype="float32")[np.argmax(x[:, 1 : CLASSES + 1], axis=1)]
-    model = _model(
+        _L.SparseCategoricalCrossentropy,
+        sparse_metrics,
+        (_M.SparseCategoricalAccuracy, _ACCURACY),
+        keras.Model,
+    ),
+    "one_hot": _task(
+        3,
+        _one_hot_labels,
         CLASSES,
         "softmax",
-        keras.losses.CategoricalCrossentropy(),
-        one_hot_metrics(),
-        keras.metrics.CategoricalAccuracy(name="unweighted_accuracy"),
-    )
-    return model, x, y
-
-
-def regression():
-    x = _features(4)
-    y = (np.abs(x[:, :OUTPUTS]) + 0.1).astype("float32")
-    model = _model(
+        _L.CategoricalCrossentropy,
+        one_hot_metrics,
+        (_M.CategoricalAccuracy, _ACCURACY),
+        keras.Model,
+    ),
+    "regression": _task(
+        4,
+        _regression_labels,
         OUTPUTS,
         "softplus",
-        keras.losses.MeanSquaredError(),
-        regression_metrics(),
-        keras.metrics.MeanAbsoluteError(name="unweighted_mae"),
+        _L.MeanSquaredError,
+        regression_metrics,
+        (_M.MeanAbsoluteError, "unweighted_mae"),
         SumAndMeanModel,
-    )
-    return model, x, y
-
-
-TASKS = {
-    "binary": binary,
-    "sparse": sparse,
-    "one_hot": one_hot,
-    "regression": regression,
+    ),
 }

@@ -2,8 +2,8 @@
 ports, and what their fits must equal.
 
 A job's workers and the single-process fit it is compared with all train the
-64-16-10 digits classifier (`keras_fits.dense_model`,
-`tf_keras_fits.tf_keras_model`) from the same `initial_weights`, on the same
+64-16-10 digits classifier (`keras_fits.dense_model`, in Keras 3 or
+`tf_keras`) from the same `initial_weights`, on the same
 global batches. `batch_metrics` recomputes a batch's loss and accuracy in
 float64 numpy from the weights the single-process fit had before it, so the
 recorded values are checked against code that shares nothing with Keras or

@@ -16,14 +16,15 @@ import os
 import sys
 
 import tensorflow as tf
+import tf_keras
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import epochjump  # noqa: E402
 from support import multihost  # noqa: E402
+from support.keras_fits import dense_model  # noqa: E402
 from support.keras_fits import digits  # noqa: E402
 from support.tf_keras_fits import TfKerasLogRecorder  # noqa: E402
-from support.tf_keras_fits import tf_keras_model  # noqa: E402
 
 
 def main(log_dir, weights_path=None):
@@ -40,7 +41,7 @@ def main(log_dir, weights_path=None):
         )
 
     with strategy.scope():
-        model = tf_keras_model()
+        model = dense_model(keras_module=tf_keras)
     model.set_weights(multihost.initial_weights([w.shape for w in model.get_weights()]))
     recorder = TfKerasLogRecorder()
     history = model.fit(

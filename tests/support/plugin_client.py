@@ -2,6 +2,7 @@
 
 import argparse
 import math
+import time
 
 from tensorboard.backend import application
 from tensorboard.backend.event_processing import data_provider
@@ -9,6 +10,7 @@ from tensorboard.backend.event_processing import plugin_event_multiplexer
 from tensorboard.plugins import base_plugin
 from werkzeug import test as werkzeug_test
 
+from epochjump.read import provider as provider_io
 from epochjump.serve.loader import EpochJumpLoader
 
 PREFIX = "/data/plugin/epochjump"
@@ -66,3 +68,28 @@ def as_json(value):
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
     return value
+
+
+class CountingLoads:
+    """Wraps `provider_io.load_run` to count real reads, slowing each by
+    `delay` seconds and failing those of the runs in `fail_for`.
+
+    Args:
+      monkeypatch: pytest's fixture, which puts the real function back.
+      delay: float, seconds each read sleeps first, default 0.
+      fail_for: runs whose reads raise `RuntimeError`.
+    """
+
+    def __init__(self, monkeypatch, delay=0.0, fail_for=()):
+        self.calls = []
+        self._load = provider_io.load_run
+        self._delay = delay
+        self._fail_for = fail_for
+        monkeypatch.setattr(provider_io, "load_run", self)
+
+    def __call__(self, provider, ctx, experiment_id, run, **kwargs):
+        self.calls.append(run)
+        time.sleep(self._delay)
+        if run in self._fail_for:
+            raise RuntimeError(f"boom in {run}")
+        return self._load(provider, ctx, experiment_id, run, **kwargs)

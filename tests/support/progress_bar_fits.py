@@ -33,6 +33,7 @@ from epochjump.analysis import levels  # noqa: E402
 from epochjump.analysis.jumps import epoch_ends  # noqa: E402
 from epochjump.analysis.jumps import explained  # noqa: E402
 from epochjump.words.answer import answer_lines  # noqa: E402
+from support.keras_fits import dense_model  # noqa: E402
 from support.keras_fits import digits  # noqa: E402
 from support.progress_output import epoch_blocks  # noqa: E402
 from support.progress_output import keras_number  # noqa: E402
@@ -53,22 +54,9 @@ if MODE == "distribute":
 
 def make_model(steps_per_execution=1):
     with STRATEGY.scope() if STRATEGY else contextlib.nullcontext():
-        K.utils.set_random_seed(0)
-        model = K.Sequential(
-            [
-                K.Input((64,)),
-                K.layers.Dense(16, activation="relu"),
-                K.layers.Dropout(0.2),
-                K.layers.Dense(10, activation="softmax"),
-            ]
+        return dense_model(
+            dropout=0.2, keras_module=K, steps_per_execution=steps_per_execution
         )
-        model.compile(
-            K.optimizers.SGD(0.1),
-            "sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-            steps_per_execution=steps_per_execution,
-        )
-    return model
 
 
 class Slow(K.callbacks.Callback):

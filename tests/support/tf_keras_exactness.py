@@ -11,20 +11,25 @@ import tf_keras
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import epochjump  # noqa: E402
+from support.keras_fits import batch_slices  # noqa: E402
+from support.keras_fits import check_batch_values  # noqa: E402
+from support.keras_fits import check_what_keras_reported  # noqa: E402
+from support.keras_fits import dense_model  # noqa: E402
 from support.keras_fits import digits  # noqa: E402
+from support.keras_fits import quiet_fit  # noqa: E402
 from support.tf_keras_fits import TfKerasLogRecorder  # noqa: E402
-from support.tf_keras_fits import tf_keras_model  # noqa: E402
 
 BATCH, N = 32, 200
 
 
 def make_model():
-    return tf_keras_model(
+    return dense_model(
         metrics=[
             "accuracy",
             tf_keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3"),
         ],
         weighted_metrics=[],
+        keras_module=tf_keras,
     )
 
 
@@ -33,37 +38,20 @@ def main(log_dir):
     weights = np.random.default_rng(1).uniform(0.5, 2.0, N).astype("float32")
     model = make_model()
     recorder = TfKerasLogRecorder()
-    history = model.fit(
-        x[:N],
-        y[:N],
-        sample_weight=weights,
-        batch_size=BATCH,
-        epochs=2,
-        shuffle=False,
-        verbose=0,
-        validation_data=(x[N:], y[N:]),
-        callbacks=[epochjump.EpochJumpCallback(log_dir), recorder],
-    ).history
+    callbacks = [epochjump.EpochJumpCallback(log_dir), recorder]
+    history = quiet_fit(
+        model, x, y, callbacks, BATCH, sample_weight=weights, train_size=N
+    )
     run = epochjump.read_run(log_dir)
     per_epoch = -(-N // BATCH)
     assert run.epoch_starts.tolist() == [1, per_epoch + 1], run.epoch_starts
     assert set(run.metrics) == {"loss", "accuracy", "top3"}, run.metrics
-    for metric in run.metrics:
-        series = run[metric]
-        logged = np.array([e[metric] for e in recorder.batch_logs], np.float32)
-        np.testing.assert_array_equal(series.running_mean, logged)
-        for epoch in range(2):
-            assert series.running_mean[series.epoch == epoch][-1] == np.float32(
-                history[metric][epoch]
-            )
-        np.testing.assert_array_equal(
-            series.val.value, np.float32(history[f"val_{metric}"])
-        )
-    slices = [slice(i, min(i + BATCH, N)) for i in range(0, N, BATCH)] * 2
+    check_what_keras_reported(run, run.metrics, recorder, history)
     clone = make_model()
-    for b, rows in enumerate(slices):
+
+    def keras_batch_metrics(b, rows):
         clone.set_weights(recorder.weights_before_batch[b])
-        expected = clone.evaluate(
+        return clone.evaluate(
             x[rows],
             y[rows],
             sample_weight=weights[rows],
@@ -71,14 +59,9 @@ def main(log_dir):
             verbose=0,
             return_dict=True,
         )
-        for metric in run.metrics:
-            got = run[metric].batch_value[b]
-            assert abs(got - expected[metric]) <= 1e-5 * abs(expected[metric]) + 1e-6, (
-                metric,
-                b,
-                got,
-                expected[metric],
-            )
+
+    slices = batch_slices(N, BATCH) * 2
+    check_batch_values(run, run.metrics, slices, keras_batch_metrics)
     print("exact")
 
 

@@ -1,4 +1,5 @@
-"""Runs written for the tests: chunked, malformed, or another tool's scalars."""
+"""Runs written for the tests: epochs of given numbers, chunked, malformed, or
+another tool's scalars."""
 
 import struct
 
@@ -20,6 +21,32 @@ PER_CHUNK = 4
 
 def loss(step):
     return 1.0 / step
+
+
+def write_epochs(path, epochs, batches, batch_metrics, epoch_end_evals, weight=1.0):
+    """Writes a run of `epochs` epochs of `batches` batches with `Writer`.
+
+    Args:
+      path: the run's directory.
+      epochs: int, how many epochs.
+      batches: int, batches per epoch.
+      batch_metrics: function `(epoch, batch)` -> `{metric: value}`, the
+        metrics of that batch (both 0-based).
+      epoch_end_evals: function `(epoch, last batch's metrics)` ->
+        `{kind: {metric: value}}`, the evaluations logged at the epoch's end,
+        in that order.
+      weight: float, each batch's weight (its samples), default 1.0.
+    """
+    with epochjump.Writer(path) as writer:
+        step = 0
+        for epoch in range(epochs):
+            writer.start_epoch(step + 1)
+            for batch in range(batches):
+                step += 1
+                values = batch_metrics(epoch, batch)
+                writer.log_batch(step, values, weight=weight)
+            for kind, evaluated in epoch_end_evals(epoch, values).items():
+                writer.log_eval(kind, step, evaluated)
 
 
 def write_chunked_run(path, chunks=3):

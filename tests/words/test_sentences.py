@@ -50,6 +50,20 @@ def assert_four_decimals(text):
         assert len(mantissa.split(".")[1]) == 4, (number, text)
 
 
+def at_boundary(jump, step, first_batch_noise=0.01, **fields):
+    """A copy of `jump` whose model steps by `step` ± 0.0100 across the
+    boundary and whose first batch is `first_batch_noise` off the model's
+    level, with a batch-noise SD of 0.0200; `fields` sets more."""
+    return with_fields(
+        jump,
+        boundary_step=step,
+        boundary_step_stderr=0.01,
+        first_batch_noise=first_batch_noise,
+        noise_sd=0.02,
+        **fields,
+    )
+
+
 def test_detail_gives_each_number_with_its_error(first_jump):
     j = first_jump
     text = sentences.boundary_detail(j)
@@ -70,14 +84,15 @@ def test_detail_gives_each_number_with_its_error(first_jump):
 
 
 def test_lag_larger_than_the_jump_is_said_in_words(first_jump):
+    reported, level_at_end, first_next = 0.70, 0.91, 0.82
     j = with_fields(
         first_jump,
-        reported=0.70,
-        level_at_end=0.91,
-        first_next=0.82,
-        jump=0.12,
-        lag=0.21,
-        progress=-0.09,
+        reported=reported,
+        level_at_end=level_at_end,
+        first_next=first_next,
+        jump=first_next - reported,
+        lag=level_at_end - reported,
+        progress=first_next - level_at_end,
         lag_stderr=0.004,
     )
     text = sentences.boundary_detail(j)
@@ -98,9 +113,8 @@ def test_lag_the_other_way_is_said_in_words(first_jump):
 
 
 def test_noise_or_real_step_switches_at_two_noise_sds(first_jump):
-    quiet = dict(boundary_step=0.002, boundary_step_stderr=0.01, noise_sd=0.02)
-    within = with_fields(first_jump, first_batch_noise=1.9 * 0.02, **quiet)
-    beyond = with_fields(first_jump, first_batch_noise=2.1 * 0.02, **quiet)
+    within = at_boundary(first_jump, 0.002, first_batch_noise=1.9 * 0.02)
+    beyond = at_boundary(first_jump, 0.002, first_batch_noise=2.1 * 0.02)
     said = sentences.rest_clause(within)
     assert said.startswith(
         f"The rest, {first_jump.progress:+.4f}, is one batch's noise"
@@ -113,37 +127,20 @@ def test_noise_or_real_step_switches_at_two_noise_sds(first_jump):
     assert "0.0420 above the model's level" in said
     assert "the model's real step across the boundary is +0.0020 ± 0.0100" in said
     # A step beyond two standard errors is named even when the batch is ordinary.
-    stepped = with_fields(
-        first_jump,
-        first_batch_noise=0.01,
-        noise_sd=0.02,
-        boundary_step=0.05,
-        boundary_step_stderr=0.01,
-    )
-    said = sentences.rest_clause(stepped)
+    said = sentences.rest_clause(at_boundary(first_jump, 0.05))
     assert "is the model's real step across the boundary, +0.0500 ± 0.0100" in said
     assert "plus one batch's noise" in said
 
 
 def test_a_learning_rate_change_is_named(first_jump):
-    stepped = with_fields(
-        first_jump,
-        first_batch_noise=0.01,
-        noise_sd=0.02,
-        boundary_step=0.05,
-        boundary_step_stderr=0.01,
-        learning_rate_before=0.001,
-        learning_rate_after=0.0005,
-    )
+    rates = dict(learning_rate_before=0.001, learning_rate_after=0.0005)
+    stepped = at_boundary(first_jump, 0.05, **rates)
     said = sentences.boundary_detail(stepped)
     assert (
         "real step across the boundary, +0.0500 ± 0.0100, with the learning rate "
         "changed from 0.001 to 0.0005 at this boundary" in said
     )
-    quiet = with_fields(
-        stepped, boundary_step=0.002, first_batch_noise=0.01, noise_sd=0.02
-    )
-    said = sentences.boundary_detail(quiet)
+    said = sentences.boundary_detail(at_boundary(first_jump, 0.002, **rates))
     assert "though the learning rate changed from 0.001 to 0.0005 there" in said
     same = with_fields(stepped, learning_rate_after=0.001)
     assert "learning rate" not in sentences.boundary_detail(same)
@@ -201,12 +198,9 @@ def test_no_mode_gap_without_a_training_mode_evaluation(first_jump):
 
 
 def test_a_per_step_schedule_is_not_a_boundary_change(first_jump):
-    scheduled = with_fields(
+    scheduled = at_boundary(
         first_jump,
-        first_batch_noise=0.01,
-        noise_sd=0.02,
-        boundary_step=0.002,
-        boundary_step_stderr=0.01,
+        0.002,
         learning_rate_before=0.00284,
         learning_rate_after=0.002837,
         learning_rate_scheduled=True,

@@ -190,7 +190,7 @@ def _compact(values):
     return values
 
 
-def events(file, scalars, steps, wall_times, columns, keys):
+def events(file, scalars, steps, wall_times, columns, keys, flushed=None):
     """The events of one flush: per-epoch scalars, then one batch chunk.
 
     Args:
@@ -199,6 +199,7 @@ def events(file, scalars, steps, wall_times, columns, keys):
       steps, wall_times, columns: the buffered batches (see
         `batch_chunk_event`); no chunk when `steps` is empty.
       keys: set of the `(kind, metric)` series seen so far.
+      flushed: float, the Unix time of the flush; default now.
 
     Returns:
       A list of `event_pb2.Event`.
@@ -209,11 +210,12 @@ def events(file, scalars, steps, wall_times, columns, keys):
         summary = summary_pb2.Summary(value=[value])
         out.append(event_pb2.Event(step=step, wall_time=wall_time, summary=summary))
     if len(steps):
-        out.append(batch_chunk_event(file, steps, wall_times, columns, sorted(keys)))
+        keys = sorted(keys)
+        out.append(batch_chunk_event(file, steps, wall_times, columns, keys, flushed))
     return out
 
 
-def batch_chunk_event(file, steps, wall_times, columns, keys):
+def batch_chunk_event(file, steps, wall_times, columns, keys, flushed=None):
     """One event holding a chunk of batches; see `docs/format.md`.
 
     Args:
@@ -223,14 +225,16 @@ def batch_chunk_event(file, steps, wall_times, columns, keys):
       columns: dict from `(kind, metric)` to float64 arrays of values.
       keys: sorted list of the `(kind, metric)` series to write; a series
         missing from `columns` is written as NaN.
+      flushed: float, the Unix time of the flush; default now.
 
     Returns:
       An `event_pb2.Event`.
     """
     last_step = int(steps.max())
-    # The event's time says when the chunk was written; readers order
-    # restarts by it. Batch times are stored relative to it.
-    event_time = time.time()
+    # The event's time says when the chunk was flushed (handed to the upload
+    # thread, at a URL); readers order restarts by it. Batch times are stored
+    # relative to it.
+    event_time = time.time() if flushed is None else flushed
     offsets = last_step - steps
     offsets = offsets.astype(np.int32 if offsets.max() <= _INT32_MAX else np.int64)
     values = [

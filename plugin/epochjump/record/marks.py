@@ -1,4 +1,5 @@
-"""The run-level marks of `Writer`: training-session starts and the learning rate."""
+"""The run-level marks of `Writer`: epoch starts, evaluations, training-session
+starts and the learning rate."""
 
 import math
 import time
@@ -10,11 +11,66 @@ from epochjump.record import arguments
 
 
 class Marks:
-    """`Writer.start_fit` and `Writer.log_learning_rate`.
+    """`Writer.start_epoch`, `log_eval`, `start_fit` and `log_learning_rate`.
 
     A base of `Writer`: it appends to the writer's pending scalars, after its
     open and lease checks.
     """
+
+    def start_epoch(self, step, epoch=None):
+        """Marks the start of an epoch.
+
+        Args:
+          step: int, the global step of the epoch's first batch.
+          epoch: int or None, the epoch's 0-based ordinal as the training loop
+            counts it (Keras's `epoch`). Readers number epochs by it, so
+            epochs keep their numbers even when earlier data was lost; when
+            None, readers count the epoch starts they find.
+
+        Raises:
+          RunDirectoryInUse: if another writer records into `log_dir`.
+        """
+        step = arguments.check_step(step)
+        if epoch is not None:
+            epoch = arguments.check_epoch(epoch)
+        self._check_open()
+        self._claim_early()
+        self._running_means.reset()
+        now = time.time()
+        self._pending_scalars.append(
+            (metadata.EPOCH_START, None, step, now, np.int64(step))
+        )
+        if epoch is not None:
+            self._pending_scalars.append(
+                (metadata.EPOCH_INDEX, None, step, now, np.int64(epoch))
+            )
+
+    def log_eval(self, kind, step, values):
+        """Records one evaluation per metric, made at the end of an epoch.
+
+        Args:
+          kind: "train_eval" (a fixed training subset evaluated in inference
+            mode), "train_eval_training_mode" (the same subset and weights in
+            training mode: dropout active, batch norm on batch statistics) or
+            "val" (validation data).
+          step: int, the global step of the epoch's last batch.
+          values: dict from metric name (without `val_`) to value.
+
+        Raises:
+          ValueError: for a bad kind, step, metric name or value.
+          RunDirectoryInUse: if another writer records into `log_dir`.
+        """
+        if kind not in metadata.EVAL_KINDS:
+            raise ValueError(
+                f"`kind` must be one of {metadata.EVAL_KINDS}. Received: kind={kind!r}"
+            )
+        self._check_open()
+        self._claim_early()
+        step = arguments.check_step(step)
+        values = arguments.check_values(values, "values")
+        now = time.time()
+        for metric, value in values.items():
+            self._pending_scalars.append((kind, metric, step, now, np.float64(value)))
 
     def start_fit(self, step):
         """Marks the start of a training session (one `fit()` call).

@@ -9,8 +9,6 @@ import contextlib
 import os
 import time
 
-import numpy as np
-
 from epochjump import metadata
 from epochjump import storage
 from epochjump.record import arguments
@@ -20,10 +18,10 @@ from epochjump.record import lease as lease_lib
 from epochjump.record import marks
 from epochjump.record import retries
 from epochjump.record import signals
+from epochjump.record import uploader as uploader_lib
 from epochjump.record.batch_buffer import BatchBuffer
 from epochjump.record.running_means import RunningMeans
 
-EVAL_KINDS = metadata.EVAL_KINDS
 RunDirectoryInUse = lease_lib.RunDirectoryInUse
 
 
@@ -58,7 +56,8 @@ class Writer(marks.Marks):
       log_dir: str or os.PathLike, the run directory; TensorBoard shows it as
         one run. Local, or a URL (`s3://`, `gs://`, any fsspec URL whose
         client library is installed): there each flush writes one new
-        object, a complete event file (object stores cannot append).
+        object, a complete event file (object stores cannot append), put
+        by a background thread of the writer's own (`record.uploader`).
       flush_secs: float, default 10. Buffered batch data is written at most
         this many seconds after it was logged (checked at each call).
       max_buffered_batches: int, default 1048576. A flush happens when this
@@ -71,15 +70,19 @@ class Writer(marks.Marks):
         self.flush_secs = float(flush_secs)
         self._max_buffered = max_buffered_batches
         self._file = None
+        self._remote = not storage.is_local(self.log_dir)
+        self._uploader = None  # At a URL: puts the flushes (record.uploader).
+        if self._remote:
+            self._uploader = uploader_lib.Uploader(
+                self.log_dir, self.flush_secs, max_buffered_batches
+            )
         self._lease = None
         self._closed = False
         self._last_flush = time.monotonic()
         self._pending_scalars = []  # (kind, metric, step, wall_time, value)
         self._warned = set()
-        self._retries = retries.Retries(
-            self.flush_secs, not storage.is_local(self.log_dir)
-        )
-        self.dropped_batches = 0
+        self._retries = retries.Retries(self.flush_secs, remote=False)
+        self._dropped = 0
         self._batches = BatchBuffer()
         # Every (kind, metric) seen: each chunk carries all of them (NaN where
         # a batch has none), so a reader can tell a missing value from an
@@ -106,7 +109,7 @@ class Writer(marks.Marks):
         if self._file is None:
             try:
                 self._claim()
-                self._file = event_file.open_event_file(self.log_dir)
+                self._open_file()
             except lease_lib.RunDirectoryInUse:
                 raise
             except Exception as e:
@@ -115,34 +118,6 @@ class Writer(marks.Marks):
                     f"{faults.cause(e)}. Pass a directory that can be created and "
                     "written."
                 ) from e
-
-    def start_epoch(self, step, epoch=None):
-        """Marks the start of an epoch.
-
-        Args:
-          step: int, the global step of the epoch's first batch.
-          epoch: int or None, the epoch's 0-based ordinal as the training loop
-            counts it (Keras's `epoch`). Readers number epochs by it, so
-            epochs keep their numbers even when earlier data was lost; when
-            None, readers count the epoch starts they find.
-
-        Raises:
-          RunDirectoryInUse: if another writer records into `log_dir`.
-        """
-        step = arguments.check_step(step)
-        if epoch is not None:
-            epoch = arguments.check_epoch(epoch)
-        self._check_open()
-        self._claim_early()
-        self._running_means.reset()
-        now = time.time()
-        self._pending_scalars.append(
-            (metadata.EPOCH_START, None, step, now, np.int64(step))
-        )
-        if epoch is not None:
-            self._pending_scalars.append(
-                (metadata.EPOCH_INDEX, None, step, now, np.int64(epoch))
-            )
 
     def log_batch(
         self, step, batch_values, running_means=None, weight=1.0, wall_time=None
@@ -204,40 +179,14 @@ class Writer(marks.Marks):
             self._batches.append_arrays(steps, wall_times, arrays)
             self._maybe_flush()
 
-    def log_eval(self, kind, step, values):
-        """Records one evaluation per metric, made at the end of an epoch.
-
-        Args:
-          kind: "train_eval" (a fixed training subset evaluated in inference
-            mode), "train_eval_training_mode" (the same subset and weights in
-            training mode: dropout active, batch norm on batch statistics) or
-            "val" (validation data).
-          step: int, the global step of the epoch's last batch.
-          values: dict from metric name (without `val_`) to value.
-
-        Raises:
-          ValueError: for a bad kind, step, metric name or value.
-          RunDirectoryInUse: if another writer records into `log_dir`.
-        """
-        if kind not in EVAL_KINDS:
-            raise ValueError(
-                f"`kind` must be one of {EVAL_KINDS}. Received: kind={kind!r}"
-            )
-        self._check_open()
-        self._claim_early()
-        step = arguments.check_step(step)
-        values = arguments.check_values(values, "values")
-        now = time.time()
-        for metric, value in values.items():
-            self._pending_scalars.append((kind, metric, step, now, np.float64(value)))
-
     def flush(self, on_error="raise"):
         """Writes everything buffered to the event file.
 
         If the local event file was removed while open (its directory deleted,
         say), the writer starts a new file, re-creating the directory, and
         warns once per removed file: what was written to it is lost. At a URL
-        each flush puts one new object; the store reports a failed put.
+        the data goes to the writer's upload thread, which puts one new
+        object; only `on_error="raise"` waits for it.
 
         Args:
           on_error: "raise" (default) or "warn". With "warn", a failure warns
@@ -249,7 +198,8 @@ class Writer(marks.Marks):
             its last whole record, or removed if it holds no data.
 
         Returns:
-          bool, True when everything buffered was written.
+          bool, True when everything buffered was written (at a URL with
+          "warn": handed to the upload thread, and its puts do not fail).
 
         Raises:
           OSError: with `on_error="raise"`, if writing fails; the message
@@ -265,6 +215,9 @@ class Writer(marks.Marks):
 
     def _flush(self, on_error):
         self._last_flush = time.monotonic()
+        if self._remote:
+            self._hand_over()
+            return self._uploader.outcome(self, on_error)
         if not self._pending_scalars and not len(self._batches):
             self._refresh_lease()
             return True
@@ -298,6 +251,9 @@ class Writer(marks.Marks):
     def close(self, on_error="raise"):
         """Flushes and closes the event file. Calling it twice is harmless.
 
+        At a URL it waits for the put in progress, then puts what is left in
+        one more attempt (even while retries back off).
+
         Args:
           on_error: "raise" (default) or "warn", as for `flush`; "warn"
             tries even while retries back off, and loses what it cannot write.
@@ -311,17 +267,42 @@ class Writer(marks.Marks):
             return
         try:
             with signals.BUSY:
-                self._flush(on_error)
+                if self._remote:
+                    self._hand_over()
+                    self._uploader.close(self, on_error)
+                else:
+                    self._flush(on_error)
         finally:
             self._closed = True
             self._discard_file()
+            if self._remote:
+                self._uploader.close()  # Harmless if closed above.
             if self._lease is not None:
                 self._lease.release()
 
     @property
     def buffered_batches(self):
         """Number of batches logged but not yet written."""
-        return len(self._batches)
+        uploading = self._uploader.unwritten_batches if self._uploader else 0
+        return len(self._batches) + uploading
+
+    @property
+    def dropped_batches(self):
+        """Number of batches dropped, oldest first, while writes failed."""
+        dropped = self._uploader.dropped_batches if self._uploader else 0
+        return self._dropped + dropped
+
+    def _open_file(self):
+        if self._remote:
+            self._uploader.open()
+        else:
+            self._file = event_file.open_event_file(self.log_dir)
+
+    def _hand_over(self):
+        """At a URL: hands the buffered data to the upload thread."""
+        if self._pending_scalars or len(self._batches):
+            self._uploader.submit(self._pending_scalars, self._batches, set(self._keys))
+            self._pending_scalars, self._batches = [], BatchBuffer()
 
     def _check_open(self):
         if self._closed:
@@ -347,6 +328,8 @@ class Writer(marks.Marks):
         """Flushes when due: every `flush_secs`, or when the buffer is full.
         While writes fail, only every `flush_secs`: a full buffer then drops
         its oldest batches instead of retrying at every batch."""
+        if self._remote:
+            self._uploader.warn(self)
         due = time.monotonic() - self._last_flush >= self._retries.delay()
         failing = self._retries.failing
         if due or (not failing and len(self._batches) >= self._max_buffered):
@@ -357,7 +340,7 @@ class Writer(marks.Marks):
     def _drop_excess(self):
         excess = len(self._batches) - self._max_buffered
         if excess > 0:
-            self.dropped_batches += excess
+            self._dropped += excess
             self._batches.drop_oldest(excess)
 
     def _write_buffered(self):
