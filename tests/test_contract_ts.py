@@ -171,10 +171,10 @@ def test_a_field_of_no_json_type_is_refused():
 
 def test_an_answer_missing_a_field_cannot_be_built():
     with pytest.raises(TypeError, match="sentence"):
-        responses.ValidationGap(gap=None, parts_text=None)
-    with pytest.raises(TypeError, match="must be a Jump"):
+        responses.ValidationGap(record=None, parts_text=None)
+    with pytest.raises(TypeError, match=r"Boundary\.record must be a Jump"):
         responses.as_json(
-            responses.Boundary(jump={}, text={}, level_after_text="", detail="")
+            responses.Boundary(record={}, text={}, level_after_text="", detail="")
         )
 
 

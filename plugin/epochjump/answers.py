@@ -241,7 +241,7 @@ def jumps_answer(run, metric, explanation=None):
     )
     boundaries = [
         responses.Boundary(
-            jump=jump,
+            record=jump,
             text=rows[jump.epoch],
             # The tab's chart names the level just after the boundary too.
             level_after_text=numbers.with_error(
@@ -264,7 +264,7 @@ def jumps_answer(run, metric, explanation=None):
         ],
         boundaries=boundaries,
         epoch_ends=[
-            responses.EpochEndRecord(end=end, text=rows[end.epoch])
+            responses.EpochEndRecord(record=end, text=rows[end.epoch])
             for end in explanation.epoch_ends
         ],
     )
@@ -363,7 +363,7 @@ def _run_entry(run, metric, level_fraction, explanation):
     ]
     validation = [
         responses.ValidationGap(
-            gap=gap,
+            record=gap,
             parts_text=responses.PartsText(
                 lag=numbers.validation_part(gap.lag, gap.val_gap, gap.lag_stderr),
                 **{

@@ -135,7 +135,7 @@ class TableColumn:
 class Boundary:
     """One epoch boundary of the `jumps` answer: its `Jump` and its words."""
 
-    jump: records.Jump = _record(without=["metric"])
+    record: records.Jump = _record(without=["metric"])
     # The epoch's table row, one cell per column key, as shown.
     text: dict[str, str]
     # `level_after ± level_after_stderr` as shown.
@@ -148,7 +148,7 @@ class Boundary:
 class EpochEndRecord:
     """Where one epoch ended (the last one included) in the `jumps` answer."""
 
-    end: records.EpochEnd = _record(without=["metric"])
+    record: records.EpochEnd = _record(without=["metric"])
     text: dict[str, str]
 
 
@@ -208,7 +208,7 @@ class PartsText:
 class ValidationGap:
     """After one epoch, `val - reported` split, with its words."""
 
-    gap: records.ValidationGap = _record(without=["metric", "higher_is_better"])
+    record: records.ValidationGap = _record(without=["metric", "higher_is_better"])
     parts_text: PartsText
     sentence: str
 
