@@ -26,7 +26,9 @@ ALLOWED = {
     "read": {"read", "metadata", "storage", "constants"},
     "analysis": {"analysis", "constants"},
     "words": {"words", "analysis", "constants"},
-    "answers": {"analysis", "words", "constants"},
+    # The answers' fields, declared without numpy for the tab's generated types.
+    "responses": {"analysis"},
+    "answers": {"analysis", "words", "constants", "responses"},
     # The progress bar: recording's batch feed shown with analysis's levels.
     "terminal": {"terminal", "record", "analysis", "words", "constants"},
     "serve": {"serve", "answers", "read", "metadata", "constants"},

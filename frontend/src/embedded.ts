@@ -4,13 +4,8 @@
 // the server's range does (constants.json: `range_filtered_series`).
 
 import { DATA_ELEMENT_ID, RANGE_FILTERED_SERIES, REPORT_FORMAT } from "./constants";
+import { asObject, type Json } from "./decode";
 import { ApiError, type DataSource, type Params, type Route } from "./source";
-
-type Json = Record<string, unknown>;
-
-function asObject(value: unknown): Json {
-  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Json) : {};
-}
 
 function list(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];

@@ -1,8 +1,10 @@
 """Every JSON answer of the tab and the report, built from `RunData`.
 
 The TensorBoard routes (`serve.plugin`) and the HTML report (`share`) both
-answer from here, so a report shows exactly what the tab shows. Answers are
-JSON-ready dicts with non-finite floats left as floats (the routes and the
+answer from here, so a report shows exactly what the tab shows. Each answer is
+built from its declaration in `epochjump.responses` (the one definition of
+its fields, which the tab's types are generated from) and returned as a
+JSON-ready dict with non-finite floats left as floats (the routes and the
 report write them as "NaN"/"Infinity" strings).
 """
 
@@ -12,6 +14,7 @@ import io
 import numpy as np
 
 from epochjump import constants
+from epochjump import responses
 from epochjump.analysis import comparison
 from epochjump.analysis import downsample
 from epochjump.analysis import jumps
@@ -25,15 +28,6 @@ from epochjump.words import sentences
 from epochjump.words import table
 
 CSV_HEADER = ("step", "epoch", "wall_time", "batch_value", "running_mean")
-BOUNDARY_FIELDS = (
-    "epoch",
-    "jump",
-    "lag",
-    "lag_stderr",
-    "progress",
-    "lag_share",
-    "mode_gap",
-)
 
 
 def run_summary(run):
@@ -43,20 +37,21 @@ def run_summary(run):
       run: `RunData`.
 
     Returns:
-      A dict: `run`, `metrics`, `epochs`, `batches`, `has_train_eval`,
-      `has_val`, `resolution` and `problems`.
+      A `responses.RunInfo` as a dict.
     """
     any_series = run[run.metrics[0]] if run.metrics else None
-    return {
-        "run": run.name,
-        "metrics": list(run.metrics),
-        "epochs": _num_epochs(run, any_series),
-        "batches": run.num_batches,
-        "has_train_eval": run.has_train_eval,
-        "has_val": run.has_val,
-        "resolution": run_words.resolution(batches_per_record(any_series)),
-        "problems": list(run.problems),
-    }
+    return responses.as_json(
+        responses.RunInfo(
+            run=run.name,
+            metrics=list(run.metrics),
+            epochs=_num_epochs(run, any_series),
+            batches=run.num_batches,
+            has_train_eval=run.has_train_eval,
+            has_val=run.has_val,
+            resolution=run_words.resolution(batches_per_record(any_series)),
+            problems=list(run.problems),
+        )
+    )
 
 
 def empty_summary(run, problem):
@@ -67,18 +62,33 @@ def empty_summary(run, problem):
       problem: str, why.
 
     Returns:
-      A dict shaped as `run_summary`'s.
+      A `responses.RunInfo` as a dict.
     """
-    return {
-        "run": run,
-        "metrics": [],
-        "epochs": 0,
-        "batches": 0,
-        "has_train_eval": False,
-        "has_val": False,
-        "resolution": "batch",
-        "problems": [problem],
-    }
+    return responses.as_json(
+        responses.RunInfo(
+            run=run,
+            metrics=[],
+            epochs=0,
+            batches=0,
+            has_train_eval=False,
+            has_val=False,
+            resolution="batch",
+            problems=[problem],
+        )
+    )
+
+
+def runs_answer(summaries, warning):
+    """The `runs` answer.
+
+    Args:
+      summaries: list of `run_summary` / `empty_summary` dicts, in order.
+      warning: str, what to say about the setup, or None.
+
+    Returns:
+      A `responses.RunsResponse` as a dict.
+    """
+    return responses.as_json(responses.RunsResponse(runs=summaries, warning=warning))
 
 
 def series_answer(run, series, start=None, end=None, max_points=None):
@@ -92,7 +102,7 @@ def series_answer(run, series, start=None, end=None, max_points=None):
       max_points: int, or None for every batch in the range.
 
     Returns:
-      A JSON-ready dict (non-finite floats left as floats).
+      A `responses.SeriesResponse` as a dict.
     """
     steps = series.step
     lo = 0 if start is None else int(np.searchsorted(steps, start, side="left"))
@@ -110,30 +120,31 @@ def series_answer(run, series, start=None, end=None, max_points=None):
     batch_epochs = series.epoch[picks]
     range_start = start if start is not None else _first(steps)
     range_end = end if end is not None else _last(steps)
-    return {
-        "run": run.name,
-        "metric": series.name,
-        "epoch_starts": run.epoch_starts.tolist(),
-        "range": {"start": range_start, "end": range_end},
-        "total_batches": total,
-        "downsampled": not isinstance(picks, slice),
-        "resolution": run_words.resolution(batches_per_record(series)),
-        "batches": {
-            "step": batch_steps.tolist(),
-            "epoch": batch_epochs.tolist(),
-            "epoch_fraction": geometry.fraction(batch_epochs, batch_steps).tolist(),
-            "wall_time": series.wall_time[picks].tolist(),
-            "batch_value": series.batch_value[picks].tolist(),
-            "running_mean": series.running_mean[picks].tolist(),
-        },
+    answer = responses.SeriesResponse(
+        run=run.name,
+        metric=series.name,
+        epoch_starts=run.epoch_starts.tolist(),
+        range=responses.StepRange(start=range_start, end=range_end),
+        total_batches=total,
+        downsampled=not isinstance(picks, slice),
+        resolution=run_words.resolution(batches_per_record(series)),
+        batches=responses.BatchPoints(
+            step=batch_steps.tolist(),
+            epoch=batch_epochs.tolist(),
+            epoch_fraction=geometry.fraction(batch_epochs, batch_steps).tolist(),
+            wall_time=series.wall_time[picks].tolist(),
+            batch_value=series.batch_value[picks].tolist(),
+            running_mean=series.running_mean[picks].tolist(),
+        ),
         # The evaluations in the range; a report's zoom cuts the same ones.
         **{
             name: _evals(getattr(series, name), geometry, start, end)
             for name in constants.RANGE_FILTERED_SERIES
             if name != "batches"
         },
-        **chart_marks(run, series, geometry),
-    }
+        **_chart_marks(run, series, geometry),
+    )
+    return responses.as_json(answer)
 
 
 def chart_marks(run, series, geometry=None):
@@ -145,36 +156,39 @@ def chart_marks(run, series, geometry=None):
       geometry: `EpochGeometry` of `series`, or None to build it.
 
     Returns:
-      A dict: `learning_rate` (`step`, `epoch_fraction`, `value`: the
-      learning rate in force from that step on) and `fit_starts` (`step`,
-      `epoch_fraction`: the first step of each `fit`). `epoch_fraction` is
-      where the batch at `step` begins on the epoch axis: `e` for the first
-      batch of epoch `e`, on its epoch line.
+      A dict: `learning_rate` (a `responses.RateMarks` as a dict: the
+      learning rate in force from each step on) and `fit_starts` (a
+      `responses.StepMarks` as a dict: the first step of each `fit`).
+      `epoch_fraction` is where the batch at `step` begins on the epoch axis:
+      `e` for the first batch of epoch `e`, on its epoch line.
     """
     if geometry is None:
         geometry = EpochGeometry(series, run.epoch_starts)
+    return responses.as_json(_chart_marks(run, series, geometry))
+
+
+def _chart_marks(run, series, geometry):
+    """`chart_marks` as the `responses` dataclasses."""
+    rates = _marks(run, geometry, run.learning_rate.step)
     return {
-        "learning_rate": _marks(
-            run, geometry, run.learning_rate.step, run.learning_rate.value
+        "learning_rate": responses.RateMarks(
+            **rates, value=np.asarray(run.learning_rate.value, np.float64).tolist()
         ),
-        "fit_starts": _marks(run, geometry, run.fit_starts),
+        "fit_starts": responses.StepMarks(**_marks(run, geometry, run.fit_starts)),
     }
 
 
-def _marks(run, geometry, steps, values=None):
+def _marks(run, geometry, steps):
     """Steps to mark on the chart (learning-rate changes, fit starts), each
     placed where its batch begins: on the epoch axis an epoch's first batch
     begins at `e`, on the epoch line, as a step between batches does."""
     steps = np.asarray(steps, np.int64)
     before = steps - 1
     epochs = np.searchsorted(run.epoch_starts, before, side="right") - 1
-    marks = {
+    return {
         "step": steps.tolist(),
         "epoch_fraction": geometry.fraction(np.maximum(epochs, 0), before).tolist(),
     }
-    if values is not None:
-        marks["value"] = np.asarray(values, np.float64).tolist()
-    return marks
 
 
 def _evals(evals, geometry, start, end):
@@ -184,13 +198,13 @@ def _evals(evals, geometry, start, end):
     if end is not None:
         keep &= evals.step <= end
     steps, epochs = evals.step[keep], evals.epoch[keep]
-    return {
-        "step": steps.tolist(),
-        "epoch": epochs.tolist(),
-        "epoch_fraction": geometry.fraction(epochs, steps).tolist(),
-        "wall_time": evals.wall_time[keep].tolist(),
-        "value": evals.value[keep].tolist(),
-    }
+    return responses.EvalPoints(
+        step=steps.tolist(),
+        epoch=epochs.tolist(),
+        epoch_fraction=geometry.fraction(epochs, steps).tolist(),
+        wall_time=evals.wall_time[keep].tolist(),
+        value=evals.value[keep].tolist(),
+    )
 
 
 def _first(steps):
@@ -212,13 +226,10 @@ def jumps_answer(run, metric, explanation=None):
         already, or None to compute it.
 
     Returns:
-      A dict: `run`, `metric`, `estimator`, `answer` (the at most three
-      lines `explain` prints first), `columns` (the table's columns in
-      order: `key`, `label`, `help`, `more`), `boundaries` (one
-      `Jump.as_dict()` per boundary without its `metric`, with its row's
-      `text`, `level_after_text` and `detail`, the prose about it) and `epoch_ends` (one
-      `EpochEnd` per recorded epoch, the last included, without `metric`,
-      with its row's `text`).
+      A `responses.JumpsResponse` as a dict: `answer` holds the at most
+      three lines `explain` prints first, `boundaries` one
+      `responses.Boundary` per boundary, `epoch_ends` one
+      `responses.EpochEndRecord` per recorded epoch, the last included.
     """
     if explanation is None:
         explanation = jumps.explained(run, metric)
@@ -228,32 +239,36 @@ def jumps_answer(run, metric, explanation=None):
             table.rows_text(explanation),
         )
     )
-    boundaries = []
-    for jump in explanation.jumps:
-        record = jump.as_dict()
-        del record["metric"]
-        record["text"] = rows[jump.epoch]
-        # The tab's chart names the level just after the boundary too.
-        record["level_after_text"] = numbers.with_error(
-            jump.level_after, jump.level_after_stderr
+    boundaries = [
+        responses.Boundary(
+            record=jump,
+            text=rows[jump.epoch],
+            # The tab's chart names the level just after the boundary too.
+            level_after_text=numbers.with_error(
+                jump.level_after, jump.level_after_stderr
+            ),
+            detail=sentences.boundary_detail(jump),
         )
-        record["detail"] = sentences.boundary_detail(jump)
-        boundaries.append(record)
-    ends = []
-    for end in explanation.epoch_ends:
-        record = end.as_dict()
-        del record["metric"]
-        record["text"] = rows[end.epoch]
-        ends.append(record)
-    return {
-        "run": run.name,
-        "metric": metric,
-        "estimator": jumps.ESTIMATOR,
-        "answer": answer_words.answer_lines(explanation),
-        "columns": [column.as_dict() for column in table.COLUMNS],
-        "boundaries": boundaries,
-        "epoch_ends": ends,
-    }
+        for jump in explanation.jumps
+    ]
+    answer = responses.JumpsResponse(
+        run=run.name,
+        metric=metric,
+        estimator=jumps.ESTIMATOR,
+        answer=answer_words.answer_lines(explanation),
+        columns=[
+            responses.TableColumn(
+                key=column.key, label=column.label, help=column.help, more=column.more
+            )
+            for column in table.COLUMNS
+        ],
+        boundaries=boundaries,
+        epoch_ends=[
+            responses.EpochEndRecord(record=end, text=rows[end.epoch])
+            for end in explanation.epoch_ends
+        ],
+    )
+    return responses.as_json(answer)
 
 
 def csv_answer(series):
@@ -293,22 +308,21 @@ def compare_answer(runs, metric, level_fraction=jumps.LEVEL_FRACTION, explained=
         for the runs the caller has explained already, or None.
 
     Returns:
-      A JSON-ready dict (non-finite floats left as floats): `metric`,
-      `higher_is_better`, `estimator` and `runs`, a list of `run_entry`
-      results in the order given.
+      A `responses.CompareResponse` as a dict, its `runs` in the order given.
 
     Raises:
       KeyError: if a run has no such metric.
     """
-    return {
-        "metric": metric,
-        "higher_is_better": validation_gap.higher_is_better(metric),
-        "estimator": jumps.ESTIMATOR,
-        "runs": [
-            run_entry(run, metric, level_fraction, (explained or {}).get(run.name))
+    answer = responses.CompareResponse(
+        metric=metric,
+        higher_is_better=validation_gap.higher_is_better(metric),
+        estimator=jumps.ESTIMATOR,
+        runs=[
+            _run_entry(run, metric, level_fraction, (explained or {}).get(run.name))
             for run in runs
         ],
-    }
+    )
+    return responses.as_json(answer)
 
 
 def run_entry(run, metric, level_fraction=jumps.LEVEL_FRACTION, explanation=None):
@@ -321,44 +335,56 @@ def run_entry(run, metric, level_fraction=jumps.LEVEL_FRACTION, explanation=None
       explanation: the metric's `jumps.Explanation`, or None to compute it.
 
     Returns:
-      A dict: `run` (its name), `summary` (see `comparison.summarize`), `boundaries`
-      (per epoch boundary: `epoch`, `jump`, `lag`, `progress`, `lag_share`,
-      `mode_gap`) and `validation` (`ValidationGap.as_dict()` per epoch with
-      a recorded `val`, without `metric`).
+      A `responses.RunComparison` as a dict: its `summary` (see
+      `comparison.summarize`), one entry per boundary, and one
+      `responses.ValidationGap` per epoch with a recorded `val`.
     """
+    return responses.as_json(_run_entry(run, metric, level_fraction, explanation))
+
+
+def _run_entry(run, metric, level_fraction, explanation):
+    """`run_entry` as a `responses.RunComparison`."""
     if explanation is None:
         explanation = jumps.explained(run, metric, level_fraction)
     found = explanation.jumps
     gaps = validation_gap.gaps_at(metric, explanation.epoch_ends)
-    boundaries = []
-    for jump in found:
-        record = jump.as_dict()
-        boundary = {field: record[field] for field in BOUNDARY_FIELDS}
-        boundary["lag_share_text"] = numbers.share_text(jump.lag, jump.jump)
-        boundaries.append(boundary)
-    validation = []
-    for gap in gaps:
-        record = gap.as_dict()
-        del record["metric"], record["higher_is_better"]
-        record["parts_text"] = {
-            "lag": numbers.validation_part(gap.lag, gap.val_gap, gap.lag_stderr),
-            **{
-                part: numbers.validation_part(getattr(gap, part), gap.val_gap)
-                for part in ("subset_gap", "mode_gap", "generalisation_gap")
-            },
-        }
-        record["sentence"] = sentences.validation_sentence(gap)
-        validation.append(record)
+    boundaries = [
+        responses.CompareBoundary(
+            epoch=jump.epoch,
+            jump=jump.jump,
+            lag=jump.lag,
+            lag_stderr=jump.lag_stderr,
+            progress=jump.progress,
+            lag_share=jump.lag_share,
+            lag_share_text=numbers.share_text(jump.lag, jump.jump),
+            mode_gap=jump.mode_gap,
+        )
+        for jump in found
+    ]
+    validation = [
+        responses.ValidationGap(
+            record=gap,
+            parts_text=responses.PartsText(
+                lag=numbers.validation_part(gap.lag, gap.val_gap, gap.lag_stderr),
+                **{
+                    part: numbers.validation_part(getattr(gap, part), gap.val_gap)
+                    for part in ("subset_gap", "mode_gap", "generalisation_gap")
+                },
+            ),
+            sentence=sentences.validation_sentence(gap),
+        )
+        for gap in gaps
+    ]
     summary = comparison.summarize(found)
-    summary["lag_share_text"] = numbers.share_text(
-        summary.pop("total_lag"), summary.pop("total_jump")
+    total_lag, total_jump = summary.pop("total_lag"), summary.pop("total_jump")
+    return responses.RunComparison(
+        run=run.name,
+        summary=responses.CompareSummary(
+            **summary, lag_share_text=numbers.share_text(total_lag, total_jump)
+        ),
+        boundaries=boundaries,
+        validation=validation,
     )
-    return {
-        "run": run.name,
-        "summary": summary,
-        "boundaries": boundaries,
-        "validation": validation,
-    }
 
 
 def _num_epochs(run, series):

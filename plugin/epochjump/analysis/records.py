@@ -1,19 +1,32 @@
-"""The analysis records the `jumps` route sends: `EpochEnd` and `Jump`.
+"""The analysis records the routes send: `EpochEnd`, `Jump` and `ValidationGap`.
 
-Their fields are the one definition of those records: the TypeScript tab's
-types and decoders are generated from these dataclasses at build time
+Their fields are the one definition of those records: the answers carrying
+them are declared in `epochjump.responses`, and the TypeScript tab's types
+and decoders are generated from both at build time
 (`frontend/dev/contract_ts.py` writes `frontend/src/generated/contract.ts`),
 so this module imports nothing but the standard library (the generator loads
-it by path, without numpy). Field types are `str`, `int`, `float` or `bool`;
-NaN marks a float not recorded.
+it without the package's numpy). Field types are `str`, `int`, `float` or
+`bool`; NaN marks a float not recorded.
 """
 
 import dataclasses
 import math
 
 
+class _Record:
+    """What the records share: `as_dict()`."""
+
+    def as_dict(self):
+        """A JSON-ready dict of the fields and the properties (numbers only:
+        the words about a record are `epochjump.words`')."""
+        record = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name in computed(type(self)):
+            record[name] = getattr(self, name)
+        return record
+
+
 @dataclasses.dataclass(frozen=True)
-class EpochEnd:
+class EpochEnd(_Record):
     """Where one epoch ended, with the same estimator as `Jump`.
 
     Attributes:
@@ -60,14 +73,6 @@ class EpochEnd:
     noise_sd: float
     train_eval_training_mode: float
 
-    def as_dict(self):
-        """A JSON-ready dict of the fields and the properties (numbers only:
-        the words about a record are `epochjump.words`')."""
-        record = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for name in computed(type(self)):
-            record[name] = getattr(self, name)
-        return record
-
 
 @dataclasses.dataclass(frozen=True)
 class Jump(EpochEnd):
@@ -101,9 +106,77 @@ class Jump(EpochEnd):
     @property
     def lag_share(self) -> float:
         """`lag / jump`, or NaN when the jump is zero or not finite."""
-        if self.jump == 0 or not math.isfinite(self.jump):
-            return math.nan
-        return self.lag / self.jump
+        return _share(self.lag, self.jump)
+
+
+def _share_of(term):
+    """A property: the share of `val_gap` that the field `term` is."""
+
+    def share(gap) -> float:
+        return _share(getattr(gap, term), gap.val_gap)
+
+    return property(
+        share, doc=f"`{term} / val_gap`, or NaN when the gap is zero or not finite."
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationGap(_Record):
+    """The gap between `val` and what Keras printed for one epoch, split (see
+    `epochjump.analysis.validation_gap`).
+
+    Attributes:
+      metric: str, the metric name.
+      epoch: int, 0-based ordinal of the epoch (Keras prints `epoch + 1`).
+      last_step: int, global step of the epoch's last batch.
+      reported, level_at_end, train_eval, val: float, as in `Jump`;
+        `train_eval` is NaN when not recorded.
+      val_gap: float, `val - reported`.
+      lag: float, `level_at_end - reported`.
+      mode_gap: float, `train_eval - train_eval_training_mode`.
+      generalisation_gap: float, `val - train_eval`.
+      higher_is_better: bool, the metric's direction
+        (`validation_gap.higher_is_better`).
+      lag_stderr: float, the standard error of `lag` (and of `level_at_end`).
+      train_eval_training_mode: float, the training subset in training mode;
+        NaN when not recorded.
+      subset_gap: float, `train_eval_training_mode - level_at_end`.
+    """
+
+    metric: str
+    epoch: int
+    last_step: int
+    reported: float
+    level_at_end: float
+    train_eval: float
+    val: float
+    val_gap: float
+    lag: float
+    mode_gap: float
+    generalisation_gap: float
+    higher_is_better: bool
+    lag_stderr: float
+    train_eval_training_mode: float = math.nan
+    subset_gap: float = math.nan
+
+    @property
+    def val_better(self) -> bool:
+        """True when validation is better than what Keras printed."""
+        if not math.isfinite(self.val_gap):
+            return False
+        return self.val_gap > 0 if self.higher_is_better else self.val_gap < 0
+
+    lag_share = _share_of("lag")
+    subset_share = _share_of("subset_gap")
+    mode_share = _share_of("mode_gap")
+    generalisation_share = _share_of("generalisation_gap")
+
+
+def _share(part, whole):
+    """`part / whole`, or NaN when `whole` is zero or not finite."""
+    if whole == 0 or not math.isfinite(whole):
+        return math.nan
+    return part / whole
 
 
 def computed(record_class):

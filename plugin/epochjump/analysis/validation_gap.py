@@ -18,14 +18,16 @@ After epoch `e` of a metric, Keras prints the epoch's running mean
 so `val_gap = val - reported = lag + subset_gap + mode_gap +
 generalisation_gap`. Without a training-mode evaluation (format version 1,
 or a model with its own `test_step`) `subset_gap` and `mode_gap` are NaN and
-only their sum, `train_eval - level_at_end`, is known. Pure numpy, no I/O.
+only their sum, `train_eval - level_at_end`, is known. The record,
+`ValidationGap`, is in `records.py` with the others the answers carry.
+Pure numpy, no I/O.
 """
 
-import dataclasses
 import math
 import re
 
 from epochjump.analysis import jumps
+from epochjump.analysis.records import ValidationGap
 
 # Keras's names (and their usual abbreviations) for metrics where lower is
 # better; any other metric (accuracy, AUC, precision, IoU, ...) is taken as
@@ -48,75 +50,6 @@ def higher_is_better(metric):
       bool.
     """
     return _LOWER_IS_BETTER.search(metric) is None
-
-
-def _share_of(term):
-    """A property: the share of `val_gap` that the field `term` is."""
-    return property(
-        lambda gap: _share(getattr(gap, term), gap.val_gap),
-        doc=f"`{term} / val_gap`, or NaN when the gap is zero or not finite.",
-    )
-
-
-@dataclasses.dataclass(frozen=True)
-class ValidationGap:
-    """The gap between `val` and what Keras printed for one epoch, split.
-
-    Attributes:
-      metric: str, the metric name.
-      epoch: int, 0-based ordinal of the epoch (Keras prints `epoch + 1`).
-      last_step: int, global step of the epoch's last batch.
-      reported, level_at_end, train_eval, val: float, as in `jumps.Jump`;
-        `train_eval` is NaN when not recorded.
-      val_gap: float, `val - reported`.
-      lag: float, `level_at_end - reported`.
-      lag_stderr: float, the standard error of `lag` (and of `level_at_end`).
-      mode_gap: float, `train_eval - train_eval_training_mode`.
-      generalisation_gap: float, `val - train_eval`.
-      higher_is_better: bool, the metric's direction (see `higher_is_better`).
-      train_eval_training_mode: float, the training subset in training mode;
-        NaN when not recorded.
-      subset_gap: float, `train_eval_training_mode - level_at_end`.
-    """
-
-    metric: str
-    epoch: int
-    last_step: int
-    reported: float
-    level_at_end: float
-    train_eval: float
-    val: float
-    val_gap: float
-    lag: float
-    mode_gap: float
-    generalisation_gap: float
-    higher_is_better: bool
-    lag_stderr: float
-    train_eval_training_mode: float = math.nan
-    subset_gap: float = math.nan
-
-    @property
-    def val_better(self):
-        """True when validation is better than what Keras printed."""
-        if not math.isfinite(self.val_gap):
-            return False
-        return self.val_gap > 0 if self.higher_is_better else self.val_gap < 0
-
-    lag_share = _share_of("lag")
-    subset_share = _share_of("subset_gap")
-    mode_share = _share_of("mode_gap")
-    generalisation_share = _share_of("generalisation_gap")
-
-    def as_dict(self):
-        """A JSON-ready dict of the fields, the shares and `val_better`
-        (numbers only: the words are `epochjump.words`')."""
-        record = dataclasses.asdict(self)
-        record["val_better"] = self.val_better
-        record["lag_share"] = self.lag_share
-        record["subset_share"] = self.subset_share
-        record["mode_share"] = self.mode_share
-        record["generalisation_share"] = self.generalisation_share
-        return record
 
 
 def validation_gaps(run, metric, level_fraction=jumps.LEVEL_FRACTION):
@@ -174,8 +107,3 @@ def gaps_at(metric, ends):
         )
     return gaps
 
-
-def _share(part, whole):
-    if whole == 0 or not math.isfinite(whole):
-        return math.nan
-    return part / whole

@@ -90,8 +90,7 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
           experiment: str, the experiment ID.
 
         Returns:
-          The `runs` answer: a dict with `runs` (a list of dicts, by run name)
-          and `warning` (str or None).
+          The `runs` answer (`answers.runs_answer`), its runs by name.
         """
         names = None
         if self._opener.run_dir(".") is not None:
@@ -105,7 +104,7 @@ class EpochJumpPlugin(base_plugin.TBPlugin):
         runs = list(summaries.values())
         runs.extend(self._runs_without_data(listing, names))
         runs.sort(key=lambda summary: summary["run"])
-        return {"runs": runs, "warning": self._warning}
+        return answers.runs_answer(runs, self._warning)
 
     def series_impl(
         self,

@@ -82,7 +82,7 @@ def report_data(runs, summaries, max_points, source):
         "format": REPORT_FORMAT,
         "created": created.isoformat(),
         "source": source,
-        "runs": {"runs": summaries, "warning": None},
+        "runs": answers.runs_answer(summaries, None),
         "series": series,
         "jumps": jumps,
         "compare": comparisons,

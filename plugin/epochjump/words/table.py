@@ -34,15 +34,6 @@ class Column:
     more: bool
     text: object
 
-    def as_dict(self):
-        """The column as the `jumps` answer sends it (without `text`)."""
-        return {
-            "key": self.key,
-            "label": self.label,
-            "help": self.help,
-            "more": self.more,
-        }
-
 
 def _of_jump(pick, stderr=None, sign=True):
     def text(end, jump):
