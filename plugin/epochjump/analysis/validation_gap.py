@@ -106,4 +106,3 @@ def gaps_at(metric, ends):
             )
         )
     return gaps
-
