@@ -18,6 +18,7 @@ from epochjump import responses
 from epochjump.analysis import comparison
 from epochjump.analysis import downsample
 from epochjump.analysis import jumps
+from epochjump.analysis import records
 from epochjump.analysis import validation_gap
 from epochjump.analysis.epoch_geometry import EpochGeometry
 from epochjump.analysis.epoch_geometry import batches_per_record
@@ -349,15 +350,10 @@ def _run_entry(run, metric, level_fraction, explanation):
     found = explanation.jumps
     gaps = validation_gap.gaps_at(metric, explanation.epoch_ends)
     boundaries = [
-        responses.CompareBoundary(
-            epoch=jump.epoch,
-            jump=jump.jump,
-            lag=jump.lag,
-            lag_stderr=jump.lag_stderr,
-            progress=jump.progress,
-            lag_share=jump.lag_share,
+        records.carried_over(
+            responses.CompareBoundary,
+            jump,
             lag_share_text=numbers.share_text(jump.lag, jump.jump),
-            mode_gap=jump.mode_gap,
         )
         for jump in found
     ]

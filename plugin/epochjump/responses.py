@@ -132,24 +132,23 @@ class TableColumn:
 
 
 @dataclasses.dataclass(frozen=True)
-class Boundary:
-    """One epoch boundary of the `jumps` answer: its `Jump` and its words."""
-
-    record: records.Jump = _record(without=["metric"])
-    # The epoch's table row, one cell per column key, as shown.
-    text: dict[str, str]
-    # `level_after ± level_after_stderr` as shown.
-    level_after_text: str
-    # What happened at this boundary, in words.
-    detail: str
-
-
-@dataclasses.dataclass(frozen=True)
 class EpochEndRecord:
     """Where one epoch ended (the last one included) in the `jumps` answer."""
 
     record: records.EpochEnd = _record(without=["metric"])
+    # The epoch's table row, one cell per column key, as shown.
     text: dict[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Boundary(EpochEndRecord):
+    """One epoch boundary of the `jumps` answer: its `Jump` and its words."""
+
+    record: records.Jump = _record(without=["metric"])
+    # `level_after ± level_after_stderr` as shown.
+    level_after_text: str
+    # What happened at this boundary, in words.
+    detail: str
 
 
 @dataclasses.dataclass(frozen=True)

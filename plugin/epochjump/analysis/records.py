@@ -25,6 +25,19 @@ class _Record:
         return record
 
 
+def carried_over(record_class, source, **computed):
+    """A `record_class` whose fields are `computed`, and `source`'s attribute
+    of the same name for every other field.
+
+    Args:
+      record_class: a dataclass.
+      source: any object holding the fields not in `computed`.
+      **computed: the fields `source` does not hold as they are.
+    """
+    names = [f.name for f in dataclasses.fields(record_class) if f.name not in computed]
+    return record_class(**{name: getattr(source, name) for name in names}, **computed)
+
+
 @dataclasses.dataclass(frozen=True)
 class EpochEnd(_Record):
     """Where one epoch ended, with the same estimator as `Jump`.

@@ -27,6 +27,7 @@ import math
 import re
 
 from epochjump.analysis import jumps
+from epochjump.analysis import records
 from epochjump.analysis.records import ValidationGap
 
 # Keras's names (and their usual abbreviations) for metrics where lower is
@@ -87,21 +88,15 @@ def gaps_at(metric, ends):
         if math.isnan(end.val):
             continue
         gaps.append(
-            ValidationGap(
+            records.carried_over(
+                ValidationGap,
+                end,
                 metric=metric,
-                epoch=end.epoch,
-                last_step=end.last_step,
-                reported=end.reported,
-                level_at_end=end.level_at_end,
-                train_eval=end.train_eval,
-                val=end.val,
                 val_gap=end.val - end.reported,
                 lag=end.level_at_end - end.reported,
                 mode_gap=end.train_eval - end.train_eval_training_mode,
                 generalisation_gap=end.val - end.train_eval,
                 higher_is_better=higher,
-                lag_stderr=end.lag_stderr,
-                train_eval_training_mode=end.train_eval_training_mode,
                 subset_gap=end.train_eval_training_mode - end.level_at_end,
             )
         )
