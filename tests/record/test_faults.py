@@ -157,9 +157,9 @@ def test_a_full_disk_leaves_no_empty_or_torn_file_once_it_recovers(small_disk):
         warnings.simplefilter("always")
         writer.log_batches(steps, {"loss": values[100:]}, {"loss": values[100:]})
         for _ in range(5):  # Retries, each failing on the full disk.
-            assert writer.flush(on_error="warn") is False
+            assert writer.flush_or_warn() is False
         os.remove(filler)
-        assert writer.flush(on_error="warn") is True
+        assert writer.flush_or_warn() is True
         writer.close()
     assert len(epochjump_warnings(caught)) == 1
 

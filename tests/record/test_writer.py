@@ -284,7 +284,7 @@ def test_buffer_kept_through_an_outage_takes_8_bytes_per_value(tmp_path, monkeyp
         warnings.simplefilter("ignore")
         # A first failed flush imports what writing needs, outside the count.
         writer.log_batch(0, {"loss": 0.5, "accuracy": 0.25})
-        assert not writer.flush(on_error="warn")
+        assert not writer.flush_or_warn()
         tracemalloc.start()
         for step in range(1, n + 1):
             clock.now += 1

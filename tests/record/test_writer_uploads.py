@@ -164,7 +164,7 @@ def test_close_waits_for_the_put_in_flight(slow_store):
     writer.open()
     slow_store.released.clear()
     writer.log_batches(np.arange(1, 8), {"loss": np.ones(7)}, {"loss": np.ones(7)})
-    assert writer.flush(on_error="warn")  # Handed over; returns at once.
+    assert writer.flush_or_warn()  # Handed over; returns at once.
     assert slow_store.waiting.wait(30)
     assert writer.buffered_batches == 7
     threading.Timer(0.5, slow_store.released.set).start()
@@ -185,7 +185,7 @@ def test_a_restart_hides_a_flush_put_after_it(slow_store):
     for first in (1, 11):  # The first flush's put waits; the second queues.
         steps = np.arange(first, first + 10)
         writer.log_batches(steps, {"loss": np.ones(10)}, {"loss": np.ones(10)})
-        writer.flush(on_error="warn")
+        writer.flush_or_warn()
         assert slow_store.waiting.wait(30)
     time.sleep(0.01)  # The wall clock moves on before the restart.
     writer.start_epoch(6, epoch=1)

@@ -203,7 +203,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
             or (len(self._call_begins) + 1) * self._steps_per_call
             > self._recorder.capacity
         ):
-            self._flush_batches(now_is_call_begin=True)
+            self._flush_batches_before_call()
 
     def on_test_begin(self, logs=None):
         # Keras validates with this callback list right after an epoch's last
@@ -235,7 +235,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
                 self._writer.log_eval("train_eval_training_mode", step, training_mode)
             if problem:
                 self._warn_once("training_mode", problem)
-        self._writer.flush(on_error="warn")
+        self._writer.flush_or_warn()
 
     @_never_raises
     def on_train_end(self, logs=None):
@@ -254,29 +254,37 @@ class EpochJumpCallback(keras.callbacks.Callback):
             self._writer = None
             if self._recorder is not None:
                 self._recorder.close()
-            writer.close(on_error="warn")  # An outage has warned once.
+            writer.close_or_warn()  # An outage has warned once.
 
-    def _flush_batches(self, now_is_call_begin=False):
-        """Moves the recorded batches from the device buffer to the writer."""
+    def _flush_batches(self):
+        """Moves the recorded batches from the device buffer to the writer,
+        once the last train call has ended (the epoch's or the fit's end)."""
         # A SIGTERM arriving meanwhile waits: its handler calls this too.
         with signals.BUSY:
-            self._move_batches(now_is_call_begin)
+            self._move_batches(self._wall_times_after_train)
 
-    def _move_batches(self, now_is_call_begin):
+    def _flush_batches_before_call(self):
+        """`_flush_batches` as a train call begins: the newest call begin is
+        the call about to start, which has recorded nothing yet."""
+        with signals.BUSY:
+            self._move_batches(self._wall_times_before_call, self._rate_in_force)
+
+    def _move_batches(self, wall_times, log_rate=None):
+        """Moves the batches; `wall_times(n)` gives the last n batches' wall
+        times, `log_rate(steps)` logs the learning rate when no schedule
+        does."""
         try:
             steps, batch_values, running_means, lost = self._recorder.read()
             if lost:
                 self._warn_once("lost", f"{lost} batches were overwritten unread")
             if len(steps):
-                wall_times = self._batch_wall_times(len(steps), now_is_call_begin)
-                self._writer.log_batches(steps, batch_values, running_means, wall_times)
+                times = wall_times(len(steps))
+                self._writer.log_batches(steps, batch_values, running_means, times)
                 if self._schedule is not None:
                     self._log_scheduled_learning_rates(steps)
-                elif now_is_call_begin:
-                    # A change made during the epoch (by a batch callback) is
-                    # in force from the call about to start.
-                    self._log_learning_rate(int(steps[-1]) + 1)
-                self._writer.flush(on_error="warn")
+                elif log_rate is not None:
+                    log_rate(steps)
+                self._writer.flush_or_warn()
         except Exception as e:  # noqa: BLE001 - keep training.
             self._warn_once(
                 "write",
@@ -286,18 +294,32 @@ class EpochJumpCallback(keras.callbacks.Callback):
         finally:
             self._last_flush = time.monotonic()
 
-    def _batch_wall_times(self, n, now_is_call_begin):
-        """Wall time of each of the last `n` batches: the end of its train call,
-        i.e. when the next call began (or now, for the last one)."""
-        calls, now = self._call_begins, time.time()
-        if now_is_call_begin:
-            # The newest entry is the call about to start: not recorded yet.
-            ends = [t for _, t in calls[1:]]
-            calls, self._call_begins = calls[:-1], calls[-1:]
-        else:
-            ends = [t for _, t in calls[1:]] + [self._train_end_time or now]
-            self._call_begins = []
-            self._train_end_time = None
+    def _rate_in_force(self, steps):
+        # A change made during the epoch (by a batch callback) is in force
+        # from the call about to start.
+        self._log_learning_rate(int(steps[-1]) + 1)
+
+    def _wall_times_before_call(self, n):
+        """Wall time of each of the last `n` batches: the end of its train
+        call, i.e. when the next call began."""
+        calls = self._call_begins
+        ends = [t for _, t in calls[1:]]
+        self._call_begins = calls[-1:]
+        return self._call_wall_times(calls[:-1], ends, n)
+
+    def _wall_times_after_train(self, n):
+        """As `_wall_times_before_call`, the last batch ending when training
+        (or validation) began, or now."""
+        calls = self._call_begins
+        ends = [t for _, t in calls[1:]] + [self._train_end_time or time.time()]
+        self._call_begins = []
+        self._train_end_time = None
+        return self._call_wall_times(calls, ends, n)
+
+    @staticmethod
+    def _call_wall_times(calls, ends, n):
+        """Each of `n` batches' wall time from its call's `(batch, begin)` in
+        `calls` and the calls' `ends`."""
         if len(calls) == n:
             return np.array(ends, np.float64)
         # Several batches per call (steps_per_execution): a call's batches all
@@ -307,7 +329,7 @@ class EpochJumpCallback(keras.callbacks.Callback):
             np.diff(begins).tolist() + [n - (begins[-1] - begins[0])] if calls else []
         )
         if not calls or min(sizes) < 0 or sum(sizes) != n:
-            return np.full(n, now)
+            return np.full(n, time.time())
         return np.repeat(np.array(ends, np.float64), sizes)
 
     @_never_raises

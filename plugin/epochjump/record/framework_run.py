@@ -129,7 +129,7 @@ class FrameworkRun:
     @never_raises
     def flush(self):
         self._move_rows()
-        self._writer.flush(on_error="warn")
+        self._writer.flush_or_warn()
 
     @never_raises
     def close(self):

@@ -1,14 +1,5 @@
 """When a writer whose writes fail tries again, and what its one warning says."""
 
-
-def check_on_error(on_error):
-    """Raises ValueError unless `on_error` is "raise" or "warn"."""
-    if on_error not in ("raise", "warn"):
-        raise ValueError(
-            f"`on_error` must be 'raise' or 'warn'. Received: on_error={on_error!r}"
-        )
-
-
 # While a store stays unreachable, each attempt waits for its client's own
 # retries (gcsfs: about 30 s), so a URL's retries back off up to this often.
 MAX_RETRY_SECS = 300.0

@@ -45,7 +45,7 @@ def install():
 
 
 def add_writer(writer):
-    """Flushes `writer` (it has `flush(on_error=...)`) on SIGTERM while it lives."""
+    """Flushes `writer` (it has `flush_or_warn()`) on SIGTERM while it lives."""
     with _lock:
         _writers.add(writer)
 
@@ -108,7 +108,7 @@ def _on_sigterm(signum, frame):
                 pass
     for writer in writers:
         try:
-            writer.close() if dying else writer.flush(on_error="warn")
+            writer.close() if dying else writer.flush_or_warn()
         except Exception:  # noqa: BLE001 - never break the user's handler.
             pass
     if callable(previous):

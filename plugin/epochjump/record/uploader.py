@@ -93,22 +93,13 @@ class Uploader:
             self._drop_excess()
             self._changed.notify_all()
 
-    def outcome(self, writer, on_error):
-        """What a flush that handed data over tells its caller.
-
-        Args:
-          writer: the `Writer`, whose warnings these are.
-          on_error: "warn" reports an outage once (a warning) and returns;
-            "raise" waits for the data handed over to be put (`wait`).
+    def outcome(self, writer):
+        """What a flush that handed data over tells its caller: warns once per
+        outage, as `writer` (a `Writer`).
 
         Returns:
           bool, True when no put fails.
-
-        Raises:
-          OSError: with "raise", if the put fails; it says what is not stored.
         """
-        if on_error == "raise" and not self.wait():
-            raise OSError(str(self.error))
         self.warn(writer)
         return not self.failing
 
@@ -136,34 +127,32 @@ class Uploader:
                 self._changed.wait()
             return self._stored >= target
 
-    def close(self, writer=None, on_error="warn"):
+    def close(self, writer=None):
         """Waits for the put in progress, then makes one more attempt for
         what is still not stored (even while retries back off), and stops
         the thread. What is still not stored then is lost. Calling it twice
         is harmless.
 
         Args:
-          writer: the `Writer` that warns, or None for no warning.
-          on_error: "raise" or "warn" (default): what happens when data is
-            lost, as for `outcome`.
+          writer: the `Writer` that warns when data is lost, or None for no
+            warning.
 
-        Raises:
-          OSError: with "raise", if data handed over could not be put.
+        Returns:
+          bool, True when everything handed over is stored.
         """
         atexit.unregister(self.close)
         if self._thread is None:
-            return
+            return True
         with self._changed:
             if self._last_attempt is None:
                 self._last_attempt = self._started + 1
                 self._changed.notify_all()
         self._thread.join()
         if self._stored >= self._handed:
-            return
-        if on_error == "raise":
-            raise OSError(str(self.error))
+            return True
         if writer is not None:
             self.warn(writer)
+        return False
 
     def _run(self):
         while True:

@@ -179,45 +179,55 @@ class Writer(marks.Marks):
             self._batches.append_arrays(steps, wall_times, arrays)
             self._maybe_flush()
 
-    def flush(self, on_error="raise"):
+    def flush(self):
         """Writes everything buffered to the event file.
 
         If the local event file was removed while open (its directory deleted,
         say), the writer starts a new file, re-creating the directory, and
         warns once per removed file: what was written to it is lost. At a URL
         the data goes to the writer's upload thread, which puts one new
-        object; only `on_error="raise"` waits for it.
-
-        Args:
-          on_error: "raise" (default) or "warn". With "warn", a failure warns
-            once per outage (again if writes fail after having recovered)
-            instead of raising, the data stays buffered (up to
-            `max_buffered_batches`, oldest dropped first) and the next flush
-            retries; training loops use this (at a URL, retries back off:
-            `record.retries`). A file left by a failed write is cut back to
-            its last whole record, or removed if it holds no data.
+        object; `flush` waits for it (`flush_or_warn` does not).
 
         Returns:
-          bool, True when everything buffered was written (at a URL with
-          "warn": handed to the upload thread, and its puts do not fail).
+          bool, True (everything buffered was written).
 
         Raises:
-          OSError: with `on_error="raise"`, if writing fails; the message
-            names `log_dir` and the cause, and the data stays buffered.
+          OSError: if writing fails; the message names `log_dir` and the
+            cause, and the data stays buffered.
         """
-        retries.check_on_error(on_error)
+        self._check_open()
+        with signals.BUSY:
+            return self._flush(warn=False)
+
+    def flush_or_warn(self):
+        """`flush` for training loops: a failure warns instead of raising.
+
+        It warns once per outage (again if writes fail after having
+        recovered); the data stays buffered (up to `max_buffered_batches`,
+        oldest dropped first) and a later flush retries (at a URL, retries
+        back off: `record.retries`; a flush before the next retry is due
+        does nothing). A file left by a failed write is cut back to its last
+        whole record, or removed if it holds no data.
+
+        Returns:
+          bool, True when everything buffered was written (at a URL: handed
+          to the upload thread, and its puts do not fail).
+        """
         self._check_open()
         since = time.monotonic() - self._last_flush
-        if on_error == "warn" and not self._retries.due(since):
+        if not self._retries.due(since):
             return False
         with signals.BUSY:
-            return self._flush(on_error)
+            return self._flush(warn=True)
 
-    def _flush(self, on_error):
+    def _flush(self, warn):
+        """Writes what is buffered; on failure warns (`warn`) or raises."""
         self._last_flush = time.monotonic()
         if self._remote:
             self._hand_over()
-            return self._uploader.outcome(self, on_error)
+            if not warn and not self._uploader.wait():
+                raise OSError(str(self._uploader.error))
+            return self._uploader.outcome(self)
         if not self._pending_scalars and not len(self._batches):
             self._refresh_lease()
             return True
@@ -234,7 +244,7 @@ class Writer(marks.Marks):
                 f"{len(self._batches)} batches and {len(self._pending_scalars)} "
                 "epoch values are not written yet"
             )
-            if on_error == "raise":
+            if not warn:
                 raise error from e
             self._drop_excess()
             faults.warn_once(
@@ -248,30 +258,36 @@ class Writer(marks.Marks):
         self._batches = BatchBuffer()
         return True
 
-    def close(self, on_error="raise"):
+    def close(self):
         """Flushes and closes the event file. Calling it twice is harmless.
 
         At a URL it waits for the put in progress, then puts what is left in
         one more attempt (even while retries back off).
 
-        Args:
-          on_error: "raise" (default) or "warn", as for `flush`; "warn"
-            tries even while retries back off, and loses what it cannot write.
-
         Raises:
-          OSError: with `on_error="raise"`, if the last flush fails; the
-            message says what was not written. The writer is closed anyway.
+          OSError: if the last flush fails; the message says what was not
+            written. The writer is closed anyway.
         """
-        retries.check_on_error(on_error)
+        self._close(warn=False)
+
+    def close_or_warn(self):
+        """`close` for training loops: what cannot be written is lost, with
+        one warning per outage instead of an error. It tries even while
+        retries back off."""
+        self._close(warn=True)
+
+    def _close(self, warn):
         if self._closed:
             return
         try:
             with signals.BUSY:
                 if self._remote:
                     self._hand_over()
-                    self._uploader.close(self, on_error)
+                    stored = self._uploader.close(self if warn else None)
+                    if not stored and not warn:
+                        raise OSError(str(self._uploader.error))
                 else:
-                    self._flush(on_error)
+                    self._flush(warn)
         finally:
             self._closed = True
             self._discard_file()
@@ -333,7 +349,7 @@ class Writer(marks.Marks):
         due = time.monotonic() - self._last_flush >= self._retries.delay()
         failing = self._retries.failing
         if due or (not failing and len(self._batches) >= self._max_buffered):
-            self.flush(on_error="warn")
+            self.flush_or_warn()
         elif failing:
             self._drop_excess()
 
