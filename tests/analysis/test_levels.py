@@ -5,8 +5,8 @@ independently of epochjump): batch accuracies drawn as binomial(batch size,
 p) / batch size and batch losses as the mean of exponential per-sample losses
 around a known level curve, so the true level at every batch is known. The
 true lag at a boundary is the level at the epoch's last batch minus the
-realised running mean (what Keras would print). "old" is the estimator before
-issue 17, as the benchmark keeps it.
+realised running mean (what Keras would print). "old" is the earlier one-sided
+estimator (unbiased squared-bias window rule), as the benchmark keeps it.
 """
 
 import importlib.util
