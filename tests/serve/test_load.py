@@ -105,8 +105,8 @@ def test_load_while_training_has_no_errors():
     assert result["errors"] == 0, result["first_errors"]
     # Enough requests for the checks below to mean something; how many the
     # machine serves per second is the benchmark's to report, not a test's
-    # (a busy 2-core machine served 400 in the 15 idle seconds).
-    assert result["requests"] > 200 and result["idle_requests"] > 200
+    # (a busy 2-core machine served 194 to 400 in the 15 idle seconds).
+    assert result["requests"] > 200 and result["idle_requests"] > 100
     assert result["batches_at_end"] > result["batches_at_start"]
     assert result["max_boundaries_seen"] >= 2
     # With the data constant, hundreds of requests leave memory where it was.
