@@ -85,7 +85,7 @@ def both_fits(seed):
 
 def test_the_level_is_the_mean_of_the_one_sided_and_the_joint_estimates():
     before, after, one_sided, left, right, joint = both_fits(seed=1)
-    level = boundary.level_at_end(before, after)
+    level = boundary.across(before, after).end
     assert level.value == pytest.approx((one_sided.value + joint.value) / 2)
     assert (level.window, level.noise_sd) == (one_sided.window, one_sided.noise_sd)
     # The standard error, from each batch's weight in the mean of the two
@@ -135,7 +135,7 @@ def test_a_straight_line_across_the_boundary_is_found():
     errors, covered = [], []
     for seed in range(300):
         before, after = noisy_epochs(seed=seed, batches=(60, 60))
-        level = boundary.level_at_end(before, after)
+        level = boundary.across(before, after).end
         error = level.value - (0.7 + 0.001 * 59)
         errors.append(error)
         covered.append(abs(error) <= 1.96 * level.stderr)
@@ -154,13 +154,13 @@ def test_a_straight_line_across_the_boundary_is_found():
 )
 def test_one_sided_when_the_next_epoch_cannot_be_fitted(after):
     before, _ = noisy_epochs(seed=2)
-    assert boundary.level_at_end(before, after) == levels.level_at_end(before)
+    assert boundary.across(before, after).end == levels.level_at_end(before)
 
 
 def test_exact_values_keep_the_exact_one_sided_level():
     before = 0.5 + 0.01 * np.arange(30)
     after = 0.5 + 0.01 * np.arange(30, 60)
-    level = boundary.level_at_end(before, after)
+    level = boundary.across(before, after).end
     # NaN fields compare equal here, as they should.
     np.testing.assert_equal(
         dataclasses.astuple(level), dataclasses.astuple(levels.level_at_end(before))
@@ -171,7 +171,7 @@ def test_exact_values_keep_the_exact_one_sided_level():
 @pytest.mark.parametrize("before", [[], [0.5], [0.5, 0.6], [math.nan] * 5])
 def test_tiny_epochs_do_not_raise(before):
     _, after = noisy_epochs(seed=3)
-    level = boundary.level_at_end(before, after)
+    level = boundary.across(before, after).end
     # NaN fields compare equal here, as they should.
     np.testing.assert_equal(
         dataclasses.astuple(level), dataclasses.astuple(levels.level_at_end(before))

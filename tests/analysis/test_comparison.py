@@ -114,7 +114,7 @@ def expected_entry(run):
         values = epoch["values"]
         reported = sum(values) / len(values)
         if e + 1 < len(epochs):
-            fit = boundary.level_at_end(values, epochs[e + 1]["values"])
+            fit = boundary.across(values, epochs[e + 1]["values"]).end
         else:
             fit = levels.level_at_end(values)
         level, level_stderr = fit.value, fit.stderr

@@ -301,7 +301,7 @@ def test_explain_keeps_both_identities():
         assert j.boundary_step == pytest.approx(j.level_after - j.level_at_end)
     for j in jumps[:2]:
         assert all(math.isfinite(getattr(j, f)) for f in NEW_FIELDS)
-        end = boundary.level_at_end(epochs_values[j.epoch], epochs_values[j.epoch + 1])
+        end = boundary.across(epochs_values[j.epoch], epochs_values[j.epoch + 1]).end
         after = levels.level_at_start(epochs_values[j.epoch + 1])
         assert (j.level_at_end, j.lag_stderr) == (end.value, end.stderr)
         assert (j.level_after, j.level_after_stderr) == (after.value, after.stderr)

@@ -104,7 +104,7 @@ def check_against_run(blocks, run, first_epoch=0):
 
     The bar prints each epoch's level when the epoch ends, from that epoch's
     batches (`levels.level_at_end`); `explain`, which has the next epoch too,
-    also fits across the boundary (`boundary.level_at_end`): the same words,
+    also fits across the boundary (`boundary.across`): the same words,
     the level within the bar's stated error."""
     for metric in run.metrics:
         series = run[metric]

@@ -109,19 +109,6 @@ def across(before, after):
     )
 
 
-def level_at_end(before, after):
-    """`across(before, after).end`: the level at the last batch of `before`.
-
-    Args:
-      before: 1-D array-like of float, the epoch's batch values in order.
-      after: 1-D array-like of float, the next epoch's batch values in order.
-
-    Returns:
-      A `levels.Level`.
-    """
-    return across(before, after).end
-
-
 def _variance(weights, sides):
     """The variance of sum(weights * y) over both sides, from each batch's
     local noise."""
@@ -130,7 +117,7 @@ def _variance(weights, sides):
 
 def _stated_bias(level, weights, side):
     """The bias `levels` added to a line fit's variance in its stderr."""
-    variance = float(np.sum(weights**2 * side.noise))
+    variance = _variance([weights], [side])
     return math.sqrt(max(level.stderr**2 - variance, 0.0))
 
 

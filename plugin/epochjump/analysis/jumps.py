@@ -6,7 +6,7 @@ For the boundary after epoch `e` of a metric:
   printed for the epoch.
 - `level_at_end`: the model's training-mode level at the epoch's last batch,
   with its standard error `lag_stderr` (`reported` is exact): estimated by
-  `boundary.level_at_end` from the batch values on both sides of the
+  `boundary.across` from the batch values on both sides of the
   boundary (the epoch's last run of batches and the next epoch's first), or
   by `levels.level_at_end` from the epoch's own batches when no next epoch
   was recorded (a line fitted to the batches nearest the edge, its window
